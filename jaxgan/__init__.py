@@ -1,0 +1,3 @@
+"""jaxgan: Generative Adversarial Networks in JAX/Flax."""
+
+__version__ = "0.1.0"
