@@ -1,0 +1,111 @@
+"""The base experiment config and its translation into a `GAN`.
+
+Experiment files (`experiments/NAME.py`) start from `base_config()` and override fields; the CLI
+applies dotted overrides on top (`--config.loss=hinge`). `build_gan(config, data_shape,
+num_classes)` turns a config into the static GAN definition through registries.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import ml_collections
+import optax
+
+from jaxgan import models
+from jaxgan.gan import GAN
+from jaxgan.losses import get_loss
+from jaxgan.penalties import get_penalty, weight_clipping
+from jaxgan.registry import Registry
+
+
+def base_config() -> ml_collections.ConfigDict:
+    """Defaults shared by every experiment: DCGAN on the embedded digits."""
+    c = ml_collections.ConfigDict()
+    c.seed = 0
+    # data
+    c.dataset = "digits"
+    c.data_dir = ""  # "" means TFDS's default (~/tensorflow_datasets or $TFDS_DATA_DIR)
+    c.resolution = 32
+    c.channels = 1
+    # model
+    c.model = "dcgan"
+    c.latent_dim = 100
+    c.g_features = 64
+    c.d_features = 64
+    c.d_norm = "batch"  # batch | layer | none
+    c.mlp_g_hidden = (400, 400, 400, 400)
+    c.mlp_d_hidden = (200, 200, 200)
+    c.mlp_g_batch_norm = True
+    c.mlp_d_activation = "maxout"  # maxout | leaky_relu
+    # objective
+    c.loss = "non_saturating"
+    c.real_label = 1.0  # < 1: one-sided label smoothing (BCE losses)
+    c.penalty = "none"  # none | wgan_gp | r1 | dragan
+    c.penalty_weight = 10.0
+    c.weight_clip = 0.0  # > 0: WGAN weight clipping of D's params to [-c, c]
+    c.n_critic = 1
+    # optimisation
+    c.batch_size = 64
+    c.steps = 2000
+    c.optimizer = "adam"  # adam | rmsprop
+    c.g_lr = 2e-4
+    c.d_lr = 2e-4
+    c.b1 = 0.5
+    c.b2 = 0.999
+    c.ema_decay = 0.0
+    # run
+    c.log_every = 50
+    c.sample_every = 500
+    c.checkpoint_every = 1000
+    c.keep_checkpoints = 3
+    c.num_samples_grid = 64
+    return c
+
+
+ModelPair = Callable[[ml_collections.ConfigDict, tuple[int, ...]], tuple]
+
+
+def _dcgan(config: ml_collections.ConfigDict, data_shape: tuple[int, ...]):
+    resolution, _, channels = data_shape
+    return (models.DCGANGenerator(resolution=resolution, channels=channels,
+                                  features=config.g_features),
+            models.DCGANDiscriminator(resolution=resolution, features=config.d_features,
+                                      norm=config.d_norm))
+
+
+def _mlp(config: ml_collections.ConfigDict, data_shape: tuple[int, ...]):
+    return (models.MLPGenerator(hidden=tuple(config.mlp_g_hidden), out_dim=data_shape[-1],
+                                batch_norm=config.mlp_g_batch_norm),
+            models.MLPDiscriminator(hidden=tuple(config.mlp_d_hidden),
+                                    activation=config.mlp_d_activation))
+
+
+MODELS: Registry[ModelPair] = Registry("model", {"dcgan": _dcgan, "mlp": _mlp})
+
+OPTIMIZERS: Registry[Callable[..., optax.GradientTransformation]] = Registry("optimizer", {
+    "adam": lambda lr, b1, b2: optax.adam(lr, b1=b1, b2=b2),
+    "rmsprop": lambda lr, b1, b2: optax.rmsprop(lr),
+})
+
+
+def build_gan(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],
+              num_classes: int = 0) -> GAN:
+    """The GAN a config describes, for data of `data_shape`."""
+    generator, discriminator = MODELS[config.model](config, tuple(data_shape))
+    make_optimizer = OPTIMIZERS[config.optimizer]
+    d_optimizer = make_optimizer(config.d_lr, config.b1, config.b2)
+    if config.weight_clip > 0:
+        d_optimizer = optax.chain(d_optimizer, weight_clipping(config.weight_clip))
+    return GAN(
+        generator=generator,
+        discriminator=discriminator,
+        g_optimizer=make_optimizer(config.g_lr, config.b1, config.b2),
+        d_optimizer=d_optimizer,
+        loss=get_loss(config.loss, real_target=config.real_label),
+        penalty=get_penalty(config.penalty, config.penalty_weight),
+        latent_dim=config.latent_dim,
+        data_shape=tuple(data_shape),
+        n_critic=config.n_critic,
+        num_classes=num_classes,
+        ema_decay=config.ema_decay,
+    )

@@ -1,0 +1,61 @@
+"""The static definition of a GAN: networks, optimizers, loss, penalty, schedule.
+
+A `GAN` holds no arrays; it is closed over by the pure update step (jaxgan.step). The arrays live in
+the state pytree (jaxgan.state).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxgan.losses import GANLoss
+
+Array = jax.Array
+Penalty = Callable[[Callable[[Array], Array], Array, Array, Array], Array]
+Augment = Callable[[Array, Array, Array], Array]  # (x, key, step) -> x
+
+
+@dataclasses.dataclass(frozen=True)
+class GAN:
+    """Everything static about a GAN.
+
+    Attributes:
+      generator / discriminator: flax modules with `(inputs, labels, train)` call signatures.
+      g_optimizer / d_optimizer: separate optax transformations (TTUR is two learning rates).
+      loss: a `jaxgan.losses.GANLoss`.
+      penalty: `(critic_fn, real, fake, key) -> scalar` added to the D loss (jaxgan.penalties).
+      n_critic: discriminator updates per generator update.
+      latent_dim: size of z ~ N(0, I).
+      data_shape: one example's shape, e.g. (32, 32, 3) or (2,).
+      num_classes: number of labels (0: unconditional).
+      ema_decay: decay of the generator's exponential moving average (0: none kept).
+      augment: optional differentiable transform of every discriminator input.
+    """
+
+    generator: nn.Module
+    discriminator: nn.Module
+    g_optimizer: optax.GradientTransformation
+    d_optimizer: optax.GradientTransformation
+    loss: GANLoss
+    penalty: Penalty
+    latent_dim: int
+    data_shape: tuple[int, ...]
+    n_critic: int = 1
+    num_classes: int = 0
+    ema_decay: float = 0.0
+    augment: Augment | None = None
+
+    def __post_init__(self):
+        if self.n_critic < 1:
+            raise ValueError(f"n_critic must be >= 1, got {self.n_critic}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+
+    def sample_latent(self, key: Array, num: int) -> Array:
+        """z ~ N(0, I) of shape [num, latent_dim]."""
+        return jax.random.normal(key, (num, self.latent_dim), jnp.float32)

@@ -1,0 +1,165 @@
+"""Generators and discriminators (flax linen).
+
+Every generator maps (z [B, latent], labels [B] | None, train) to a sample in data space; every
+discriminator maps (x, labels | None, train) to logits [B]. `labels` is accepted everywhere so that
+conditional variants share the call signature.
+
+DCGAN (Radford et al. 2015, arXiv:1511.06434): init N(0, 0.02), BatchNorm scale N(1, 0.02), ReLU in
+G, LeakyReLU 0.2 in D, tanh output, strided convolutions, no BatchNorm on G's output or D's input.
+32×32 form: z → 256@4×4 → 128@8×8 → 64@16×16 → C@32×32; D mirrors it with 4×4 stride-2 convs
+(64, 128, 256) and a final 4×4 valid conv to one logit (../shared/reference/REFERENCE.md).
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jaxgan.layers import ConvTranspose4x4S2
+
+Array = jax.Array
+
+DCGAN_INIT = nn.initializers.normal(0.02)
+"""Weight init of the DCGAN paper: N(0, 0.02)."""
+
+
+def dcgan_scale_init(key: Array, shape: Sequence[int], dtype=jnp.float32) -> Array:
+    """BatchNorm scale ~ N(1, 0.02), as in the DCGAN reference code."""
+    return 1.0 + 0.02 * jax.random.normal(key, shape, dtype)
+
+
+def _batch_norm(train: bool, axis_name: str | None) -> nn.BatchNorm:
+    # momentum 0.9 is PyTorch's 0.1; axis_name synchronises statistics across devices.
+    return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
+                        scale_init=dcgan_scale_init, axis_name=axis_name)
+
+
+def _num_resolution_steps(resolution: int) -> int:
+    steps = math.log2(resolution / 4)
+    if resolution < 8 or not steps.is_integer():
+        raise ValueError(
+            f"DCGAN resolution must be a power of two >= 8 (e.g. 16, 32, 64), got {resolution}")
+    return int(steps)
+
+
+class DCGANGenerator(nn.Module):
+    """z → tanh image [B, R, R, C]: dense to 4×4, then 4×4 stride-2 transposed convs.
+
+    Widths halve at each doubling, ending at `features` before the output layer.
+    """
+
+    resolution: int = 32
+    channels: int = 3
+    features: int = 64
+    bn_axis_name: str | None = None
+
+    @nn.compact
+    def __call__(self, z: Array, labels: Array | None = None, train: bool = True) -> Array:
+        del labels
+        n_up = _num_resolution_steps(self.resolution)
+        width = self.features * 2 ** (n_up - 1)
+        # A 4x4 stride-1 transposed conv on a 1x1 input is exactly a dense layer.
+        x = nn.Dense(4 * 4 * width, use_bias=False, kernel_init=DCGAN_INIT)(z)
+        x = x.reshape((z.shape[0], 4, 4, width))
+        x = nn.relu(_batch_norm(train, self.bn_axis_name)(x))
+        for _ in range(n_up - 1):
+            width //= 2
+            x = ConvTranspose4x4S2(width)(x)
+            x = nn.relu(_batch_norm(train, self.bn_axis_name)(x))
+        x = ConvTranspose4x4S2(self.channels)(x)
+        return jnp.tanh(x)
+
+
+class DCGANDiscriminator(nn.Module):
+    """Image → logit: 4×4 stride-2 convs (padding 1) with LeakyReLU 0.2, then a 4×4 valid conv.
+
+    `norm` is 'batch' (DCGAN), 'layer' (per-example LayerNorm, for gradient penalties: Gulrajani
+    et al. 2017 forbid BatchNorm in the critic) or 'none'. The first layer is never normalised.
+    """
+
+    resolution: int = 32
+    features: int = 64
+    norm: str = "batch"
+    bn_axis_name: str | None = None
+
+    @nn.compact
+    def __call__(self, x: Array, labels: Array | None = None, train: bool = True) -> Array:
+        del labels
+        if x.ndim != 4 or x.shape[1] != self.resolution or x.shape[2] != self.resolution:
+            raise ValueError(f"DCGAN discriminator expects [B, {self.resolution}, "
+                             f"{self.resolution}, C] images, got shape {x.shape}")
+        n_down = _num_resolution_steps(self.resolution)
+        for i in range(n_down):
+            x = nn.Conv(self.features * 2 ** i, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)),
+                        use_bias=False, kernel_init=DCGAN_INIT)(x)
+            if i > 0:
+                x = NORMS[self.norm](train, self.bn_axis_name)(x)
+            x = nn.leaky_relu(x, 0.2)
+        x = nn.Conv(1, (4, 4), padding="VALID", kernel_init=DCGAN_INIT)(x)
+        return x.reshape((x.shape[0],))
+
+
+NORMS = {
+    "batch": _batch_norm,
+    "layer": lambda train, axis_name: nn.LayerNorm(reduction_axes=(-3, -2, -1),
+                                                   feature_axes=(-1,)),
+    "none": lambda train, axis_name: (lambda x: x),
+}
+
+
+class MLPGenerator(nn.Module):
+    """z → point: Dense–[BatchNorm]–ReLU hidden layers, linear output.
+
+    PacGAN's 2-D setup (Lin et al. 2018, arXiv:1712.04086): 4 hidden layers of 400, ReLU + BN.
+    """
+
+    hidden: Sequence[int] = (400, 400, 400, 400)
+    out_dim: int = 2
+    batch_norm: bool = True
+    bn_axis_name: str | None = None
+
+    @nn.compact
+    def __call__(self, z: Array, labels: Array | None = None, train: bool = True) -> Array:
+        del labels
+        x = z
+        for width in self.hidden:
+            x = nn.Dense(width, use_bias=not self.batch_norm)(x)
+            if self.batch_norm:
+                x = _batch_norm(train, self.bn_axis_name)(x)
+            x = nn.relu(x)
+        return nn.Dense(self.out_dim)(x)
+
+
+class Maxout(nn.Module):
+    """Maxout units (Goodfellow et al. 2013): max over `pieces` affine maps per unit."""
+
+    features: int
+    pieces: int = 5
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        y = nn.Dense(self.features * self.pieces)(x)
+        return jnp.max(y.reshape(x.shape[:-1] + (self.features, self.pieces)), axis=-1)
+
+
+class MLPDiscriminator(nn.Module):
+    """Point → logit: hidden maxout (PacGAN: 3 layers of 200) or LeakyReLU(0.2) layers."""
+
+    hidden: Sequence[int] = (200, 200, 200)
+    activation: str = "maxout"
+    maxout_pieces: int = 5
+
+    @nn.compact
+    def __call__(self, x: Array, labels: Array | None = None, train: bool = True) -> Array:
+        del labels, train
+        if x.ndim != 2:
+            raise ValueError(f"MLP discriminator expects [B, D] points, got shape {x.shape}")
+        for width in self.hidden:
+            if self.activation == "maxout":
+                x = Maxout(width, self.maxout_pieces)(x)
+            else:
+                x = nn.leaky_relu(nn.Dense(width)(x), 0.2)
+        return nn.Dense(1)(x).reshape((x.shape[0],))

@@ -1,0 +1,162 @@
+"""The one pure update step: n_critic discriminator updates, then one generator update.
+
+`train_step(gan, state, batch, key, axis_name=None) -> (new_state, metrics)` is pure: all randomness
+comes from `key`, nothing outside the returned values changes. With `axis_name` set it runs inside
+`pmap`/`shard_map`: each device folds its index into the key (different noise per device), and
+gradients, BatchNorm statistics and metrics are averaged across the axis, keeping replicas equal.
+
+`batch['x']` holds n_critic·B real examples; discriminator update i uses rows [iB, (i+1)B) (a fresh
+real batch per critic step, as in Arjovsky et al. 2017), and the generator update reuses the last
+chunk where a relativistic loss needs real logits. `batch['label']` (optional) holds their labels.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxgan.gan import GAN
+from jaxgan.state import GANState, NetState
+
+Array = jax.Array
+Batch = dict[str, Array]
+Metrics = dict[str, Array]
+
+
+def _mean_over(tree: Any, axis_name: str | None) -> Any:
+    return tree if axis_name is None else jax.lax.pmean(tree, axis_name)
+
+
+def _apply_updates(net: NetState, grads, optimizer: optax.GradientTransformation,
+                   batch_stats) -> NetState:
+    updates, opt_state = optimizer.update(grads, net.opt_state, net.params)
+    return NetState(params=optax.apply_updates(net.params, updates), batch_stats=batch_stats,
+                    opt_state=opt_state)
+
+
+def _augment(gan: GAN, x: Array, key: Array, step: Array) -> Array:
+    return x if gan.augment is None else gan.augment(x, key, step)
+
+
+def _d_outputs(gan: GAN, logits: Array) -> Array:
+    """D(·) as reported: a probability for the BCE losses, the raw output otherwise."""
+    return jnp.mean(jax.nn.sigmoid(logits) if gan.loss.bce_based else logits)
+
+
+def discriminator_update(gan: GAN, state: GANState, real: Array, labels: Array | None,
+                         key: Array, axis_name: str | None = None) -> tuple[GANState, Metrics]:
+    """One D update on a real batch and a fresh fake batch (G in training mode, not updated)."""
+    key_z, key_penalty, key_aug_real, key_aug_fake = jax.random.split(key, 4)
+    g, d = state.generator, state.discriminator
+    z = gan.sample_latent(key_z, real.shape[0])
+    fake, _ = gan.generator.apply(g.variables(), z, labels, train=True, mutable=["batch_stats"])
+    fake = jax.lax.stop_gradient(fake)
+    real_in = _augment(gan, real, key_aug_real, state.step)
+    fake_in = _augment(gan, fake, key_aug_fake, state.step)
+
+    def loss_fn(params):
+        def apply(variables, x):
+            return gan.discriminator.apply(variables, x, labels, train=True,
+                                           mutable=["batch_stats"])
+        real_logits, mutated = apply({"params": params, "batch_stats": d.batch_stats}, real_in)
+        fake_logits, mutated = apply({"params": params, **mutated}, fake_in)
+        adversarial = gan.loss.discriminator(real_logits, fake_logits)
+        critic = lambda x: apply({"params": params, "batch_stats": d.batch_stats}, x)[0]
+        penalty = gan.penalty(critic, real_in, fake_in, key_penalty)
+        aux = (adversarial, penalty, real_logits, fake_logits, mutated.get("batch_stats", {}))
+        return adversarial + penalty, aux
+
+    grads, (adversarial, penalty, real_logits, fake_logits, batch_stats) = jax.grad(
+        loss_fn, has_aux=True)(d.params)
+    grads, batch_stats = _mean_over((grads, batch_stats), axis_name)
+    new_d = _apply_updates(d, grads, gan.d_optimizer, batch_stats)
+    threshold = gan.loss.decision_threshold
+    metrics = {
+        "d_loss": adversarial,
+        "penalty": penalty,
+        "d_accuracy_real": jnp.mean((real_logits > threshold).astype(jnp.float32)),
+        "d_accuracy_fake": jnp.mean((fake_logits <= threshold).astype(jnp.float32)),
+        "d_real": _d_outputs(gan, real_logits),
+        "d_fake": _d_outputs(gan, fake_logits),
+        "d_grad_norm": optax.global_norm(grads),
+    }
+    return state.replace(discriminator=new_d), metrics
+
+
+def generator_update(gan: GAN, state: GANState, real: Array, labels: Array | None, key: Array,
+                     axis_name: str | None = None) -> tuple[GANState, Metrics]:
+    """One G update against the current D; `real` is read only by relativistic losses."""
+    key_z, key_aug_real, key_aug_fake = jax.random.split(key, 3)
+    g, d = state.generator, state.discriminator
+    z = gan.sample_latent(key_z, real.shape[0])
+
+    def d_logits(x):
+        return gan.discriminator.apply(d.variables(), x, labels, train=True,
+                                       mutable=["batch_stats"])[0]
+
+    def loss_fn(params):
+        fake, mutated = gan.generator.apply({"params": params, "batch_stats": g.batch_stats}, z,
+                                            labels, train=True, mutable=["batch_stats"])
+        fake_logits = d_logits(_augment(gan, fake, key_aug_fake, state.step))
+        real_logits = (d_logits(_augment(gan, real, key_aug_real, state.step))
+                       if gan.loss.generator_needs_real else None)
+        return gan.loss.generator(fake_logits, real_logits), mutated.get("batch_stats", {})
+
+    (loss, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(g.params)
+    grads, batch_stats = _mean_over((grads, batch_stats), axis_name)
+    new_g = _apply_updates(g, grads, gan.g_optimizer, batch_stats)
+    ema = state.ema_params
+    if ema is not None:
+        # ema ← decay·ema + (1 − decay)·params
+        ema = optax.incremental_update(new_g.params, ema, step_size=1.0 - gan.ema_decay)
+    new_state = state.replace(generator=new_g, ema_params=ema, step=state.step + 1)
+    return new_state, {"g_loss": loss, "g_grad_norm": optax.global_norm(grads)}
+
+
+def train_step(gan: GAN, state: GANState, batch: Batch, key: Array,
+               axis_name: str | None = None) -> tuple[GANState, Metrics]:
+    """n_critic D updates (each on its own real chunk), then one G update. Pure."""
+    if axis_name is not None:
+        key = jax.random.fold_in(key, jax.lax.axis_index(axis_name))
+    x, labels = batch["x"], batch.get("label")
+    if x.shape[0] % gan.n_critic:
+        raise ValueError(f"batch of {x.shape[0]} rows is not n_critic={gan.n_critic} chunks")
+    chunk = x.shape[0] // gan.n_critic
+    xs = x.reshape((gan.n_critic, chunk) + x.shape[1:])
+    ls = None if labels is None else labels.reshape((gan.n_critic, chunk))
+    key_d, key_g = jax.random.split(key)
+    d_keys = jax.random.split(key_d, gan.n_critic)
+
+    def critic_step(carry: GANState, inputs):
+        real_i, labels_i, key_i = inputs
+        return discriminator_update(gan, carry, real_i, labels_i, key_i, axis_name)
+
+    if gan.n_critic == 1:
+        state, d_metrics = critic_step(state, (xs[0], None if ls is None else ls[0], d_keys[0]))
+    else:
+        state, d_metrics = jax.lax.scan(critic_step, state, (xs, ls, d_keys))
+        d_metrics = jax.tree.map(lambda m: m[-1], d_metrics)  # the last critic step's
+    state, g_metrics = generator_update(gan, state, xs[-1], None if ls is None else ls[-1],
+                                        key_g, axis_name)
+    metrics = _mean_over({**d_metrics, **g_metrics}, axis_name)
+    metrics["finite"] = jnp.all(jnp.isfinite(jnp.stack(
+        [metrics[k] for k in ("d_loss", "g_loss", "penalty", "d_grad_norm", "g_grad_norm")])))
+    return state, metrics
+
+
+def make_train_step(gan: GAN, axis_name: str | None = None):
+    """`(state, batch, key) -> (state, metrics)` for this GAN, not yet compiled."""
+    return functools.partial(train_step, gan, axis_name=axis_name)
+
+
+def jit_train_step(gan: GAN):
+    """The step jitted for one device, donating the old state's buffers."""
+    return jax.jit(make_train_step(gan), donate_argnums=0)
+
+
+def step_key(base_key: Array, step: int | Array) -> Array:
+    """The key of step `step`: fold_in(base_key, step), so resumed runs draw the same noise."""
+    return jax.random.fold_in(base_key, step)
