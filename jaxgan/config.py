@@ -14,6 +14,7 @@ import optax
 from jaxgan import models
 from jaxgan.gan import GAN
 from jaxgan.losses import get_loss
+from jaxgan.packing import PackedDiscriminator
 from jaxgan.penalties import get_penalty, weight_clipping
 from jaxgan.registry import Registry
 
@@ -44,6 +45,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.penalty_weight = 10.0
     c.weight_clip = 0.0  # > 0: WGAN weight clipping of D's params to [-c, c]
     c.n_critic = 1
+    c.pack = 1  # > 1: PacGAN, D judges packs of this many samples (jaxgan.packing)
     # optimisation
     c.batch_size = 64
     c.steps = 2000
@@ -92,6 +94,14 @@ def build_gan(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],
               num_classes: int = 0) -> GAN:
     """The GAN a config describes, for data of `data_shape`."""
     generator, discriminator = MODELS[config.model](config, tuple(data_shape))
+    pack = config.get("pack", 1)
+    if pack > 1:
+        if num_classes:
+            raise ValueError(f"pack={pack} (PacGAN) is for unconditional GANs; set pack=1 "
+                             f"or train without labels")
+        discriminator = PackedDiscriminator(discriminator, pack)
+    elif pack < 1:
+        raise ValueError(f"pack must be >= 1 (1: no packing), got {pack}")
     make_optimizer = OPTIMIZERS[config.optimizer]
     d_optimizer = make_optimizer(config.d_lr, config.b1, config.b2)
     if config.weight_clip > 0:
