@@ -326,3 +326,33 @@ def test_bad_resize_requests_are_data_errors():
         convert.choose_resize_method("pad", (40, 30), 16)
     with pytest.raises(data.DataError, match="unknown resize_method 'bicubic'"):
         convert.choose_resize_method("bicubic", (28, 28), 32)
+
+
+class NumpyImageDigits(tfds.core.GeneratorBasedBuilder):
+    """A real builder that, like mnist/cifar10, hands TFDS numpy images (TF encodes them)."""
+
+    VERSION = tfds.core.Version("1.0.0")
+
+    def _info(self):
+        return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict(
+            {"image": tfds.features.Image(shape=(8, 8, 1))}))
+
+    def _split_generators(self, dl_manager):
+        return {"train": self._generate_examples()}
+
+    def _generate_examples(self):
+        for index, image in enumerate(digits_raw.load_digits_uint8(8)[0][:4]):
+            yield index, {"image": image}
+
+
+def test_prepare_without_tensorflow_says_what_to_install(tmp_path, no_network, capsys):
+    try:
+        import tensorflow  # noqa: F401
+        pytest.skip("TensorFlow is installed: numpy images can be encoded")
+    except ImportError:
+        pass
+    status = prepare.main(["numpy_image_digits", "--data_dir", os.fspath(tmp_path)])
+    assert status == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == ("error: preparing 'numpy_image_digits' needs TensorFlow to encode its images: "
+                   "pip install tensorflow-cpu, then run this again")

@@ -17,6 +17,7 @@ import sys
 import tensorflow_datasets as tfds
 
 from jaxgan.data import digits_builder, digits_raw
+from jaxgan.data.errors import DataError
 from jaxgan.data.tfds_source import image_and_label_keys, resolve_data_dir
 
 
@@ -30,8 +31,23 @@ def prepare(name: str, data_dir: str | None = None, manual_dir: str | None = Non
     builder = tfds.builder(name, data_dir=data_dir, file_format="array_record")
     image_and_label_keys(builder, name)
     config = tfds.download.DownloadConfig(manual_dir=manual_dir)
-    builder.download_and_prepare(download_config=config)
+    try:
+        builder.download_and_prepare(download_config=config)
+    except ModuleNotFoundError as err:
+        if not _is_missing_tensorflow(err):
+            raise
+        raise DataError(f"preparing '{name}' needs TensorFlow to encode its images: "
+                        f"pip install tensorflow-cpu, then run this again") from None
     return os.fspath(builder.data_path)
+
+
+def _is_missing_tensorflow(err: BaseException | None) -> bool:
+    """Whether `err` or an exception it was raised from is "No module named 'tensorflow'"."""
+    while err is not None:
+        if isinstance(err, ModuleNotFoundError) and "No module named 'tensorflow'" in str(err):
+            return True
+        err = err.__cause__ or err.__context__
+    return False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,7 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--manual_dir", default=None,
                         help="folder with files downloaded by hand (sets that require it)")
     args = parser.parse_args(argv)
-    print(prepare(args.name, args.data_dir, args.manual_dir))
+    try:
+        print(prepare(args.name, args.data_dir, args.manual_dir))
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     return 0
 
 
