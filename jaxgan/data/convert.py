@@ -1,4 +1,4 @@
-"""uint8 image conversions: resolution (pad or centre-crop + resize), channels, and scaling to [-1, 1]."""
+"""uint8 image conversions: resolution (pad or centre crop + resize), channels, scaling to [-1, 1]."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -18,13 +18,14 @@ def to_unit_range(images_u8: np.ndarray) -> np.ndarray:
 
 
 def pad_to(image: np.ndarray, resolution: int) -> np.ndarray:
-    """Centres [H, W, C] on a zero (black, −1 in data space) [R, R, C] canvas, e.g. MNIST 28 -> 32."""
+    """Centres [H, W, C] on a zero (black, −1 in data space) [R, R, C] canvas, e.g. 28 -> 32."""
     height, width = image.shape[:2]
     if height > resolution or width > resolution:
         raise DataError(f"cannot pad {height}x{width} images to {resolution}x{resolution}; "
                         f"use resize_method='resize'")
     top, left = (resolution - height) // 2, (resolution - width) // 2
-    return np.pad(image, ((top, resolution - height - top), (left, resolution - width - left), (0, 0)))
+    bottom, right = resolution - height - top, resolution - width - left
+    return np.pad(image, ((top, bottom), (left, right), (0, 0)))
 
 
 def crop_resize(image: np.ndarray, resolution: int) -> np.ndarray:

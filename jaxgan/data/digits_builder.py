@@ -43,8 +43,8 @@ class SklearnDigits(tfds.core.GeneratorBasedBuilder):
         r = self.resolution
         return tfds.core.DatasetInfo(
             builder=self,
-            description=("The 1,797 8x8 handwritten digits shipped inside scikit-learn, intensities "
-                         "0..16 scaled to 0..255, bilinearly upsampled."),
+            description=("The 1,797 8x8 handwritten digits shipped inside scikit-learn, "
+                         "intensities 0..16 scaled to 0..255, bilinearly upsampled."),
             features=tfds.features.FeaturesDict({
                 "image": tfds.features.Image(shape=(r, r, 1), encoding_format="png"),
                 "label": tfds.features.ClassLabel(num_classes=10),

@@ -1,4 +1,4 @@
-"""The one error type of the data pipeline: a `ValueError` whose message is one line with the fix."""
+"""The data pipeline's error type: a `ValueError` whose message is one line with the fix."""
 from __future__ import annotations
 
 

@@ -41,7 +41,7 @@ class GlobalBatches(Protocol):
 
 
 class ToyBatches:
-    """Global batches of i.i.d. points of a 2-D Gaussian mixture; the label is the component index."""
+    """Global batches of i.i.d. 2-D mixture points; the label is the mixture component index."""
 
     batches_per_epoch = None
 
@@ -56,7 +56,7 @@ class ToyBatches:
 
 
 class ImageBatches:
-    """Global batches = consecutive slices of a per-epoch permutation of the split (remainder dropped)."""
+    """Global batches = consecutive slices of a per-epoch permutation (the remainder is dropped)."""
 
     def __init__(self, source: ImageSource, batch_size: int):
         num_examples = source.spec.num_examples

@@ -55,8 +55,9 @@ def catalog_builder(name: str, data_dir: str) -> tfds.core.DatasetBuilder:
         raise DataError(prepare_hint(name, data_dir, builder))
     file_format = builder.info.file_format
     if file_format != tfds.core.file_adapters.FileFormat.ARRAY_RECORD:
+        stored = getattr(file_format, "value", file_format)
         raise DataError(
-            f"data set '{name}' in {data_dir} is stored as {getattr(file_format, 'value', file_format)}, "
+            f"data set '{name}' in {data_dir} is stored as {stored}, "
             f"not array_record (needed for random access): move it away and run "
             f"`python -m jaxgan.data.prepare {name} --data_dir={data_dir}`")
     return builder
@@ -133,7 +134,8 @@ def open_image_source(name: str, *, data_dir: str | None, resolution: int | None
         data_source = builder.as_data_source(split=split)
     except (ValueError, KeyError) as err:
         raise DataError(f"bad split {split!r} for data set '{name}': use one of {splits}, "
-                        f"optionally sliced like 'train[:90%]' ({str(err).splitlines()[0]})") from None
+                        f"optionally sliced like 'train[:90%]' ({str(err).splitlines()[0]})"
+                        ) from None
 
     height, width, native_channels = builder.info.features[image_key].shape
     if resolution is None:
