@@ -1,4 +1,4 @@
-"""uint8 image conversions: resolution (pad or centre crop + resize), channels, scaling to [-1, 1]."""
+"""uint8 image conversions: resolution (pad, or centre crop + resize), channels, [-1, 1] scaling."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence

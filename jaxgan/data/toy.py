@@ -17,7 +17,7 @@ import numpy as np
 
 @dataclasses.dataclass(frozen=True)
 class GaussianMixture2D:
-    """Equal-weight mixture of isotropic 2-D Gaussians: p(x) = (1/K) Σ_k N(x; centers[k], std² I)."""
+    """Equal-weight isotropic 2-D Gaussian mixture: p(x) = (1/K) Σ_k N(x; centers[k], std² I)."""
 
     centers: np.ndarray  # [K, 2] float64
     std: float
