@@ -205,13 +205,14 @@ class Checkpointer:
     def __init__(self, directory: str | os.PathLike, *, max_to_keep: int | None = 3,
                  async_save: bool = True, save_interval_steps: int = 1):
         if max_to_keep is not None and max_to_keep < 1:
-            raise CheckpointError(f"max_to_keep must be >= 1 (or None to keep all), got {max_to_keep}")
+            raise CheckpointError(
+                f"max_to_keep must be >= 1 (or None to keep all), got {max_to_keep}")
         if save_interval_steps < 1:
             raise CheckpointError(f"save_interval_steps must be >= 1, got {save_interval_steps}")
         self._directory = os.path.abspath(os.fspath(directory))
         options = ocp.CheckpointManagerOptions(
             enable_async_checkpointing=async_save,
-            cleanup_tmp_directories=False,  # we remove them ourselves, saying so (_remove_stale_tmp)
+            cleanup_tmp_directories=False,  # removed by _remove_stale_tmp, which says so
             save_decision_policy=ocp_managers.FixedIntervalPolicy(save_interval_steps),
             preservation_policy=ocp_managers.LatestN(n=max_to_keep),
             enable_should_save_is_saving_in_progress_check=False,

@@ -1,4 +1,4 @@
-"""jaxgan.checkpoint: exact round trips, refusals, corruption fall-back, layouts, SIGKILL mid-save."""
+"""jaxgan.checkpoint: exact round trips, refusals, corrupt fall-back, layouts, SIGKILL mid-save."""
 from __future__ import annotations
 
 import glob
