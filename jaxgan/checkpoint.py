@@ -259,8 +259,9 @@ class Checkpointer:
         """Writes checkpoint `step` (asynchronously unless `wait` or `async_save=False`).
 
         Refuses a state with NaN/Inf (raises `NonFiniteStateError`, writes nothing). A step that
-        is already saved is left as it is (returns False), so a final save at the step of the last
-        periodic one is harmless. Returns True when a save was started.
+        is already saved or being saved is left as it is (returns False; `wait` still waits for
+        it), so a final save at the step of the last periodic one is harmless. Returns True when
+        a save was started.
         """
         step = int(step)
         bad = first_non_finite_leaf(state)
@@ -280,6 +281,8 @@ class Checkpointer:
         if step in self._manager.all_steps() or step in self.all_steps():
             logger.info("checkpoint step %d already in %s; not saving it again", step,
                         self._directory)
+            if wait:  # the earlier save of this step may still be writing
+                self.wait_until_finished()
             return False
         self._manager.save(step, force=True, args=ocp.args.Composite(**{
             STATE: ocp.args.StandardSave(state),

@@ -51,7 +51,9 @@ def test_round_trip_is_bit_exact(tmp_path, config, abstract):
     with Checkpointer(tmp_path, max_to_keep=3) as ckpt:
         for step in (10, 20):
             ckpt.save(step, state_at(abstract, step), dict(data_state, position=step), config)
-        assert not ckpt.save(20, state_at(abstract, 99), data_state, config)  # already saved
+        # saving a step again (still being written) writes nothing, and `wait` waits for it
+        assert not ckpt.save(20, state_at(abstract, 99), data_state, config, wait=True)
+        assert ckpt.latest_step() == 20
     assert abstract.ema_params is not None  # EMA params are part of what is saved
 
     fresh = Checkpointer(tmp_path)
