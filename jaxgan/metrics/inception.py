@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgan.metrics.digits_classifier import sha256_of_file
+from jaxgan.metrics.digits_classifier import pad_batch, sha256_of_file
 from jaxgan.metrics.torch_state_dict import read_torch_state_dict
 
 INPUT_SIZE = 299
@@ -240,6 +240,7 @@ _LEAF_TO_TORCH = {
 _IGNORED_TORCH_SUFFIXES = ("num_batches_tracked",)
 
 
+@functools.lru_cache(maxsize=1)
 def expected_variable_shapes() -> dict:
     """Shapes of the Flax variables {'params', 'batch_stats'} (from `jax.eval_shape`, no compute)."""
     return jax.eval_shape(FIDInceptionV3().init, jax.random.key(0),
@@ -305,10 +306,13 @@ class InceptionExtractor:
         if images.ndim != 4:
             raise ValueError(f"Inception needs NHWC images, got shape {images.shape}")
         feats, probs = [], []
+        batch_size = max(1, min(batch_size, images.shape[0]))
         for start in range(0, images.shape[0], batch_size):
-            f, p = _inception_forward(self.variables, images[start:start + batch_size])
-            feats.append(np.asarray(f))
-            probs.append(np.asarray(p))
+            batch = pad_batch(images[start:start + batch_size], batch_size)
+            n = min(batch_size, images.shape[0] - start)
+            f, p = _inception_forward(self.variables, batch)
+            feats.append(np.asarray(f)[:n])
+            probs.append(np.asarray(p)[:n])
         if not feats:
             return np.zeros((0, FEATURE_DIM), np.float32), np.zeros((0, NUM_CLASSES), np.float32)
         return np.concatenate(feats), np.concatenate(probs)

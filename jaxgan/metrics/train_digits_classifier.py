@@ -4,7 +4,7 @@
 
 Data: `load_digits_uint8` at resolutions 8, 16 and 32 (each resized to 32x32 by the classifier's own
 `preprocess`, so the classifier is accurate at every resolution a GAN produces), minus the fixed held-out
-split `held_out_split()` (360 images, never trained on). Augmentation: random integer shifts of up to
+split `held_out_split()` (359 images, never trained on). Augmentation: random integer shifts of up to
 2 pixels (background-padded). Adam(1e-3), batch 64, softmax cross-entropy; afterwards the feature layer is rescaled
 to unit mean square per feature on the training images (logits unchanged). Deterministic given the seed.
 Prints the held-out accuracy per resolution and the real-vs-real classifier FID/KID between two halves of
