@@ -19,6 +19,13 @@ not even BatchNorm statistics: vmap maps the seed axis, the batch axis stays per
 pure sampler (e.g. jaxgan.toy_sampler), removing the per-step dispatch cost that dominates small
 models. `axis_name` passes through to `train_step`, so the vmapped step can itself be wrapped in
 `pmap`/`shard_map` for data parallelism.
+
+`seed_map` chooses how the seed axis is mapped inside the jit (SEED_MAPS): 'vmap' (default) batches
+all seeds into one computation, the fastest for MLPs; 'unroll' traces S copies of the step into one
+program; 'map' loops over seeds with `lax.map`. Use 'unroll' for convolutional models on CPU:
+vmapping a convolution whose kernel differs per seed makes it a grouped convolution, which XLA's CPU
+backend runs 5-45x slower than S separate ones, and inside `lax.map` the kernel gradient of a
+transposed convolution is ~60x slower (measured with jax 0.10 on 2 cores; benchmarks/README.md).
 """
 from __future__ import annotations
 
@@ -29,6 +36,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxgan.gan import GAN
+from jaxgan.registry import Registry
 from jaxgan.state import GANState, create_train_state, generate
 from jaxgan.step import Batch, Metrics, step_key, train_step
 
@@ -75,23 +83,54 @@ def create_seed_states(gan: GAN, keys: Array) -> GANState:
     return jax.jit(jax.vmap(functools.partial(create_train_state, gan)))(keys)
 
 
+def _vmap_seeds(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return jax.vmap(fn)
+
+
+def _map_seeds(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return lambda *args: jax.lax.map(lambda row: fn(*row), args)
+
+
+def _unroll_seeds(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def unrolled(*args):
+        outputs = [fn(*unstack_state(args, i)) for i in range(num_seeds(args))]
+        return stack_trees(outputs)
+    return unrolled
+
+
+SEED_MAPS: Registry[Callable[[Callable[..., Any]], Callable[..., Any]]] = Registry(
+    "seed map", {"vmap": _vmap_seeds, "map": _map_seeds, "unroll": _unroll_seeds})
+"""How the seed axis is mapped inside the jit: 'vmap' (one batched computation), 'map' (lax.map:
+a compiled loop over seeds) or 'unroll' (S copies of the step in one program)."""
+
+
+def map_over_seeds(fn: Callable[..., Any], seed_map: str = "vmap") -> Callable[..., Any]:
+    """`fn` applied to row i of every (stacked) argument, for every seed i, as `SEED_MAPS[seed_map]`
+    maps it; the results are stacked."""
+    return SEED_MAPS[seed_map](fn)
+
+
 def multi_seed_train_step(gan: GAN, states: GANState, batches: Batch, keys: Array,
-                          axis_name: str | None = None) -> tuple[GANState, Metrics]:
-    """vmap over seeds of `jaxgan.step.train_step`: seed i steps states[i] on batches[i] with keys[i].
+                          axis_name: str | None = None,
+                          seed_map: str = "vmap") -> tuple[GANState, Metrics]:
+    """`jaxgan.step.train_step` mapped over seeds: seed i steps states[i] on batches[i] with keys[i].
 
     Returns the stacked new states and metrics (every metric [S]). Pure.
     """
     step = functools.partial(train_step, gan, axis_name=axis_name)
-    return jax.vmap(step)(states, batches, keys)
+    return map_over_seeds(step, seed_map)(states, batches, keys)
 
 
-def make_multi_seed_step(gan: GAN, axis_name: str | None = None, donate: bool = True):
-    """`(states, batches, keys) -> (states, metrics)`: the vmapped step inside one jit.
+def make_multi_seed_step(gan: GAN, axis_name: str | None = None, donate: bool = True,
+                         seed_map: str = "vmap"):
+    """`(states, batches, keys) -> (states, metrics)`: the step mapped over seeds inside one jit.
 
     With `donate` the old stacked state's buffers are reused for the new one (do not read them
     after the call). `axis_name` is for wrapping the result in pmap/shard_map (data parallel).
     """
-    step = functools.partial(multi_seed_train_step, gan, axis_name=axis_name)
+    SEED_MAPS[seed_map]  # an unknown name fails here, listing the valid ones
+    step = functools.partial(multi_seed_train_step, gan, axis_name=axis_name,
+                             seed_map=seed_map)
     return jax.jit(step, donate_argnums=(0,) if donate else ())
 
 
@@ -101,7 +140,7 @@ def multi_seed_step_keys(base_keys: Array, step: int | Array) -> Array:
 
 
 def make_multi_seed_loop(gan: GAN, sample_batch: BatchSampler, num_steps: int,
-                         donate: bool = True):
+                         donate: bool = True, seed_map: str = "vmap"):
     """`(states, data_keys, step_keys, start) -> (states, metrics)`: `num_steps` steps in one scan.
 
     For every seed i and step t in [start, start + num_steps): the batch is
@@ -110,16 +149,14 @@ def make_multi_seed_loop(gan: GAN, sample_batch: BatchSampler, num_steps: int,
     """
     if num_steps < 1:
         raise ValueError(f"num_steps must be >= 1, got {num_steps}")
-
-    def one_seed_step(state, data_key, base_key, t):
-        batch = sample_batch(jax.random.fold_in(data_key, t))
-        return train_step(gan, state, batch, step_key(base_key, t))
-
-    vmapped = jax.vmap(one_seed_step, in_axes=(0, 0, 0, None))
+    SEED_MAPS[seed_map]  # an unknown name fails here, listing the valid ones
 
     def loop(states, data_keys, step_keys, start):
         def body(carry, t):
-            return vmapped(carry, data_keys, step_keys, t)
+            def one_seed_step(state, data_key, base_key):
+                batch = sample_batch(jax.random.fold_in(data_key, t))
+                return train_step(gan, state, batch, step_key(base_key, t))
+            return map_over_seeds(one_seed_step, seed_map)(carry, data_keys, step_keys)
         steps = start + jnp.arange(num_steps, dtype=jnp.int32)
         return jax.lax.scan(body, states, steps)
 
@@ -127,11 +164,11 @@ def make_multi_seed_loop(gan: GAN, sample_batch: BatchSampler, num_steps: int,
 
 
 def generate_seeds(gan: GAN, states: GANState, z: Array, labels: Array | None = None,
-                   use_ema: bool = True) -> Array:
+                   use_ema: bool = True, seed_map: str = "vmap") -> Array:
     """G_i(z_i) for every seed i (eval mode): z [S, N, latent] → samples [S, N, ...]."""
     if z.ndim != 3:
         raise ValueError(f"generate_seeds needs z of shape [S, N, latent_dim], got {z.shape}")
     fn = functools.partial(generate, gan, use_ema=use_ema)
     if labels is None:
-        return jax.vmap(lambda s, zi: fn(s, zi))(states, z)
-    return jax.vmap(lambda s, zi, li: fn(s, zi, li))(states, z, labels)
+        return map_over_seeds(lambda s, zi: fn(s, zi), seed_map)(states, z)
+    return map_over_seeds(fn, seed_map)(states, z, labels)
