@@ -25,7 +25,6 @@ import sys
 import time
 
 import jax
-import jax.numpy as jnp
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -49,7 +48,8 @@ def run_vmapped(config, spec, num_seeds: int) -> None:
                                  config.batch_size * config.n_critic)
     init_keys, data_keys, step_keys, _ = compare_losses._split_seed_keys(config.seed, num_seeds)
     states = seeds.create_seed_states(gan, init_keys)
-    loop = seeds.make_multi_seed_loop(gan, lambda k: {"x": draw(k)["x"]}, config.log_every)
+    loop = seeds.make_multi_seed_loop(gan, lambda k: {"x": draw(k)["x"]}, config.log_every,
+                                      seed_map=config.seed_map)
     for start in range(0, config.steps, config.log_every):
         states, _ = loop(states, data_keys, step_keys, start)
     jax.block_until_ready(states)

@@ -17,7 +17,7 @@ NUM_SEEDS = 3
 BATCH = 8
 
 
-def _toy_gan(**overrides):
+def _toy_gan(shape=(2,), **overrides):
     c = base_config()
     c.model = "mlp"
     c.latent_dim = 2
@@ -26,7 +26,7 @@ def _toy_gan(**overrides):
     c.mlp_d_activation = "leaky_relu"
     c.g_lr = c.d_lr = 1e-2  # large steps, so that a wrong seed/batch pairing shows
     c.update(overrides)
-    return build_gan(c, (2,))
+    return build_gan(c, shape)
 
 
 GANS = {
@@ -34,12 +34,16 @@ GANS = {
     "non_saturating": dict(loss="non_saturating"),
     # scanned critic steps, a gradient penalty (needs its own key), G reads real logits.
     "relativistic_gp": dict(loss="relativistic", penalty="wgan_gp", n_critic=2),
+    # convolutions and BatchNorm in both nets.
+    "dcgan": dict(model="dcgan", latent_dim=4, g_features=4, d_features=4, resolution=8),
 }
+SHAPES = {"dcgan": (8, 8, 1)}
 
 
-def _batches(num_steps: int, rows: int) -> np.ndarray:
-    """Different real data for every (step, seed): [num_steps, S, rows, 2]."""
-    return np.random.default_rng(0).normal(size=(num_steps, NUM_SEEDS, rows, 2)).astype(np.float32)
+def _batches(num_steps: int, rows: int, shape=(2,)) -> np.ndarray:
+    """Different real data for every (step, seed): [num_steps, S, rows, *shape]."""
+    return np.random.default_rng(0).normal(
+        size=(num_steps, NUM_SEEDS, rows) + tuple(shape)).astype(np.float32)
 
 
 def _assert_trees_close(a, b, rtol=2e-4, atol=2e-5):
@@ -61,15 +65,18 @@ def test_create_seed_states_equals_separate_inits():
         "seeds must start from different parameters"
 
 
-@pytest.mark.parametrize("name", sorted(GANS))
-def test_vmapped_seeds_equal_separate_runs(name):
-    gan = _toy_gan(**GANS[name])
+@pytest.mark.parametrize("name,seed_map", [
+    ("non_saturating", "vmap"), ("relativistic_gp", "vmap"), ("relativistic_gp", "map"),
+    ("dcgan", "unroll")])
+def test_multi_seed_step_equals_separate_runs(name, seed_map):
+    shape = SHAPES.get(name, (2,))
+    gan = _toy_gan(shape, **GANS[name])
     num_steps = 3
-    batches = _batches(num_steps, gan.n_critic * BATCH)
+    batches = _batches(num_steps, gan.n_critic * BATCH, shape)
     init_keys = seeds.seed_keys(0, NUM_SEEDS)
     base_keys = seeds.seed_keys(100, NUM_SEEDS)
 
-    step = seeds.make_multi_seed_step(gan)
+    step = seeds.make_multi_seed_step(gan, seed_map=seed_map)
     stacked = seeds.create_seed_states(gan, init_keys)
     stacked_metrics = []
     for t in range(num_steps):
@@ -166,6 +173,7 @@ def test_mixture_sampler_matches_its_law():
     lambda: seeds.create_seed_states(_toy_gan(), jax.random.PRNGKey(0)),
     lambda: seeds.make_multi_seed_loop(_toy_gan(), lambda k: {"x": jnp.zeros((8, 2))}, 0),
     lambda: mixture_batch_sampler(np.zeros((3,)), 0.1, 8),
+    lambda: seeds.make_multi_seed_step(_toy_gan(), seed_map="pmap"),
     lambda: mixture_batch_sampler(np.zeros((3, 2)), 0.0, 8),
 ])
 def test_bad_input_raises_value_error(bad):
