@@ -52,7 +52,7 @@ class Signal:
 
 def binary_entropy(p: float) -> float:
     """H(p) = −p ln p − (1 − p) ln(1 − p), with 0 ln 0 = 0."""
-    return -sum(q * math.log(q) for q in (p, 1.0 - p) if q > 0)
+    return float(sum(-q * math.log(q) for q in (p, 1.0 - p) if q > 0))
 
 
 def _bce_floor(loss: GANLoss) -> float:
@@ -99,7 +99,8 @@ def convergence_failure(d_loss: Sequence[float], g_loss: Sequence[float],
     g_slope = slope(g_loss)
     d_low = d_loss_floor is None or d_mean <= d_loss_floor + d_loss_margin
     fired = bool(d_low and fake_acc >= min_fake_accuracy and g_slope > min_g_loss_slope)
-    reason = (f"D loss {d_mean:.4f} (floor {d_loss_floor if d_loss_floor is not None else '-'}), "
+    floor = "none" if d_loss_floor is None else f"{d_loss_floor:.4f}"
+    reason = (f"D loss {d_mean:.4f} (lowest possible {floor}), "
               f"D accuracy on fakes {fake_acc:.1%}, G loss rising {g_slope:+.2e}/step "
               f"over the last {len(d_loss)} steps")
     return Signal({"convergence_failure": float(fired), "g_loss_slope": g_slope}, fired, reason)
