@@ -178,10 +178,18 @@ def abstract_state(gan: GAN, key: jax.Array) -> GANState:
     return jax.eval_shape(functools.partial(create_train_state, gan), key)
 
 
-def sample_picture(gan: GAN, state: GANState, z: jax.Array, spec, real: np.ndarray | None,
+def init_state(gan: GAN, key: jax.Array) -> GANState:
+    """create_train_state(gan, key) as one computation compiled without XLA's backend
+    optimisations: it runs once, and the optimised compile of dozens of random initialisers takes
+    seconds of CPU (values agree with the eager ones to float32 rounding)."""
+    fn = jax.jit(functools.partial(create_train_state, gan))
+    return fn.lower(key).compile({"xla_backend_optimization_level": 0})(key)
+
+
+def sample_picture(samples: np.ndarray, spec, real: np.ndarray | None,
                    title: str = "") -> np.ndarray:
-    """A uint8 picture of G(z): an image grid, or a scatter over the real points for 2-D data."""
-    samples = np.asarray(jax.jit(functools.partial(generate, gan))(state, z))
+    """A uint8 picture of samples: an image grid, or a scatter over the real points (2-D data)."""
+    samples = np.asarray(samples)
     if spec.kind == "points":
         return visualize.scatter_picture(samples, real, spec.mode_centers, title)
     return visualize.image_grid(samples, scale=visualize.display_scale(samples.shape[1]))
@@ -245,14 +253,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     """
     started = time.monotonic()
     validate_config(config)
-    workdir = prepare_workdir(workdir)
-    is_writer = jax.process_index() == 0
-    monitors = default_monitors() if monitors is None else list(monitors)
-
     iterator = data.make_iterator(config.dataset, batch_size=config.batch_size, seed=config.seed,
                                   **data_options(config))
     spec = iterator.spec
     gan = build_gan(config, spec.shape)
+    workdir = prepare_workdir(workdir)
+    is_writer = jax.process_index() == 0
+    monitors = default_monitors() if monitors is None else list(monitors)
     compiled = compile_train_step(gan, config.parallel)
     keys = run_keys(config.seed)
     config_json = config_to_json(config)
@@ -266,7 +273,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
         iterator.set_state(restored.data_state)
         messages.append(f"resuming from step {start_step}")
     else:
-        state = create_train_state(gan, keys.init)
+        state = init_state(gan, keys.init)
 
     if is_writer:
         (workdir / CONFIG_FILE).write_text(json.dumps(config_json, indent=2) + "\n")
@@ -278,13 +285,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
         log.message(text)
 
     grid_z = gan.sample_latent(keys.grid, config.num_samples_grid)
+    sampler = jax.jit(functools.partial(generate, gan))
     real_points = (data.sample_real(config.dataset, NUM_REAL_POINTS_PLOTTED, config.seed,
                                     **data_options(config)) if spec.kind == "points" else None)
 
     def write_samples(step: int, logical: GANState) -> None:
         if not is_writer:
             return
-        picture = sample_picture(gan, logical, grid_z, spec, real_points, title=f"step {step}")
+        picture = sample_picture(sampler(logical, grid_z), spec, real_points,
+                                 title=f"step {step}")
         visualize.save_png(picture, workdir / SAMPLES_DIR / f"step_{step:07d}.png")
         log.image("samples", step, picture)
 
@@ -292,7 +301,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
         try:
             checkpointer.save(step, logical, iterator.get_state(), config_json, wait=wait)
         except NonFiniteStateError as err:
-            raise DivergenceError(f"training diverged by step {step}: {err}") from None
+            raise DivergenceError(f"training diverged at step {step}: {err}") from None
 
     device_state = compiled.put_state(state)
     step, last_saved, metrics = start_step, start_step, {}
@@ -307,9 +316,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
         done, device_metrics = pending
         pending = None
         metrics = _host_metrics(device_metrics)
+        log.step(done, metrics)  # first, so that the bad step is on record when a monitor stops
         for monitor in monitors:
             monitor(done, metrics)
-        log.step(done, metrics)
 
     stop = StopFlag()
     try:
