@@ -307,7 +307,7 @@ class Checkpointer:
 
     def _remove_stale_tmp(self) -> None:
         """Removes temporary directories left by interrupted writes, logging each one."""
-        if not os.path.isdir(self._directory):
+        if jax.process_index() != 0 or not os.path.isdir(self._directory):
             return
         for name in sorted(os.listdir(self._directory)):
             if TMP_SUFFIX in name:
@@ -459,7 +459,7 @@ class Checkpointer:
     def _report_unreadable(self, step: int, error: Exception, *, move_aside: bool) -> None:
         """Warns (warnings + log) about an unreadable step; optionally moves it out of the way."""
         where = ""
-        if move_aside:
+        if move_aside and jax.process_index() == 0:
             source = os.path.join(self._directory, str(step))
             corrupt_dir = os.path.join(self._directory, CORRUPT_DIRNAME)
             target = os.path.join(corrupt_dir, str(step))
