@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import pathlib
 import sys
@@ -111,13 +112,22 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser(
         "eval", parents=[common], allow_abbrev=False,
         help="compute the metrics that fit the data set; write DIR/eval.json",
-        description="Compute the metrics that fit the run's data (mode metrics for ring8/grid25: "
-                    "modes captured, %% high quality, reverse KL) on N samples of the latest "
-                    "checkpoint; write DIR/eval.json and print it as the last line (one JSON "
-                    "object).")
+        description="Compute the metrics that fit the run's data on N samples of the latest "
+                    "checkpoint: for ring8/grid25 the PacGAN mode metrics (modes captured, %% high "
+                    "quality, reverse KL); for images FID, KID, Inception Score, precision/recall/"
+                    "density/coverage against real training images, with the digits classifier's "
+                    "features for digits (plus class coverage) and FID Inception-v3 features "
+                    "otherwise. Writes DIR/eval.json and prints it as the last line (one JSON "
+                    "object, with the protocol of the image scores).")
     evaluate.add_argument("--workdir", metavar="DIR", required=True, help="a run's workdir")
     evaluate.add_argument("--num", metavar="N", type=int, default=None,
-                          help="number of generated samples (default 2500, as in PacGAN)")
+                          help="number of generated samples (default 2500 points, as in PacGAN; "
+                               "10000 images, as FID needs); FID needs N above the feature "
+                               "dimension (64 digits, 2048 Inception)")
+    evaluate.add_argument("--weights", metavar="FILE", default=None,
+                          help="weights of the feature network (default: the shipped digits "
+                               "classifier; for other images $JAXGAN_INCEPTION_WEIGHTS, the "
+                               "pytorch-fid Inception .pth)")
     evaluate.add_argument("--seed", metavar="S", type=int, default=0,
                           help="seed of the latent draws (default 0)")
     evaluate.add_argument("--step", metavar="STEP", type=int, default=None,
@@ -229,11 +239,10 @@ def run_sample(args: argparse.Namespace) -> int:
 def run_eval(args: argparse.Namespace) -> int:
     from jaxgan import evaluate, trained
 
-    num = evaluate.DEFAULT_NUM_SAMPLES if args.num is None else args.num
-    if num < 1:
-        raise UsageError(f"--num must be >= 1, got {num}")
+    if args.num is not None and args.num < 1:
+        raise UsageError(f"--num must be >= 1, got {args.num}")
     run = trained.load_run(args.workdir, step=args.step)
-    result = evaluate.evaluate_run(run, num=num, seed=args.seed)
+    result = evaluate.evaluate_run(run, num=args.num, seed=args.seed, weights=args.weights)
     line = json.dumps(result)
     (run.workdir / evaluate.EVAL_FILE).write_text(line + "\n")
     print(line, flush=True)
@@ -241,6 +250,22 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"train": run_train, "sample": run_sample, "eval": run_eval}
+
+
+class _DropMessages(logging.Filter):
+    """Drops log records containing any of `fragments` (third-party advice that needs no action)."""
+
+    def __init__(self, *fragments: str):
+        super().__init__()
+        self.fragments = fragments
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(fragment in message for fragment in self.fragments)
+
+
+# TFDS advises installing OpenCV on every image decode; jaxgan decodes with PIL on purpose.
+QUIET_LOGS = {"absl": ("OpenCV is not installed",)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -260,6 +285,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--config.KEY overrides apply to `jaxgan train` only, got "
                      f"{OVERRIDE_PREFIX}{overrides[0][0]}")
     args.overrides = overrides
+    for name, fragments in QUIET_LOGS.items():
+        logging.getLogger(name).addFilter(_DropMessages(*fragments))
     args.debug = args.debug or args.debug_all
     try:
         return COMMANDS[args.command](args)

@@ -78,8 +78,8 @@ def load_experiment(spec: str) -> ml_collections.ConfigDict:
         raise ConfigError(f"experiment config {str(path)!r} has no get_config() function")
     config = module.get_config()
     if not isinstance(config, ml_collections.ConfigDict):
-        raise ConfigError(f"get_config() of {str(path)!r} must return an ml_collections.ConfigDict, "
-                          f"got {type(config).__name__}")
+        raise ConfigError(f"get_config() of {str(path)!r} must return an "
+                          f"ml_collections.ConfigDict, got {type(config).__name__}")
     return config
 
 
@@ -230,6 +230,10 @@ RANGE_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "mlp_d_hidden": (lambda v: len(v) > 0 and all(w > 0 for w in v), "positive widths"),
 }
 
+# What a name-valued key is called in messages (default: the key).
+NAME_LABELS = {"d_norm": "discriminator norm", "mlp_d_activation": "MLP discriminator activation",
+               "parallel": "parallel mode"}
+
 # key -> the valid names (registries list their names themselves).
 NAME_CHECKS: dict[str, Callable[[], Iterable[str]]] = {
     "loss": lambda: LOSSES,
@@ -259,8 +263,8 @@ def validate_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigD
             raise ConfigError(f"config.{key} must be {valid}, got {value!r}")
     for key, names in NAME_CHECKS.items():
         if key in config and config[key] not in set(names()):
-            raise ConfigError(f"unknown {key.replace('_', ' ')} {config[key]!r} (config.{key}); "
-                              f"valid choices: {', '.join(sorted(names()))}")
+            raise ConfigError(f"unknown {NAME_LABELS.get(key, key)} {config[key]!r} "
+                              f"(config.{key}); valid choices: {', '.join(sorted(names()))}")
     if "dataset" in config and not (isinstance(config.dataset, str) and config.dataset):
         raise ConfigError(f"config.dataset must be a data set name, got {config.dataset!r}")
     return config

@@ -45,10 +45,7 @@ from jaxgan.run_config import config_to_json, validate_config
 from jaxgan.state import GANState, create_train_state, generate
 from jaxgan.step import step_key
 
-try:
-    from jaxgan.checkpoint import Checkpointer, CheckpointError, NonFiniteStateError
-except ImportError:  # TEMPORARY until branch `ckpt` lands on main; then delete checkpoint_standin
-    from jaxgan.checkpoint_standin import Checkpointer, CheckpointError, NonFiniteStateError
+from jaxgan.checkpoint import Checkpointer, CheckpointError, NonFiniteStateError
 
 CHECKPOINT_DIR = "checkpoints"
 CONFIG_FILE = "config.json"

@@ -21,6 +21,7 @@ import pytest
 from PIL import Image
 
 from jaxgan import cli
+from jaxgan.checkpoint import Checkpointer
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 EXPERIMENTS = REPO / "experiments"
@@ -92,7 +93,7 @@ def ring8_run(env, tmp_path_factory):
 def test_ring8_train_writes_every_output(ring8_run):
     workdir, result = ring8_run
     config = json.loads((workdir / "config.json").read_text())
-    assert config["steps"] == 20 and config["loss"] == "hinge" and config["mlp_g_hidden"] == [32, 32]
+    assert (config["steps"], config["loss"], config["mlp_g_hidden"]) == (20, "hinge", [32, 32])
     records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [5, 10, 15, 20]
     assert all(np.isfinite(r["d_loss"]) and np.isfinite(r["g_loss"]) for r in records)
@@ -101,8 +102,7 @@ def test_ring8_train_writes_every_output(ring8_run):
         assert read_png(workdir / "samples" / f"step_{step:07d}.png").ndim == 3
     curves = read_png(workdir / "training_curves.png")
     assert curves.shape[0] > 100 and curves.shape[1] > 200
-    assert sorted(p.name for p in (workdir / "checkpoints").iterdir()
-                  if not p.name.startswith(".")) == ["10", "20"]
+    assert Checkpointer(workdir / "checkpoints").all_steps() == [10, 20]
     # Plain progress lines (stdout is not a terminal), one per log_every steps.
     assert [line.split()[1] for line in result.stdout.splitlines()
             if line.startswith("step ")] == ["5/20", "10/20", "15/20", "20/20"]
@@ -136,7 +136,7 @@ def test_ring8_sample_and_eval(ring8_run, env, tmp_path):
     assert sum(printed["mode_histogram"]) == round(printed["high_quality_fraction"] * 500)
 
 
-def test_digits_train_sample(env, tmp_path):
+def test_digits_train_sample_eval(env, tmp_path):
     workdir = tmp_path / "digits"
     result = jaxgan(env, "train", "--workdir", workdir, "--config.steps=4", *DIGITS_TINY)
     assert result.returncode == 0, result.stderr
@@ -152,6 +152,18 @@ def test_digits_train_sample(env, tmp_path):
     result = jaxgan(env, "sample", "--workdir", workdir, "--num", 10, "--out", tmp_path / "d.png")
     assert result.returncode == 0, result.stderr
     assert read_png(tmp_path / "d.png").shape == (3 * 65 + 1, 4 * 65 + 1)  # 10 images, 4 per row
+
+    result = jaxgan(env, "eval", "--workdir", workdir, "--num", 100)
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout.strip().splitlines()[-1])
+    assert printed == json.loads((workdir / "eval.json").read_text())
+    assert printed["num_samples"] == 100 and printed["fid"] > 0
+    assert printed["protocol"]["feature_extractor"] == "digits_classifier"
+    assert printed["protocol"]["num_fake"] == 100 and printed["protocol"]["num_real"] == 100
+    assert sum(printed["class_coverage"]["histogram"]) == 100
+    # FID refuses fewer samples than feature dimensions: one line, exit 2.
+    result = jaxgan(env, "eval", "--workdir", workdir, "--num", 20)
+    assert result.returncode == 2 and "rank-deficient" in result.stderr.strip().splitlines()[-1]
 
 
 def _wait_for_line(process: subprocess.Popen, prefix: str, timeout: float = 240) -> list[str]:
@@ -183,8 +195,7 @@ def test_signal_checkpoints_and_stops(env, tmp_path, sig, expected_rc):
     assert stop_line and stop_line[0].startswith(f"stopped by {sig.name} at step ")
     step = int(stop_line[0].split("at step ")[1].split(";")[0])
     assert step >= 5
-    assert [p.name for p in (workdir / "checkpoints").iterdir()
-            if not p.name.startswith(".")] == [str(step)]
+    assert Checkpointer(workdir / "checkpoints").all_steps() == [step]
     if sig == signal.SIGTERM:  # and the run resumes from there
         result = jaxgan(env, "train", "--workdir", workdir, f"--config.steps={step + 2}")
         assert result.returncode == 0, result.stderr
