@@ -67,6 +67,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.grad_clip_norm = 0.0  # > 0: clip each net's gradient to this global norm
     c.ema_decay = 0.0
     # run
+    c.parallel = "auto"  # jaxgan.parallel mode: auto | jit | pmap | shard_map
     c.log_every = 50
     c.sample_every = 500
     c.checkpoint_every = 1000
