@@ -66,6 +66,19 @@ def base_config() -> ml_collections.ConfigDict:
     c.warmup_steps = 0  # generator steps of linear warm-up (linear_warmup, warmup_cosine)
     c.grad_clip_norm = 0.0  # > 0: clip each net's gradient to this global norm
     c.ema_decay = 0.0
+    # failure detection (jaxgan.monitors): thresholds of the signs, checked while training
+    c.monitor_every = 100  # G's samples of a fixed latent batch checked every N steps (0: off)
+    c.monitor_num_samples = 256  # size of that batch and of the real sample it is compared to
+    c.monitor_window = 100  # steps the convergence-failure and D-accuracy signs average over
+    c.monitor_check_every = 10  # the window signs are evaluated every this many steps
+    c.monitor_start_step = 500  # no sign fires before this step (an untrained G looks collapsed)
+    c.monitor_d_loss_margin = 0.05  # D loss within this of its lowest value counts as ~0
+    c.monitor_min_fake_accuracy = 0.99  # D accuracy on fakes from this counts as ~100%
+    c.monitor_min_g_loss_slope = 0.0  # G loss "climbs" above this slope per step
+    c.monitor_min_diversity_ratio = 0.2  # mode collapse below this fraction of real diversity
+    c.monitor_min_class_fraction = 0.5  # mode collapse below this fraction of classes covered
+    c.monitor_healthy_accuracy = (0.7, 0.8)  # healthy range of D's mean accuracy (reported)
+    c.monitor_stop_on = ""  # signs that stop the run: "convergence_failure,mode_collapse"
     # run
     c.parallel = "auto"  # jaxgan.parallel mode: auto | jit | pmap | shard_map
     c.log_every = 50

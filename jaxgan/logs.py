@@ -82,6 +82,9 @@ class TensorBoard:
         for key, value in metrics.items():
             self._writer.add_scalar(f"train/{key}", float(value), step)
 
+    def text(self, tag: str, step: int, text: str) -> None:
+        self._writer.add_text(tag, text, step)
+
     def image(self, tag: str, step: int, picture: np.ndarray) -> None:
         """`picture`: uint8 [H, W, C]."""
         picture = np.asarray(picture, np.uint8)
@@ -176,12 +179,13 @@ class RunLog:
         self.metrics_file = MetricsFile(workdir, start_step) if enabled else None
         self.tensorboard = TensorBoard(workdir, start_step) if enabled else None
 
-    def step(self, step: int, metrics: Mapping[str, float]) -> None:
-        """Called after every step with its host metrics; writes every `log_every` steps."""
+    def step(self, step: int, metrics: Mapping[str, float], force: bool = False) -> None:
+        """Called after every step with its host metrics; writes every `log_every` steps (and
+        at this one if `force`)."""
         if not self.enabled:
             return
         self.progress.update(step, metrics)
-        if step % self.log_every == 0:
+        if force or step % self.log_every == 0:
             logged = {**metrics, "steps_per_sec": self.progress.rate(step)}
             logged = {k: v for k, v in logged.items() if not (k == "steps_per_sec" and
                                                               not math.isfinite(v))}
@@ -195,6 +199,12 @@ class RunLog:
     def message(self, text: str) -> None:
         if self.enabled:
             self.progress.message(text)
+
+    def warning(self, step: int, text: str) -> None:
+        """A warning line on the console and as TensorBoard text (tag 'warnings')."""
+        if self.enabled:
+            self.progress.message(text)
+            self.tensorboard.text("warnings", step, text)
 
     def close(self) -> None:
         if self.enabled:

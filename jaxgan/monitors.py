@@ -23,7 +23,6 @@ and a stop reason when the sign is listed in `stop_on`).
 """
 from __future__ import annotations
 
-import collections
 import dataclasses
 import math
 from typing import Any, Callable, Mapping, Sequence
@@ -37,6 +36,13 @@ from jaxgan.registry import Registry
 
 Metrics = Mapping[str, Any]
 SIGNS = ("convergence_failure", "mode_collapse")
+HINTS = {
+    "convergence_failure": "D is winning; try a lower d_lr (TTUR), instance noise, one-sided "
+                           "label smoothing or spectral norm in D",
+    "mode_collapse": "G covers little of the data; try a Wasserstein loss with gradient penalty, "
+                     "DiffAugment or a lower g_lr",
+}
+WINDOW_KEYS = ("d_loss", "g_loss", "d_accuracy_real", "d_accuracy_fake")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,14 +171,22 @@ COMPUTATION_ORDER = ("d_loss", "penalty", "d_grad_norm", "g_loss", "g_grad_norm"
 
 
 def _is_finite(value) -> bool:
+    if isinstance(value, (bool, int, float)):  # the loop's host metrics: the fast path
+        return math.isfinite(value)
     return bool(np.all(np.isfinite(np.asarray(value, np.float64))))
 
 
-def first_non_finite_metric(metrics: Metrics) -> str | None:
-    """The first metric (COMPUTATION_ORDER first, then the rest in order) that is NaN/Inf."""
+def non_finite_metrics(metrics: Metrics) -> list[str]:
+    """The metrics holding NaN/Inf: those of COMPUTATION_ORDER first, in that order, then the
+    rest in the order given (`finite` itself is a flag, not a quantity)."""
     names = [k for k in COMPUTATION_ORDER if k in metrics]
     names += [k for k in metrics if k not in COMPUTATION_ORDER and k != "finite"]
-    return next((k for k in names if not _is_finite(metrics[k])), None)
+    return [k for k in names if not _is_finite(metrics[k])]
+
+
+def first_non_finite_metric(metrics: Metrics) -> str | None:
+    """The first of `non_finite_metrics(metrics)`, or None."""
+    return next(iter(non_finite_metrics(metrics)), None)
 
 
 def first_non_finite_leaf(tree: Any, prefix: str = "") -> str | None:
@@ -195,25 +209,30 @@ def first_non_finite_param(state) -> str | None:
 
 
 def non_finite_message(step: int, metrics: Metrics, state=None) -> str | None:
-    """One line naming the first non-finite quantity of step `step`, or None if all are finite.
+    """One line naming the first non-finite quantity of step `step`; None if there is none.
 
-    Looks at the metrics (`finite` is False also when only parameters are non-finite) and, when
-    `state` is given, at the parameters.
+    The step's metrics are looked at in the order the step computes them; the step's `finite`
+    flag is also False when only parameters are non-finite. With `state` (a GANState, which may
+    be a step later: the loop reads metrics one step behind) the first parameter leaf holding
+    NaN/Inf is named by its path, D's first (D is updated first).
     """
-    metric = first_non_finite_metric(metrics)
-    param = first_non_finite_param(state) if state is not None else None
+    bad = non_finite_metrics(metrics)
     flagged = "finite" in metrics and not bool(metrics["finite"])
-    if metric is None and param is None and not flagged:
+    if not bad and not flagged:
         return None
+    value = lambda k: float(np.asarray(metrics[k], np.float64))
     parts = []
-    if metric is not None:
-        parts.append(f"{metric} = {float(np.asarray(metrics[metric]))}")
+    if bad:
+        then = f" (then {', '.join(f'{k} = {value(k)}' for k in bad[1:])})" if bad[1:] else ""
+        parts.append(f"the first non-finite quantity is {bad[0]} = {value(bad[0])}{then}")
+    param = first_non_finite_param(state) if state is not None else None
     if param is not None:
-        parts.append(f"parameter {param} holds NaN/Inf")
-    if not parts:
-        parts.append("a parameter holds NaN/Inf")
-    return (f"non-finite values at step {step}: first {'; '.join(parts)}; lower the learning "
-            f"rates or clip gradients (grad_clip_norm)")
+        parts.append(f"the first non-finite parameter (state at step {int(state.step)}) is "
+                     f"{param}")
+    elif not bad:
+        parts.append("a parameter is non-finite")
+    return (f"training diverged at step {step}: {'; '.join(parts)}; lower the learning rates "
+            f"or clip gradients (config.grad_clip_norm)")
 
 
 # --- the stateful wrapper -------------------------------------------------------------------------
@@ -224,6 +243,7 @@ class MonitorConfig:
 
     Attributes:
       window: steps the convergence and accuracy signs look back over.
+      check_every: the window signs are evaluated every this many steps (cheap steps between).
       start_step: no sign fires before this step (the nets start far from equilibrium).
       d_loss_margin: D loss within this of its floor counts as ~0.
       min_fake_accuracy: D accuracy on fakes at least this counts as ~100%.
@@ -235,6 +255,7 @@ class MonitorConfig:
     """
 
     window: int = 100
+    check_every: int = 10
     start_step: int = 0
     d_loss_margin: float = 0.05
     min_fake_accuracy: float = 0.99
@@ -245,8 +266,9 @@ class MonitorConfig:
     stop_on: tuple[str, ...] = ()
 
     def __post_init__(self):
-        if self.window < 2:
-            raise ValueError(f"monitor_window must be >= 2 steps, got {self.window}")
+        if self.window < 2 or self.check_every < 1:
+            raise ValueError(f"monitor_window must be >= 2 and monitor_check_every >= 1 steps, "
+                             f"got {self.window} and {self.check_every}")
         unknown = sorted(set(self.stop_on) - set(SIGNS))
         if unknown:
             raise ValueError(f"monitor_stop_on: unknown sign(s) {', '.join(unknown)}; valid: "
@@ -262,6 +284,7 @@ class MonitorConfig:
         stop_on = config.get("monitor_stop_on", "")
         return cls(
             window=config.get("monitor_window", defaults.window),
+            check_every=config.get("monitor_check_every", defaults.check_every),
             start_step=config.get("monitor_start_step", defaults.start_step),
             d_loss_margin=config.get("monitor_d_loss_margin", defaults.d_loss_margin),
             min_fake_accuracy=config.get("monitor_min_fake_accuracy",
@@ -290,7 +313,9 @@ class TrainingMonitor:
     """Feeds the detectors and remembers which signs are firing (to warn once per episode).
 
     Call `observe(step, metrics)` after every step and `observe_samples(step, samples)` with G's
-    samples of a fixed latent batch every few steps.
+    samples of a fixed latent batch every few steps. Both return a `Report` holding the latest
+    value of every monitor metric, the warnings of signs that just started firing, and a stop
+    reason when such a sign is listed in `stop_on`.
     """
 
     def __init__(self, thresholds: MonitorConfig, loss: GANLoss,
@@ -301,7 +326,10 @@ class TrainingMonitor:
         self.floor = d_loss_floor(loss)
         self.real_diversity = real_diversity
         self.classify, self.num_classes = classify, num_classes
-        self._history = collections.deque(maxlen=thresholds.window)
+        self._history = np.zeros((thresholds.window, len(WINDOW_KEYS)))  # a ring buffer
+        self._seen = 0
+        self._window_metrics: dict[str, float] = {}
+        self._sample_metrics: dict[str, float] = {}
         self._firing: dict[str, bool] = {sign: False for sign in SIGNS}
 
     def _report(self, step: int, signals: Sequence[tuple[str, Signal]]) -> Report:
@@ -314,27 +342,36 @@ class TrainingMonitor:
             fired = signal.fired and active
             metrics[sign] = float(fired)
             if fired and not self._firing[sign]:
-                warnings.append(f"WARNING step {step}: {sign.replace('_', ' ')}: {signal.reason}")
+                warnings.append(f"WARNING step {step}: {sign.replace('_', ' ')}: {signal.reason} "
+                                f"({HINTS[sign]})")
             if fired and sign in self.thresholds.stop_on and stop is None:
                 stop = f"stopped at step {step} on {sign.replace('_', ' ')}: {signal.reason}"
             self._firing[sign] = fired
         return Report(metrics, tuple(warnings), stop)
 
+    @property
+    def metrics(self) -> dict[str, float]:
+        """The latest value of every monitor metric (window signs and sample signs)."""
+        return {**self._window_metrics, **self._sample_metrics}
+
     def observe(self, step: int, metrics: Metrics) -> Report:
-        """The window-based signs after step `step` (nothing until the window is full)."""
-        self._history.append(tuple(float(metrics[k]) for k in
-                                   ("d_loss", "g_loss", "d_accuracy_real", "d_accuracy_fake")))
-        if len(self._history) < self.thresholds.window:
-            return Report()
-        d_loss, g_loss, acc_real, acc_fake = (list(c) for c in zip(*self._history))
+        """Records step `step`'s metrics; every `check_every` steps (once the window is full)
+        evaluates the window signs. The report carries the latest monitor metrics every step."""
         t = self.thresholds
-        return self._report(step, [
+        self._history[self._seen % t.window] = [metrics[k] for k in WINDOW_KEYS]
+        self._seen += 1
+        if self._seen < t.window or step % t.check_every:
+            return Report(self.metrics)
+        d_loss, g_loss, acc_real, acc_fake = np.roll(self._history, -(self._seen % t.window), 0).T
+        report = self._report(step, [
             ("convergence_failure", convergence_failure(
                 d_loss, g_loss, acc_fake, d_loss_floor=self.floor,
                 d_loss_margin=t.d_loss_margin, min_fake_accuracy=t.min_fake_accuracy,
                 min_g_loss_slope=t.min_g_loss_slope)),
             ("", d_accuracy_report(acc_real, acc_fake, t.healthy_accuracy)),
         ])
+        self._window_metrics = report.metrics
+        return dataclasses.replace(report, metrics=self.metrics)
 
     def observe_samples(self, step: int, samples: np.ndarray) -> Report:
         """Mode collapse from G's samples of the fixed latent batch."""
@@ -346,8 +383,41 @@ class TrainingMonitor:
             signals.append(class_coverage(self.classify(samples), self.num_classes,
                                           self.thresholds.min_class_fraction))
         if not signals:
-            return Report()
+            return Report(self.metrics)
         fired = [s for s in signals if s.fired]
         merged = Signal({k: v for s in signals for k, v in s.metrics.items()}, bool(fired),
                         "; ".join(s.reason for s in fired))
-        return self._report(step, [("mode_collapse", merged)])
+        report = self._report(step, [("mode_collapse", merged)])
+        self._sample_metrics = report.metrics
+        return dataclasses.replace(report, metrics=self.metrics)
+
+
+# --- a run's monitor ------------------------------------------------------------------------------
+
+Classify = Callable[[np.ndarray], np.ndarray]  # samples -> predicted class ids
+
+
+def _digits_classifier() -> tuple[Classify, int]:
+    from jaxgan.metrics import digits_classifier
+
+    classifier = digits_classifier.load_classifier()
+    return (lambda samples: classifier.probabilities(np.asarray(samples)).argmax(-1),
+            digits_classifier.NUM_CLASSES)
+
+
+CLASSIFIERS: Registry[Callable[[], tuple[Classify, int]]] = Registry(
+    "data set with a class classifier", {"digits": _digits_classifier})
+"""Data sets whose samples a shipped classifier labels: the classes-covered collapse signal."""
+
+
+def monitor_for_run(config: ml_collections.ConfigDict, loss: GANLoss,
+                    real: np.ndarray | None) -> TrainingMonitor:
+    """The monitor of a run: thresholds from `config.monitor_*`, the real data's diversity from
+    `real` (config.monitor_num_samples real examples; None: no diversity signal) and the class
+    coverage signal when `config.dataset` has a classifier (CLASSIFIERS)."""
+    thresholds = MonitorConfig.from_config(config)
+    diversity = mean_pairwise_distance(real) if real is not None else None
+    classify, num_classes = (CLASSIFIERS[config.dataset]() if config.dataset in CLASSIFIERS
+                             else (None, 0))
+    return TrainingMonitor(thresholds, loss, real_diversity=diversity, classify=classify,
+                           num_classes=num_classes)

@@ -19,9 +19,12 @@ from typing import Any
 
 import ml_collections
 
+from jaxgan.augment import DIFF_AUGMENT_POLICIES
 from jaxgan.config import MODELS, OPTIMIZERS, base_config
 from jaxgan.losses import LOSSES
 from jaxgan.models import NORMS
+from jaxgan.monitors import SIGNS
+from jaxgan.optim import LR_SCHEDULES
 from jaxgan.parallel import PARALLEL_MODES
 from jaxgan.penalties import PENALTIES
 
@@ -228,11 +231,35 @@ RANGE_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "num_samples_grid": (lambda v: v >= 1, "an integer >= 1"),
     "mlp_g_hidden": (lambda v: len(v) > 0 and all(w > 0 for w in v), "positive widths"),
     "mlp_d_hidden": (lambda v: len(v) > 0 and all(w > 0 for w in v), "positive widths"),
+    # stabilisers and failure detection (jaxgan.augment, .critic_schedule, .optim, .monitors)
+    "n_critic_boost": (lambda v: v >= 0, "an integer >= 0 (0: no boost; WGAN: 100)"),
+    "n_critic_boost_first": (lambda v: v >= 0, "an integer >= 0"),
+    "n_critic_boost_every": (lambda v: v >= 0, "an integer >= 0 (0: never again)"),
+    "instance_noise_std": (lambda v: 0 <= v < math.inf, "a number >= 0 (0: off)"),
+    "instance_noise_anneal_steps": (lambda v: v >= 0, "an integer >= 0 (0: constant std)"),
+    "diffaugment": (lambda v: isinstance(v, str) and all(
+        p.strip() in DIFF_AUGMENT_POLICIES for p in v.split(",") if p.strip()),
+        f"'' or a comma-separated list of {', '.join(sorted(DIFF_AUGMENT_POLICIES))}"),
+    "warmup_steps": (lambda v: v >= 0, "an integer >= 0"),
+    "grad_clip_norm": (lambda v: 0 <= v < math.inf, "a number >= 0 (0: no clipping)"),
+    "monitor_every": (lambda v: v >= 0, "an integer >= 0 (0: no sample-based signs)"),
+    "monitor_num_samples": (lambda v: v >= 2, "an integer >= 2"),
+    "monitor_window": (lambda v: v >= 2, "an integer >= 2"),
+    "monitor_check_every": (lambda v: v >= 1, "an integer >= 1"),
+    "monitor_start_step": (lambda v: v >= 0, "an integer >= 0"),
+    "monitor_min_fake_accuracy": (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+    "monitor_min_diversity_ratio": (lambda v: v >= 0, "a number >= 0"),
+    "monitor_min_class_fraction": (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+    "monitor_healthy_accuracy": (lambda v: len(v) == 2 and 0 <= v[0] <= v[1] <= 1,
+                                 "two numbers low,high with 0 <= low <= high <= 1"),
+    "monitor_stop_on": (lambda v: isinstance(v, str) and all(
+        p.strip() in SIGNS for p in v.split(",") if p.strip()),
+        f"'' or a comma-separated list of {', '.join(SIGNS)}"),
 }
 
 # What a name-valued key is called in messages (default: the key).
 NAME_LABELS = {"d_norm": "discriminator norm", "mlp_d_activation": "MLP discriminator activation",
-               "parallel": "parallel mode"}
+               "parallel": "parallel mode", "lr_schedule": "learning-rate schedule"}
 
 # key -> the valid names (registries list their names themselves).
 NAME_CHECKS: dict[str, Callable[[], Iterable[str]]] = {
@@ -243,6 +270,7 @@ NAME_CHECKS: dict[str, Callable[[], Iterable[str]]] = {
     "d_norm": lambda: NORMS,
     "mlp_d_activation": lambda: MLP_ACTIVATIONS,
     "parallel": lambda: ("auto", *PARALLEL_MODES),
+    "lr_schedule": lambda: LR_SCHEDULES,
 }
 
 

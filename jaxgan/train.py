@@ -12,10 +12,17 @@ data_spec.json (shape and modes of the data, for sampling without the data), met
 tensorboard/, samples/step_NNNNNNN.png (a fixed latent batch every sample_every steps) and, at the
 end, training_curves.png (losses and D accuracy on real/fake).
 
+Step s makes n(s) critic updates (jaxgan.critic_schedule: n_critic, or the WGAN boost) on n(s)
+batches, one compiled step per distinct n(s); n(s) depends only on s, so resuming stays exact.
+
 Stopping: SIGTERM/SIGINT set a flag; after the current step the loop saves a checkpoint at that
-step, waits for it and returns with `stopped_by` set. A monitor (called with (step, metrics) after
-every step) stops a run by raising `TrainingStopped`; `FiniteMetrics` raises `DivergenceError` when
-a metric is NaN/Inf, and the last good checkpoint stays on disk.
+step, waits for it and returns with `stopped_by` set. A NaN/Inf in the step's losses, gradient
+norms or parameters raises `DivergenceError` at once, naming the step and the first offending
+quantity (jaxgan.monitors.non_finite_message); the last good checkpoint stays the latest. The
+failure signs of jaxgan.monitors (convergence failure, mode collapse on a fixed latent batch every
+monitor_every steps, D's accuracy) are logged as metrics, print a warning line when they start
+firing, and stop the run if listed in config.monitor_stop_on. A monitor (called with
+(step, metrics) after every step) stops a run by raising `TrainingStopped`.
 """
 from __future__ import annotations
 
@@ -38,8 +45,10 @@ import numpy as np
 
 from jaxgan import data, visualize
 from jaxgan.config import build_gan
+from jaxgan.critic_schedule import critic_schedule, gans_by_critic_steps
 from jaxgan.gan import GAN
 from jaxgan.logs import RunLog, read_metrics
+from jaxgan.monitors import Report, monitor_for_run, non_finite_message
 from jaxgan.parallel import compile_train_step
 from jaxgan.run_config import config_to_json, validate_config
 from jaxgan.state import GANState, create_train_state, generate
@@ -71,20 +80,20 @@ class DivergenceError(TrainingStopped):
 
 
 class FiniteMetrics:
-    """Monitor: stops the run at the first step whose metrics hold NaN or Inf, naming them."""
+    """Monitor: stops the run at the first step whose metrics hold NaN or Inf (or whose `finite`
+    flag is False), naming the first offending quantity. The loop does this check itself (also
+    naming the parameter); this monitor is for driving steps by hand."""
 
     def __call__(self, step: int, metrics: Metrics) -> None:
-        bad = [k for k, v in metrics.items() if not np.all(np.isfinite(np.asarray(v, float)))]
-        if bad:
-            raise DivergenceError(
-                f"training diverged at step {step}: {', '.join(bad)} "
-                f"{'is' if len(bad) == 1 else 'are'} not finite "
-                f"({', '.join(f'{k}={float(metrics[k])}' for k in bad)})")
+        message = non_finite_message(step, metrics)
+        if message is not None:
+            raise DivergenceError(message)
 
 
 def default_monitors() -> list[Monitor]:
-    """The monitors every run has unless the caller passes its own list."""
-    return [FiniteMetrics()]
+    """The extra monitors every run has unless the caller passes its own list (the non-finite
+    stop and the failure signs of jaxgan.monitors are built into the loop)."""
+    return []
 
 
 class RunKeys(NamedTuple):
@@ -257,7 +266,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     workdir = prepare_workdir(workdir)
     is_writer = jax.process_index() == 0
     monitors = default_monitors() if monitors is None else list(monitors)
-    compiled = compile_train_step(gan, config.parallel)
+    schedule = critic_schedule(config)
+    compiled_steps = {n: compile_train_step(g, config.parallel)
+                      for n, g in gans_by_critic_steps(gan, schedule).items()}
+    compiled = compiled_steps[config.n_critic]
     keys = run_keys(config.seed)
     config_json = config_to_json(config)
 
@@ -285,6 +297,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     sampler = jax.jit(functools.partial(generate, gan))
     real_points = (data.sample_real(config.dataset, NUM_REAL_POINTS_PLOTTED, config.seed,
                                     **data_options(config)) if spec.kind == "points" else None)
+    failure = monitor_for_run(config, gan.loss, data.sample_real(
+        config.dataset, config.monitor_num_samples, config.seed, **data_options(config))
+        if config.monitor_every > 0 else None)
+    monitor_z = gan.sample_latent(jax.random.fold_in(keys.grid, 1), config.monitor_num_samples)
 
     def write_samples(step: int, logical: GANState) -> None:
         if not is_writer:
@@ -304,32 +320,47 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     step, last_saved, metrics = start_step, start_step, {}
     pending: tuple[int, Any] | None = None  # (step, device metrics) not yet looked at
 
-    def observe() -> None:
-        """Hands the pending step's metrics to the monitors and the logs (one step behind, so
-        the host reads step s's metrics while the device runs step s + 1)."""
+    def observe(samples_report: Report | None = None) -> None:
+        """Hands the pending step's metrics to the failure monitor, the logs and the monitors
+        (one step behind, so the host reads step s's metrics while the device runs step s + 1).
+        `samples_report`: the failure monitor's verdict on step s's samples, if taken."""
         nonlocal pending, metrics
         if pending is None:
             return
         done, device_metrics = pending
         pending = None
         metrics = _host_metrics(device_metrics)
-        log.step(done, metrics)  # first, so that the bad step is on record when a monitor stops
+        report = failure.observe(done, metrics)
+        warnings = report.warnings + (samples_report.warnings if samples_report else ())
+        # logged first, so that the bad step is on record when a monitor stops the run
+        log.step(done, {**metrics, **report.metrics}, force=bool(warnings))
+        for text in warnings:
+            log.warning(done, text)
+        if non_finite_message(done, metrics) is not None:
+            raise DivergenceError(non_finite_message(done, metrics,
+                                                     compiled.get_state(device_state)))
         for monitor in monitors:
             monitor(done, metrics)
+        stop_reason = report.stop or (samples_report.stop if samples_report else None)
+        if stop_reason is not None:
+            raise TrainingStopped(stop_reason)
 
     stop = StopFlag()
     try:
         with (stop if handle_signals else _NoSignals()):
             while step < config.steps and stop.signal_name is None:
-                batch = compiled.put_batch(step_batch(iterator, config.n_critic))
-                device_state, device_metrics = compiled(device_state, batch,
-                                                        step_key(keys.train, step))
+                critic_steps = schedule.at(step)
+                batch = compiled_steps[critic_steps].put_batch(step_batch(iterator, critic_steps))
+                device_state, device_metrics = compiled_steps[critic_steps](
+                    device_state, batch, step_key(keys.train, step))
                 observe()
                 step += 1
                 pending = (step, device_metrics)
-                if _due(step, config.checkpoint_every) or _due(step, config.sample_every):
-                    observe()
+                if (_due(step, config.checkpoint_every) or _due(step, config.sample_every)
+                        or _due(step, config.monitor_every)):
                     logical = compiled.get_state(device_state)
+                    observe(failure.observe_samples(step, np.asarray(sampler(logical, monitor_z)))
+                            if _due(step, config.monitor_every) else None)
                     if _due(step, config.sample_every):
                         write_samples(step, logical)
                     if _due(step, config.checkpoint_every):

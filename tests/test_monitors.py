@@ -1,15 +1,24 @@
 """Failure detection: the detectors against closed forms, and short training runs that provoke
 (or avoid) convergence failure, mode collapse and divergence."""
+import io
+import math
+import re
+import shutil
+
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy.spatial.distance import pdist
 
-from jaxgan import monitors
+from jaxgan import monitors, train
+from jaxgan.checkpoint import Checkpointer
 from jaxgan.config import base_config, build_gan
+from jaxgan.logs import read_metrics
 from jaxgan.losses import get_loss
-from jaxgan.state import create_train_state, generate
+from jaxgan.run_config import load_experiment
+from jaxgan.state import GANState, NetState, create_train_state, generate
 from jaxgan.step import jit_train_step, step_key
 
 RING8 = np.stack([np.cos(2 * np.pi * np.arange(8) / 8), np.sin(2 * np.pi * np.arange(8) / 8)], 1)
@@ -89,7 +98,8 @@ def test_healthy_accuracy_report_and_mode_collapse_signals():
 
 
 def test_monitor_warns_once_per_episode_respects_start_step_and_stops_on_request():
-    thresholds = monitors.MonitorConfig(window=4, start_step=6, stop_on=("convergence_failure",))
+    thresholds = monitors.MonitorConfig(window=4, check_every=1, start_step=6,
+                                        stop_on=("convergence_failure",))
     monitor = monitors.TrainingMonitor(thresholds, get_loss("non_saturating"))
     bad = lambda s: {"d_loss": 0.001, "g_loss": float(s), "d_accuracy_real": 1.0,
                      "d_accuracy_fake": 1.0}
@@ -105,25 +115,36 @@ def test_monitor_warns_once_per_episode_respects_start_step_and_stops_on_request
     config = base_config()
     config.monitor_window, config.monitor_stop_on = 7, "mode_collapse"
     assert monitors.MonitorConfig.from_config(config) == monitors.MonitorConfig(
-        window=7, stop_on=("mode_collapse",))
+        window=7, start_step=500, stop_on=("mode_collapse",))
+    # between checks the last verdict is carried, so every logged step has the sign metrics
+    sparse = monitors.TrainingMonitor(monitors.MonitorConfig(window=4, check_every=3),
+                                      get_loss("non_saturating"))
+    reports = [sparse.observe(s, bad(s)) for s in range(1, 9)]
+    assert [r.metrics.get("convergence_failure") for r in reports] == [None] * 5 + [1.0] * 3
+    assert [bool(r.warnings) for r in reports] == [False] * 5 + [True, False, False]
 
 
 def test_non_finite_message_names_the_first_offending_quantity():
-    gan = small_gan(mlp_g_hidden=(4,), mlp_d_hidden=(4,))
-    state = create_train_state(gan, jax.random.key(0))
+    net = lambda: NetState(params={"Maxout_0": {"Dense_0": {"bias": np.zeros(3, np.float32),
+                                                            "kernel": np.ones((2, 3))}}},
+                           batch_stats={}, opt_state=())
+    state = GANState(step=np.int32(0), generator=net(), discriminator=net())
     metrics = {"d_loss": 0.5, "penalty": 0.0, "d_grad_norm": float("inf"),
                "g_loss": float("nan"), "g_grad_norm": float("nan"), "finite": False}
     assert monitors.first_non_finite_metric(metrics) == "d_grad_norm"
     message = monitors.non_finite_message(12, metrics, state)
-    assert message.startswith("non-finite values at step 12: first d_grad_norm = inf")
+    assert message.startswith("training diverged at step 12: the first non-finite quantity is "
+                              "d_grad_norm = inf (then g_loss = nan, g_grad_norm = nan); lower")
     fine = {k: 1.0 for k in monitors.COMPUTATION_ORDER} | {"finite": True}
     assert monitors.non_finite_message(3, fine, state) is None
-    d_params = jax.tree.map(lambda p: p, state.discriminator.params)
-    d_params["Maxout_0"]["Dense_0"]["bias"] = d_params["Maxout_0"]["Dense_0"]["bias"].at[2].set(
-        jnp.nan)
+    d_params = jax.tree.map(np.copy, state.discriminator.params)
+    d_params["Maxout_0"]["Dense_0"]["bias"][2] = np.nan
     broken = state.replace(discriminator=state.discriminator.replace(params=d_params))
     message = monitors.non_finite_message(4, fine | {"finite": False}, broken)
-    assert "parameter discriminator.params['Maxout_0']['Dense_0']['bias'] holds NaN/Inf" in message
+    assert message.startswith("training diverged at step 4: the first non-finite parameter "
+                              "(state at step 0) is discriminator.params['Maxout_0']['Dense_0']"
+                              "['bias']; lower")
+    assert "a parameter is non-finite" in monitors.non_finite_message(4, {"finite": False})
 
 
 # --- short training runs --------------------------------------------------------------------------
@@ -181,15 +202,73 @@ def test_healthy_run_fires_neither_sign_and_a_collapsed_generator_fires_mode_col
     assert len(report.warnings) == 1 and "WARNING step 120: mode collapse" in report.warnings[0]
 
 
-def test_huge_learning_rate_makes_the_step_report_non_finite_values():
-    gan = small_gan(d_lr=1e30, g_lr=1e30, mlp_g_hidden=(8,), mlp_d_hidden=(8,))
-    step = jit_train_step(gan)
-    state = create_train_state(gan, jax.random.key(0))
-    rng = np.random.default_rng(0)
-    for s in range(1, 20):
-        state, metrics = step(state, {"x": jnp.asarray(ring8(rng, 64))}, jax.random.key(s))
-        metrics = jax.device_get(metrics)
-        if not metrics["finite"]:
-            break
-    message = monitors.non_finite_message(s, metrics, state)
-    assert message is not None and message.startswith(f"non-finite values at step {s}: first ")
+# --- through the training loop -------------------------------------------------------------------
+
+def tiny_ring8(steps, **overrides):
+    config = load_experiment("ring8")
+    config.update(dict(steps=steps, mlp_g_hidden=(16, 16), mlp_d_hidden=(16,), batch_size=32,
+                       log_every=1, sample_every=0, checkpoint_every=0, parallel="jit"))
+    config.update(overrides)
+    return config
+
+
+def run(config, workdir, stream=None):
+    return train.train_and_evaluate(config, workdir, handle_signals=False,
+                                    stream=stream or io.StringIO())
+
+
+def test_divergence_stops_the_loop_naming_step_and_quantity_and_keeps_the_last_checkpoint(
+        tmp_path):
+    # a learning rate of 1e10 overflows D's logits at step 3 (Adam moves every weight by ~lr)
+    with pytest.raises(train.DivergenceError) as info:
+        run(tiny_ring8(30, g_lr=1e10, d_lr=1e10, checkpoint_every=1), tmp_path)
+    message = str(info.value)
+    match = re.fullmatch(r"training diverged at step (\d+): the first non-finite quantity is "
+                         r"(\w+) = (nan|inf|-inf)(.*); the last good checkpoint \(step (\d+)\) "
+                         r"is kept in (.*)", message)
+    assert match, message
+    step, kept = int(match.group(1)), int(match.group(5))
+    assert match.group(2) in monitors.COMPUTATION_ORDER and kept == step - 1 >= 1
+    records = read_metrics(tmp_path / "metrics.jsonl")
+    assert records[-1]["step"] == step and isinstance(records[-1][match.group(2)], str)
+    assert all(math.isfinite(r["d_loss"]) for r in records[:-1])
+    with Checkpointer(tmp_path / "checkpoints") as checkpointer:
+        assert checkpointer.all_steps()[-1] == kept  # nothing written at or after the bad step
+        gan = build_gan(tiny_ring8(30), (2,))
+        restored = checkpointer.restore(train.abstract_state(gan, jax.random.key(0)))
+    assert int(restored.step) == kept
+    assert monitors.first_non_finite_param(restored.state) is None
+    assert all(np.isfinite(np.asarray(leaf)).all() for leaf in jax.tree.leaves(restored.state))
+
+
+def test_signs_and_the_wgan_critic_boost_through_the_loop_with_exact_resume(tmp_path):
+    # n(s) = 2 critic updates at s < 1 and s % 3 == 0, else 1; a diversity threshold no generator
+    # can meet makes the mode-collapse sign fire at the first sample check (step 4)
+    config = tiny_ring8(6, n_critic=1, n_critic_boost=2, n_critic_boost_first=1,
+                        n_critic_boost_every=3, checkpoint_every=3, log_every=5,
+                        monitor_every=4, monitor_start_step=0, monitor_window=4,
+                        monitor_check_every=1, monitor_min_diversity_ratio=1e9)
+    stream = io.StringIO()
+    straight = run(config, tmp_path / "straight", stream)
+    assert stream.getvalue().count("WARNING step 4: mode collapse: sample diversity is") == 1
+    records = read_metrics(tmp_path / "straight" / "metrics.jsonl")
+    assert [r["step"] for r in records] == [4, 5]  # 4 although log_every is 5: a sign fired
+    assert records[0]["mode_collapse"] == 1.0 and 0 < records[0]["diversity_ratio"] < 1e9
+    for key in ("convergence_failure", "g_loss_slope", "d_accuracy_real_avg",
+                "d_accuracy_fake_avg", "d_accuracy_healthy"):
+        assert key in records[0] and key in records[1]
+    # TensorBoard event files (protobuf records) hold the scalar's tag and the warning's text
+    events = b"".join(p.read_bytes()
+                      for p in (tmp_path / "straight" / "tensorboard").rglob("*tfevents*"))
+    assert b"train/mode_collapse" in events and b"WARNING step 4: mode collapse" in events
+
+    schedule = [2, 1, 1, 2, 1, 1]
+    d_count = straight.state.discriminator.opt_state[0].count
+    assert int(d_count) == sum(schedule) and int(straight.state.generator.opt_state[0].count) == 6
+    # as if killed after the checkpoint of step 3: the resumed run must read the same real rows
+    # (data iterator state + n(s) as a function of s) and end bit for bit where this one did
+    shutil.copytree(tmp_path / "straight", tmp_path / "resumed")
+    shutil.rmtree(tmp_path / "resumed" / "checkpoints" / "6")
+    resumed = run(config, tmp_path / "resumed")
+    assert resumed.start_step == 3
+    chex.assert_trees_all_equal(resumed.state, straight.state)

@@ -404,24 +404,11 @@ def test_wgan_critic_schedule_matches_the_authors_rule():
             assert s.total(steps) == sum(s.at(i) for i in range(steps)), (s, steps)
     assert CriticSchedule(5).distinct() == (5,)
     assert critic_schedule(base_config()) == CriticSchedule(1, 0, 25, 500)
+    # one GAN (one compiled step) per distinct n(s); the loop runs step s with gans[n(s)]
+    # (tests/test_monitors.py runs the boosted schedule through the loop and resumes it)
+    gan = small_gan(n_critic=5)
+    gans = gans_by_critic_steps(gan, schedule)
+    assert sorted(gans) == [5, 100] and gans[5] == gan
+    assert gans[100] == dataclasses.replace(gan, n_critic=100)
     with pytest.raises(ValueError, match="n_critic_boost"):
         CriticSchedule(5, -1)
-
-
-def test_boosted_steps_make_the_scheduled_number_of_critic_updates():
-    gan = small_gan(n_critic=2, n_critic_boost=4, n_critic_boost_first=1, n_critic_boost_every=3)
-    schedule = critic_schedule(small_config(n_critic=2, n_critic_boost=4,
-                                            n_critic_boost_first=1, n_critic_boost_every=3))
-    gans = gans_by_critic_steps(gan, schedule)
-    assert sorted(gans) == [2, 4] and all(g.n_critic == n for n, g in gans.items())
-    steps = {n: jax.jit(make_train_step(g)) for n, g in gans.items()}
-    state = create_train_state(gan, jax.random.key(0))
-    rows = ring8_batch(0, 16 * schedule.total(4))
-    for s in range(4):  # n(s) = 4, 2, 2, 4; step s reads rows [total(s)·B, total(s+1)·B)
-        n = schedule.at(s)
-        batch = {"x": rows[16 * schedule.total(s):16 * schedule.total(s + 1)]}
-        assert batch["x"].shape[0] == 16 * n
-        state, _ = steps[n](state, batch, jax.random.key(s))
-    assert int(state.discriminator.opt_state[0].count) == 4 + 2 + 2 + 4
-    assert int(state.generator.opt_state[0].count) == 4
-    assert dataclasses.replace(gan, n_critic=2) == gans[2]
