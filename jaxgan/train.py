@@ -297,8 +297,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     sampler = jax.jit(functools.partial(generate, gan))
     real_points = (data.sample_real(config.dataset, NUM_REAL_POINTS_PLOTTED, config.seed,
                                     **data_options(config)) if spec.kind == "points" else None)
+    num_real = min(config.monitor_num_samples, spec.num_examples or config.monitor_num_samples)
     failure = monitor_for_run(config, gan.loss, data.sample_real(
-        config.dataset, config.monitor_num_samples, config.seed, **data_options(config))
+        config.dataset, num_real, config.seed, **data_options(config))
         if config.monitor_every > 0 else None)
     monitor_z = gan.sample_latent(jax.random.fold_in(keys.grid, 1), config.monitor_num_samples)
 

@@ -15,6 +15,7 @@ from scipy.spatial.distance import pdist
 from jaxgan import monitors, train
 from jaxgan.checkpoint import Checkpointer
 from jaxgan.config import base_config, build_gan
+from jaxgan.data.digits_raw import load_digits_uint8
 from jaxgan.logs import read_metrics
 from jaxgan.losses import get_loss
 from jaxgan.run_config import load_experiment
@@ -147,6 +148,22 @@ def test_non_finite_message_names_the_first_offending_quantity():
     assert "a parameter is non-finite" in monitors.non_finite_message(4, {"finite": False})
 
 
+def test_digits_class_coverage_uses_the_shipped_classifier():
+    images, _ = load_digits_uint8(16)
+    real = images[np.random.default_rng(0).permutation(len(images))[:256]] / 127.5 - 1.0
+    config = base_config()
+    config.update(dataset="digits", monitor_start_step=0)
+    monitor = monitors.monitor_for_run(config, get_loss("non_saturating"), real)
+    assert monitor.num_classes == 10
+    healthy = monitor.observe_samples(100, real)
+    assert healthy.metrics["classes_covered"] == 10.0 and healthy.metrics["mode_collapse"] == 0.0
+    one_digit = monitor.observe_samples(200, np.repeat(real[:1], 256, axis=0))
+    assert one_digit.metrics["classes_covered"] == 1.0 and one_digit.metrics["mode_collapse"] == 1.0
+    assert "samples cover 1 of 10 classes" in one_digit.warnings[0]
+    config.dataset = "ring8"
+    assert monitors.monitor_for_run(config, get_loss("hinge"), None).classify is None
+
+
 # --- short training runs --------------------------------------------------------------------------
 
 def train_monitored(gan, steps, window=40, sample_every=20, seed=0):
@@ -245,7 +262,7 @@ def test_signs_and_the_wgan_critic_boost_through_the_loop_with_exact_resume(tmp_
     # n(s) = 2 critic updates at s < 1 and s % 3 == 0, else 1; a diversity threshold no generator
     # can meet makes the mode-collapse sign fire at the first sample check (step 4)
     config = tiny_ring8(6, n_critic=1, n_critic_boost=2, n_critic_boost_first=1,
-                        n_critic_boost_every=3, checkpoint_every=3, log_every=5,
+                        n_critic_boost_every=3, checkpoint_every=3, log_every=5, ema_decay=0.9,
                         monitor_every=4, monitor_start_step=0, monitor_window=4,
                         monitor_check_every=1, monitor_min_diversity_ratio=1e9)
     stream = io.StringIO()
@@ -271,4 +288,5 @@ def test_signs_and_the_wgan_critic_boost_through_the_loop_with_exact_resume(tmp_
     shutil.rmtree(tmp_path / "resumed" / "checkpoints" / "6")
     resumed = run(config, tmp_path / "resumed")
     assert resumed.start_step == 3
+    assert straight.state.ema_params is not None  # the EMA is checkpointed and restored too
     chex.assert_trees_all_equal(resumed.state, straight.state)
