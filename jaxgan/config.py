@@ -12,6 +12,7 @@ import ml_collections
 import optax
 
 from jaxgan import models
+from jaxgan.conditioning import is_conditional
 from jaxgan.gan import GAN
 from jaxgan.losses import get_loss
 from jaxgan.penalties import get_penalty, weight_clipping
@@ -37,6 +38,10 @@ def base_config() -> ml_collections.ConfigDict:
     c.mlp_d_hidden = (200, 200, 200)
     c.mlp_g_batch_norm = True
     c.mlp_d_activation = "maxout"  # maxout | leaky_relu
+    # class conditioning (jaxgan.conditioning)
+    c.conditioning = "none"  # none | concat | acgan | projection
+    c.label_embedding_dim = 0  # label code joined to inputs: 0 one-hot, > 0 learned embedding
+    c.class_loss_weight = 1.0  # acgan: weight of the class cross-entropy in both losses
     # objective
     c.loss = "non_saturating"
     c.real_label = 1.0  # < 1: one-sided label smoothing (BCE losses)
@@ -88,10 +93,26 @@ OPTIMIZERS: Registry[Callable[..., optax.GradientTransformation]] = Registry("op
 })
 
 
+def make_conditional(generator, discriminator, config: ml_collections.ConfigDict,
+                     num_classes: int) -> tuple:
+    """The model pair with `config.conditioning` applied (unchanged for 'none')."""
+    name = config.get("conditioning", "none")
+    if not is_conditional(name, num_classes):
+        return generator, discriminator
+    fields = dict(conditioning=name, num_classes=num_classes,
+                  label_embedding_dim=config.get("label_embedding_dim", 0))
+    for module in (generator, discriminator):
+        if not all(hasattr(module, field) for field in fields):
+            raise ValueError(f"model {config.model!r} ({type(module).__name__}) does not support "
+                             f"class conditioning; use conditioning='none'")
+    return generator.clone(**fields), discriminator.clone(**fields)
+
+
 def build_gan(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],
               num_classes: int = 0) -> GAN:
     """The GAN a config describes, for data of `data_shape`."""
     generator, discriminator = MODELS[config.model](config, tuple(data_shape))
+    generator, discriminator = make_conditional(generator, discriminator, config, num_classes)
     make_optimizer = OPTIMIZERS[config.optimizer]
     d_optimizer = make_optimizer(config.d_lr, config.b1, config.b2)
     if config.weight_clip > 0:
@@ -107,5 +128,6 @@ def build_gan(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],
         data_shape=tuple(data_shape),
         n_critic=config.n_critic,
         num_classes=num_classes,
+        class_loss_weight=config.get("class_loss_weight", 1.0),
         ema_decay=config.ema_decay,
     )
