@@ -75,3 +75,64 @@ def test_perturb_stays_within_the_box():
     chex.assert_shape(p, (100, 4))
     assert float(jnp.max(jnp.abs(p - z))) <= 0.25
     assert float(jnp.std(p - z)) > 0.1  # noise actually added (uniform std = 0.25/sqrt(3))
+
+
+# --- pictures along latent paths -----------------------------------------------------------------
+
+def _tiny_gan(generator, data_shape, num_classes=0):
+    import optax
+
+    from jaxgan.gan import GAN
+    from jaxgan.losses import get_loss
+    from jaxgan.models import MLPDiscriminator
+    from jaxgan.penalties import get_penalty
+
+    return GAN(generator=generator, discriminator=MLPDiscriminator(hidden=(4,)),
+               g_optimizer=optax.sgd(0.1), d_optimizer=optax.sgd(0.1),
+               loss=get_loss("non_saturating"), penalty=get_penalty("none"), latent_dim=5,
+               data_shape=data_shape, num_classes=num_classes)
+
+
+def test_interpolation_png_for_images_and_points(tmp_path):
+    from PIL import Image
+
+    from jaxgan import interpolate
+    from jaxgan.models import DCGANGenerator, MLPGenerator
+    from jaxgan.state import GANState, NetState
+
+    def state_of(gan):
+        labels = jnp.zeros((2,), jnp.int32) if gan.num_classes else None
+        v = gan.generator.init(jax.random.key(0), jnp.zeros((2, 5)), labels, train=False)
+        net = NetState(params=v["params"], batch_stats=v.get("batch_stats", {}), opt_state=())
+        return GANState(step=jnp.zeros((), jnp.int32), generator=net, discriminator=net)
+
+    gan = _tiny_gan(DCGANGenerator(resolution=8, channels=1, features=4, conditioning="acgan",
+                                   num_classes=3), (8, 8, 1), num_classes=3)
+    samples = interpolate.interpolation_samples(
+        gan, state_of(gan), jax.random.key(1), rows=4, steps=6)
+    chex.assert_shape(samples, (4, 6, 8, 8, 1))
+    out = tmp_path / "rows.png"
+    interpolate.save_interpolation(samples, str(out), scale=2)
+    with Image.open(out) as img:
+        img.verify()
+    with Image.open(out) as img:  # 4 rows, 6 columns of 8x8 with 1-pixel gaps, doubled
+        assert img.format == "PNG" and img.size == (2 * (6 * 9 + 1), 2 * (4 * 9 + 1))
+    with pytest.raises(ValueError, match="label must be in"):
+        interpolate.interpolation_samples(gan, state_of(gan), jax.random.key(1), 2, 3, label=3)
+    # the same label in a whole row: the row's first column equals G(z0, label)
+    one_class = interpolate.interpolation_samples(gan, state_of(gan), jax.random.key(1), 2, 3,
+                                                  label=2)
+    z = latent.random_interpolations(jax.random.key(1), 2, 3, 5)
+    from jaxgan.state import generate
+    chex.assert_trees_all_close(one_class[:, 0], generate(gan, state_of(gan), z[:, 0],
+                                                          jnp.array([2, 2])), atol=1e-5)
+
+    toy = _tiny_gan(MLPGenerator(hidden=(8,), out_dim=2), (2,))
+    paths = interpolate.interpolation_samples(toy, state_of(toy), jax.random.key(2), 3, 5)
+    chex.assert_shape(paths, (3, 5, 2))
+    out = tmp_path / "paths.png"
+    interpolate.save_interpolation(paths, str(out), mode_centers=np.eye(2))
+    with Image.open(out) as img:
+        assert img.format == "PNG" and img.size[0] > 100
+    with pytest.raises(ValueError, match="conditional"):
+        interpolate.interpolation_samples(toy, state_of(toy), jax.random.key(2), 3, 5, label=1)
