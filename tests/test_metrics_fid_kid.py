@@ -1,5 +1,4 @@
 """FID against independent float64 references and closed forms; KID unbiasedness and its O(N²) formula."""
-import warnings
 
 import numpy as np
 import pytest

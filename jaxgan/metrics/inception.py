@@ -25,7 +25,6 @@ import dataclasses
 import functools
 import os
 import pathlib
-from typing import Sequence
 
 import flax.linen as nn
 import jax

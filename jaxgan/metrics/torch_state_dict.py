@@ -156,7 +156,7 @@ def _read_legacy(path: pathlib.Path) -> object:
             magic = None
         if magic != _LEGACY_MAGIC:
             raise TorchFileError(f"{path} is not a PyTorch weight file (neither zip nor legacy format)")
-        _protocol = pickle.load(f)
+        pickle.load(f)  # protocol version
         sys_info = pickle.load(f)
         little_endian = not isinstance(sys_info, dict) or sys_info.get("little_endian", True)
         obj = _RestrictedUnpickler(f, storages).load()
