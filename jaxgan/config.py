@@ -59,6 +59,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.b2 = 0.999
     c.ema_decay = 0.0
     # run
+    c.parallel = "auto"  # jaxgan.parallel mode: auto | jit | pmap | shard_map
     c.log_every = 50
     c.sample_every = 500
     c.checkpoint_every = 1000
