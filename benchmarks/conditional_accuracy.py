@@ -4,9 +4,8 @@ For each experiment config (default: the three conditional digits configs), trai
 budget (config.steps generator steps, batch config.batch_size), then draws `--per_class` samples of
 every class and classifies them. Reported: per-class accuracy, their mean, the wall time of training.
 
-The classifier is the project's digits classifier (`jaxgan.metrics.digits_classifier`) when it is
-available; otherwise an RBF support-vector classifier fitted here on 80% of the embedded digits at
-the same resolution (its held-out accuracy on the other 20% is reported too).
+The classifier is the project's digits classifier (`jaxgan.metrics.digits_classifier`, shipped
+weights); its accuracy on its own held-out real digits at the same resolution is reported too.
 
     PYTHONPATH=. python benchmarks/conditional_accuracy.py [--config experiments/acgan_digits.py ...]
         [--set g_features=32 --set d_features=32] [--per_class 100] [--json out.json]
@@ -49,30 +48,21 @@ def apply_overrides(config, overrides: list[str]):
     return config
 
 
-def reference_classifier(resolution: int, seed: int = 0) -> tuple[Callable, float, str]:
-    """(predict(images [N,R,R,1] in [-1,1]) -> labels, held-out accuracy, description)."""
-    try:
-        from jaxgan.metrics import digits_classifier  # the metrics teammate's, once merged
+def reference_classifier(resolution: int) -> tuple[Callable, float, str]:
+    """(predict(images [N,R,R,1] in [-1,1]) -> labels, accuracy on its held-out real digits, name).
 
-        classifier = digits_classifier.load(resolution=resolution) \
-            if hasattr(digits_classifier, "load") else digits_classifier
-        return (lambda x: np.argmax(np.asarray(classifier.probabilities(x)), -1),
-                float("nan"), "jaxgan.metrics.digits_classifier")
-    except (ImportError, AttributeError):
-        pass
-    from sklearn.model_selection import train_test_split
-    from sklearn.svm import SVC
-
+    The project's digits classifier (jaxgan.metrics.digits_classifier) with its shipped weights.
+    """
     from jaxgan.data.digits_raw import load_digits_uint8
+    from jaxgan.metrics.digits_classifier import held_out_split, load_classifier
 
+    classifier = load_classifier()
+    predict = lambda images: np.argmax(classifier.probabilities(np.asarray(images)), -1)
     images, labels = load_digits_uint8(resolution)
-    x = images.reshape(len(images), -1).astype(np.float32) / 127.5 - 1.0
-    x_train, x_test, y_train, y_test = train_test_split(x, labels, test_size=0.2,
-                                                        random_state=seed, stratify=labels)
-    svc = SVC(kernel="rbf", gamma="scale", C=10.0).fit(x_train, y_train)
-    held_out = float(np.mean(svc.predict(x_test) == y_test))
-    return (lambda imgs: svc.predict(np.asarray(imgs).reshape(len(imgs), -1)), held_out,
-            "RBF SVC fitted on 80% of the embedded digits")
+    _, held_out = held_out_split(len(images))
+    real = images[held_out].astype(np.float32) / 127.5 - 1.0
+    accuracy = float(np.mean(predict(real) == labels[held_out]))
+    return predict, accuracy, f"jaxgan.metrics.digits_classifier (sha256 {classifier.sha256[:12]})"
 
 
 def train(config) -> tuple:

@@ -11,8 +11,17 @@ from jaxgan.config import base_config
 
 def get_config():
     config = base_config()
+    # the default experiment's budget and nets (experiments/dcgan_digits.py)
     config.dataset = "digits"
     config.resolution = 16
+    config.channels = 1
+    config.g_features = 32
+    config.d_features = 32
+    config.batch_size = 64
+    config.steps = 2000
+    config.sample_every = 250
+    config.checkpoint_every = 500
+    config.num_samples_grid = 100  # 10 per class, one row per class
     config.conditioning = "projection"
     config.loss = "hinge"
     return config

@@ -19,6 +19,7 @@ from typing import Any
 
 import ml_collections
 
+from jaxgan.conditioning import CONDITIONINGS
 from jaxgan.config import MODELS, OPTIMIZERS, base_config
 from jaxgan.losses import LOSSES
 from jaxgan.models import NORMS
@@ -228,6 +229,8 @@ RANGE_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "num_samples_grid": (lambda v: v >= 1, "an integer >= 1"),
     "mlp_g_hidden": (lambda v: len(v) > 0 and all(w > 0 for w in v), "positive widths"),
     "mlp_d_hidden": (lambda v: len(v) > 0 and all(w > 0 for w in v), "positive widths"),
+    "label_embedding_dim": (lambda v: v >= 0, "an integer >= 0 (0: one-hot labels)"),
+    "class_loss_weight": (lambda v: 0 <= v < math.inf, "a number >= 0"),
 }
 
 # key -> the valid names (registries list their names themselves).
@@ -239,6 +242,7 @@ NAME_CHECKS: dict[str, Callable[[], Iterable[str]]] = {
     "d_norm": lambda: NORMS,
     "mlp_d_activation": lambda: MLP_ACTIVATIONS,
     "parallel": lambda: ("auto", *PARALLEL_MODES),
+    "conditioning": lambda: CONDITIONINGS,
 }
 
 

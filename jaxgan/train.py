@@ -36,7 +36,7 @@ import jax
 import ml_collections
 import numpy as np
 
-from jaxgan import data, visualize
+from jaxgan import class_samples, data, visualize
 from jaxgan.config import build_gan
 from jaxgan.gan import GAN
 from jaxgan.logs import RunLog, read_metrics
@@ -187,12 +187,13 @@ def init_state(gan: GAN, key: jax.Array) -> GANState:
 
 
 def sample_picture(samples: np.ndarray, spec, real: np.ndarray | None,
-                   title: str = "") -> np.ndarray:
+                   title: str = "", columns: int | None = None) -> np.ndarray:
     """A uint8 picture of samples: an image grid, or a scatter over the real points (2-D data)."""
     samples = np.asarray(samples)
     if spec.kind == "points":
         return visualize.scatter_picture(samples, real, spec.mode_centers, title)
-    return visualize.image_grid(samples, scale=visualize.display_scale(samples.shape[1]))
+    return visualize.image_grid(samples, columns=columns,
+                                scale=visualize.display_scale(samples.shape[1]))
 
 
 # --- signals --------------------------------------------------------------------------------------
@@ -256,7 +257,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     iterator = data.make_iterator(config.dataset, batch_size=config.batch_size, seed=config.seed,
                                   **data_options(config))
     spec = iterator.spec
-    gan = build_gan(config, spec.shape)
+    gan = build_gan(config, spec.shape, spec.num_classes)
     workdir = prepare_workdir(workdir)
     is_writer = jax.process_index() == 0
     monitors = default_monitors() if monitors is None else list(monitors)
@@ -284,7 +285,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     for text in messages:
         log.message(text)
 
-    grid_z = gan.sample_latent(keys.grid, config.num_samples_grid)
+    grid_labels, grid_columns = class_samples.class_grid(gan, config.num_samples_grid)
+    grid_z = gan.sample_latent(keys.grid, config.num_samples_grid if grid_labels is None
+                               else len(grid_labels))  # conditional: one row per class
     sampler = jax.jit(functools.partial(generate, gan))
     real_points = (data.sample_real(config.dataset, NUM_REAL_POINTS_PLOTTED, config.seed,
                                     **data_options(config)) if spec.kind == "points" else None)
@@ -292,8 +295,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     def write_samples(step: int, logical: GANState) -> None:
         if not is_writer:
             return
-        picture = sample_picture(sampler(logical, grid_z), spec, real_points,
-                                 title=f"step {step}")
+        picture = sample_picture(sampler(logical, grid_z, grid_labels), spec, real_points,
+                                 title=f"step {step}", columns=grid_columns)
         visualize.save_png(picture, workdir / SAMPLES_DIR / f"step_{step:07d}.png")
         log.image("samples", step, picture)
 

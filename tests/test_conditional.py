@@ -40,6 +40,10 @@ def _init(module, inputs, labels):
     return module.init(jax.random.key(0), inputs, labels, train=False)
 
 
+def _apply(module, variables, inputs, labels):
+    return module.apply(variables, inputs, labels, train=False)
+
+
 # --- shapes ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("model", sorted(PAIRS))
@@ -48,9 +52,9 @@ def test_output_shapes(model, cond):
     make, shape = PAIRS[model]
     g, d = make(cond)
     z = jax.random.normal(jax.random.key(1), (B, 6))
-    x = g.apply(_init(g, z, LABELS), z, LABELS, train=False)
+    x = _apply(g, _init(g, z, LABELS), z, LABELS)
     chex.assert_shape(x, (B,) + shape)
-    out = d.apply(_init(d, x, LABELS), x, LABELS, train=False)
+    out = _apply(d, _init(d, x, LABELS), x, LABELS)
     if cond == "acgan":
         logits, class_logits = out
         chex.assert_shape(class_logits, (B, K))
@@ -205,35 +209,44 @@ def test_class_cross_entropy_matches_numpy():
                                _cross_entropy(logits, LABELS), rtol=1e-5)
 
 
-@pytest.mark.parametrize("loss_name", sorted(LOSSES))
-def test_acgan_step_adds_the_class_cross_entropy(loss_name):
-    weight = 0.7
-    gan = _acgan(loss_name, weight)
-    state = create_train_state(gan, jax.random.key(5))
-    real = jax.random.normal(jax.random.key(6), (B, 2))
-    batch = {"x": real, "label": LABELS}
-    new_state, metrics = jax.jit(train_step, static_argnums=0)(gan, state, batch,
-                                                               jax.random.key(7))
-    fake = gan.generator.apply(state.generator.variables(), None, LABELS)
+def _expected_d_update(gan, state, real, labels):
+    """What one ACGAN D update with SGD(1) must give, computed here: (new D params, D class term).
+
+    Fakes are G(·, y) of the label-only generator, so they do not depend on the step's noise."""
+    fake = gan.generator.apply(state.generator.variables(), None, labels)
     d_params = state.discriminator.params
 
     def d(params, x):
-        return gan.discriminator.apply({"params": params}, x, LABELS)
+        return gan.discriminator.apply({"params": params}, x, labels)
 
-    (real_logits, real_class), (fake_logits, fake_class) = d(d_params, real), d(d_params, fake)
-    want_d_class = _cross_entropy(real_class, LABELS) + _cross_entropy(fake_class, LABELS)
-    np.testing.assert_allclose(metrics["d_class_loss"], want_d_class, rtol=1e-5)
+    def total(params):
+        (rl, rc), (fl, fc) = d(params, real), d(params, fake)
+        ce = lambda c: -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(c), labels[:, None], 1))
+        return gan.loss.discriminator(rl, fl) + gan.class_loss_weight * (ce(rc) + ce(fc))
+
+    new_params = jax.tree.map(lambda p, g: p - g, d_params, jax.grad(total)(d_params))
+    class_term = (_cross_entropy(d(d_params, real)[1], labels)
+                  + _cross_entropy(d(d_params, fake)[1], labels))
+    return new_params, class_term, d, fake
+
+
+@pytest.mark.parametrize("loss_name", sorted(LOSSES))
+def test_acgan_step_adds_the_class_cross_entropy(loss_name):
+    gan = _acgan(loss_name, weight=0.7)
+    state = create_train_state(gan, jax.random.key(5))
+    real = jax.random.normal(jax.random.key(6), (B, 2))
+    batch = {"x": real, "label": LABELS}
+    new_state, metrics = train_step(gan, state, batch, jax.random.key(7))  # eager: 7 losses
+    want_params, want_class, d, fake = _expected_d_update(gan, state, real, LABELS)
+    np.testing.assert_allclose(metrics["d_class_loss"], want_class, rtol=1e-5)
+    (real_logits, real_class), (fake_logits, _) = (d(state.discriminator.params, real),
+                                                   d(state.discriminator.params, fake))
     np.testing.assert_allclose(metrics["d_loss"], gan.loss.discriminator(real_logits, fake_logits),
                                rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(metrics["d_class_accuracy"],
                                np.mean(np.argmax(real_class, -1) == np.asarray(LABELS)))
     # SGD(1): the D update is minus the gradient of adversarial + weight * class cross-entropy
-    def d_total(params):
-        (rl, rc), (fl, fc) = d(params, real), d(params, fake)
-        ce = lambda c: -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(c), LABELS[:, None], 1))
-        return gan.loss.discriminator(rl, fl) + weight * (ce(rc) + ce(fc))
-    want_d = jax.tree.map(lambda p, g: p - g, d_params, jax.grad(d_total)(d_params))
-    chex.assert_trees_all_close(new_state.discriminator.params, want_d, atol=1e-5)
+    chex.assert_trees_all_close(new_state.discriminator.params, want_params, atol=1e-5)
     # G's class term uses the updated D on the fakes
     _, fake_class_after = d(new_state.discriminator.params, fake)
     np.testing.assert_allclose(metrics["g_class_loss"], _cross_entropy(fake_class_after, LABELS),
@@ -261,8 +274,8 @@ def test_acgan_penalty_sees_only_the_real_fake_logit():
     assert np.isfinite(metrics["penalty"]) and metrics["penalty"] > 0
 
 
-def test_acgan_data_parallel_matches_one_device():
-    """pmap over 2 devices with pmean'd gradients = the class term on the whole batch."""
+def test_acgan_data_parallel_matches_the_whole_batch():
+    """pmap over 2 devices with pmean'd gradients = the update on the whole batch."""
     gan = _acgan()
     state = create_train_state(gan, jax.random.key(14))
     real = jax.random.normal(jax.random.key(15), (B, 2))
@@ -272,23 +285,90 @@ def test_acgan_data_parallel_matches_one_device():
                                                       jax.random.key(16), axis_name="d"),
                     axis_name="d", devices=jax.devices()[:2])
     new_states, metrics = step(replicated, sharded)
-    single, single_metrics = discriminator_update(gan, state, real, LABELS, jax.random.key(16))
-    # fakes do not depend on the noise, so the two halves together are the single-device batch
-    np.testing.assert_allclose(jnp.mean(metrics["d_class_loss"]), single_metrics["d_class_loss"],
-                               rtol=1e-5)
-    chex.assert_trees_all_close(jax.tree.map(lambda a: a[1], new_states.discriminator.params),
-                                single.discriminator.params, atol=1e-5)
+    want_params, want_class, _, _ = _expected_d_update(gan, state, real, LABELS)
+    # the per-device class terms average to the whole batch's (equal halves)
+    np.testing.assert_allclose(jnp.mean(metrics["d_class_loss"]), want_class, rtol=1e-5)
+    for replica in range(2):
+        chex.assert_trees_all_close(
+            jax.tree.map(lambda a: a[replica], new_states.discriminator.params), want_params,
+            atol=1e-5)
 
 
 def test_acgan_vmapped_seeds_match_separate_runs():
     gan = _acgan()
-    batch = {"x": jax.random.normal(jax.random.key(17), (B, 2)), "label": LABELS}
+    real = jax.random.normal(jax.random.key(17), (B, 2))
     keys = jax.random.split(jax.random.key(18), 2)
-    step = jax.jit(lambda s, k: train_step(gan, s, batch, k))
     states = jax.vmap(lambda k: create_train_state(gan, k))(keys)
-    vmapped, vm_metrics = jax.jit(jax.vmap(step))(states, keys)
+    step = jax.vmap(lambda s, k: discriminator_update(gan, s, real, LABELS, k))
+    new_states, metrics = jax.jit(step)(states, keys)
     for i in range(2):
-        one, metrics = step(create_train_state(gan, keys[i]), keys[i])
-        chex.assert_trees_all_close(jax.tree.map(lambda a: a[i], vmapped), one, atol=1e-5)
-        np.testing.assert_allclose(vm_metrics["g_class_loss"][i], metrics["g_class_loss"],
-                                   rtol=1e-5)
+        one = jax.tree.map(lambda a: a[i], states)
+        want_params, want_class, _, _ = _expected_d_update(gan, one, real, LABELS)
+        chex.assert_trees_all_close(jax.tree.map(lambda a: a[i], new_states.discriminator.params),
+                                    want_params, atol=1e-5)
+        np.testing.assert_allclose(metrics["d_class_loss"][i], want_class, rtol=1e-5)
+
+
+# --- the command line on a tiny conditional digits run ---------------------------------------------
+
+def _png(path):
+    from PIL import Image
+
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        image.load()
+        return np.asarray(image)
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    from jaxgan import cli
+
+    workdir = tmp_path_factory.mktemp("acgan_digits")
+    data_dir = tmp_path_factory.mktemp("tfds")
+    code = cli.main(["train", "--config", "experiments/acgan_digits.py", "--workdir", str(workdir),
+                     "--config.steps=2", "--config.resolution=8", "--config.g_features=4",
+                     "--config.d_features=4", "--config.num_samples_grid=10",
+                     "--config.latent_dim=8", "--config.batch_size=10", "--config.log_every=1",
+                     "--config.parallel=jit", f"--config.data_dir={data_dir}"])
+    assert code == 0
+    return workdir
+
+
+def test_cli_sample_label_and_class_grid(digits_run, tmp_path, capsys):
+    from jaxgan import cli, trained
+
+    assert cli.main(["sample", "--workdir", str(digits_run), "--label", "3", "--num", "5",
+                     "--out", str(tmp_path / "three.npy")]) == 0
+    threes = np.load(tmp_path / "three.npy")
+    run = trained.load_run(digits_run)
+    want = trained.generate_samples(run, 5, 0, labels=jnp.full((5,), 3))
+    np.testing.assert_allclose(threes, want, atol=1e-6)
+    other = trained.generate_samples(run, 5, 0, labels=jnp.full((5,), 4))
+    assert not np.allclose(threes, other)  # the label reaches G
+    # one row per class: 10 classes x ceil(25 / 10) = 3 columns of 8x8 tiles (scale 8, pad 1)
+    assert cli.main(["sample", "--workdir", str(digits_run), "--num", "25",
+                     "--out", str(tmp_path / "grid.png")]) == 0
+    assert _png(tmp_path / "grid.png").shape[:2] == (10 * 65 + 1, 3 * 65 + 1)
+    # the grid's rows are classes 0..9
+    assert cli.main(["sample", "--workdir", str(digits_run), "--num", "25",
+                     "--out", str(tmp_path / "grid.npy")]) == 0
+    rows = trained.generate_samples(run, 30, 0, labels=jnp.repeat(jnp.arange(10), 3))
+    np.testing.assert_allclose(np.load(tmp_path / "grid.npy"), rows, atol=1e-6)
+    capsys.readouterr()
+    assert cli.main(["sample", "--workdir", str(digits_run), "--label", "10",
+                     "--out", str(tmp_path / "bad.png")]) == 2
+    assert "label must be in [0, 10)" in capsys.readouterr().err
+
+
+def test_cli_interpolate_digits_run(digits_run, tmp_path):
+    from jaxgan import cli
+
+    out = tmp_path / "interp.png"
+    assert cli.main(["interpolate", "--workdir", str(digits_run), "--out", str(out),
+                     "--steps", "7"]) == 0
+    # one row per class (10), 7 steps, 8x8 tiles shown at scale 8 with 1-pixel gaps
+    assert _png(out).shape[:2] == (10 * 65 + 1, 7 * 65 + 1)
+    assert cli.main(["interpolate", "--workdir", str(digits_run), "--out", str(out),
+                     "--label", "2", "--rows", "3", "--steps", "4"]) == 0
+    assert _png(out).shape[:2] == (3 * 65 + 1, 4 * 65 + 1)

@@ -93,12 +93,10 @@ def _tiny_gan(generator, data_shape, num_classes=0):
                data_shape=data_shape, num_classes=num_classes)
 
 
-def test_interpolation_png_for_images_and_points(tmp_path):
-    from PIL import Image
-
+def test_interpolation_pictures_for_images_and_points():
     from jaxgan import interpolate
     from jaxgan.models import DCGANGenerator, MLPGenerator
-    from jaxgan.state import GANState, NetState
+    from jaxgan.state import GANState, NetState, generate
 
     def state_of(gan):
         labels = jnp.zeros((2,), jnp.int32) if gan.num_classes else None
@@ -108,31 +106,52 @@ def test_interpolation_png_for_images_and_points(tmp_path):
 
     gan = _tiny_gan(DCGANGenerator(resolution=8, channels=1, features=4, conditioning="acgan",
                                    num_classes=3), (8, 8, 1), num_classes=3)
-    samples = interpolate.interpolation_samples(
-        gan, state_of(gan), jax.random.key(1), rows=4, steps=6)
+    state = state_of(gan)
+    samples = interpolate.interpolation_samples(gan, state, jax.random.key(1), rows=4, steps=6)
     chex.assert_shape(samples, (4, 6, 8, 8, 1))
-    out = tmp_path / "rows.png"
-    interpolate.save_interpolation(samples, str(out), scale=2)
-    with Image.open(out) as img:
-        img.verify()
-    with Image.open(out) as img:  # 4 rows, 6 columns of 8x8 with 1-pixel gaps, doubled
-        assert img.format == "PNG" and img.size == (2 * (6 * 9 + 1), 2 * (4 * 9 + 1))
+    # row r is class r mod 3 along the slerp path r
+    z = latent.random_interpolations(jax.random.key(1), 4, 6, 5)
+    want = generate(gan, state, z.reshape(24, 5), jnp.repeat(jnp.array([0, 1, 2, 0]), 6))
+    chex.assert_trees_all_close(samples.reshape(24, 8, 8, 1), want, atol=1e-5)
+    picture = interpolate.interpolation_picture(samples)
+    # 4 rows, 6 columns of 8x8 tiles shown 8x larger with 1-pixel gaps
+    assert picture.dtype == np.uint8 and picture.shape == (4 * 65 + 1, 6 * 65 + 1, 1)
     with pytest.raises(ValueError, match="label must be in"):
-        interpolate.interpolation_samples(gan, state_of(gan), jax.random.key(1), 2, 3, label=3)
-    # the same label in a whole row: the row's first column equals G(z0, label)
-    one_class = interpolate.interpolation_samples(gan, state_of(gan), jax.random.key(1), 2, 3,
-                                                  label=2)
+        interpolate.interpolation_samples(gan, state, jax.random.key(1), 2, 3, label=3)
+    one_class = interpolate.interpolation_samples(gan, state, jax.random.key(1), 2, 3, label=2)
     z = latent.random_interpolations(jax.random.key(1), 2, 3, 5)
-    from jaxgan.state import generate
-    chex.assert_trees_all_close(one_class[:, 0], generate(gan, state_of(gan), z[:, 0],
-                                                          jnp.array([2, 2])), atol=1e-5)
+    chex.assert_trees_all_close(one_class[:, 0], generate(gan, state, z[:, 0], jnp.array([2, 2])),
+                                atol=1e-5)
 
     toy = _tiny_gan(MLPGenerator(hidden=(8,), out_dim=2), (2,))
     paths = interpolate.interpolation_samples(toy, state_of(toy), jax.random.key(2), 3, 5)
     chex.assert_shape(paths, (3, 5, 2))
-    out = tmp_path / "paths.png"
-    interpolate.save_interpolation(paths, str(out), mode_centers=np.eye(2))
-    with Image.open(out) as img:
-        assert img.format == "PNG" and img.size[0] > 100
+    picture = interpolate.interpolation_picture(paths, centers=np.eye(2))
+    assert picture.dtype == np.uint8 and picture.shape == (500, 500, 3) and picture.std() > 0
     with pytest.raises(ValueError, match="conditional"):
         interpolate.interpolation_samples(toy, state_of(toy), jax.random.key(2), 3, 5, label=1)
+    with pytest.raises(ValueError, match="cannot draw"):
+        interpolate.interpolation_picture(np.zeros((2, 3, 5)))
+
+
+def test_cli_interpolate_toy_run(tmp_path):
+    from jaxgan import cli
+
+    workdir = tmp_path / "ring8"
+    assert cli.main(["train", "--config", "experiments/ring8.py", "--workdir", str(workdir),
+                     "--config.steps=2", "--config.mlp_g_hidden=8", "--config.mlp_d_hidden=8",
+                     "--config.batch_size=16", "--config.parallel=jit",
+                     "--config.conditioning=concat"]) == 0
+    out = tmp_path / "paths.png"
+    assert cli.main(["interpolate", "--workdir", str(workdir), "--out", str(out),
+                     "--steps", "5"]) == 0
+    from PIL import Image
+
+    with Image.open(out) as image:
+        assert image.format == "PNG" and image.size == (500, 500)  # the 5x5 in, 100 dpi plot
+        image.load()
+        pixels = np.asarray(image)
+    assert pixels.std() > 0  # something was drawn
+    with pytest.raises(SystemExit):  # argparse: only slerp | lerp
+        cli.main(["interpolate", "--workdir", str(workdir), "--out", str(out),
+                  "--method", "cubic"])
