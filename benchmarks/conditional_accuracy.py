@@ -2,22 +2,24 @@
 
 For each experiment config (default: the three conditional digits configs), trains with the config's
 budget (config.steps generator steps, batch config.batch_size), then draws `--per_class` samples of
-every class and classifies them. Reported: per-class accuracy, their mean, the wall time of training.
+every class and classifies them. Reported: per-class accuracy, their mean, the wall time of training
+(jaxgan.train.train_and_evaluate, as `jaxgan train` runs it: compile, data, logs, checkpoints).
 
 The classifier is the project's digits classifier (`jaxgan.metrics.digits_classifier`, shipped
 weights); its accuracy on its own held-out real digits at the same resolution is reported too.
 
     PYTHONPATH=. python benchmarks/conditional_accuracy.py [--config experiments/acgan_digits.py ...]
-        [--set g_features=32 --set d_features=32] [--per_class 100] [--json out.json]
+        [--seeds 0,1,2] [--set d_norm=batch] [--per_class 100] [--json out.json]
 """
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import io
 import json
 import os
 import sys
-import time
+import tempfile
 from typing import Callable
 
 import jax
@@ -25,9 +27,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgan.config import build_gan
-from jaxgan.data import make_iterator
-from jaxgan.state import create_train_state, generate
-from jaxgan.step import jit_train_step, step_key
+from jaxgan.data import get_spec
+from jaxgan.state import generate
+from jaxgan.train import train_and_evaluate
 
 DEFAULT_CONFIGS = ("experiments/cgan_digits.py", "experiments/acgan_digits.py",
                    "experiments/projection_digits.py")
@@ -65,19 +67,13 @@ def reference_classifier(resolution: int) -> tuple[Callable, float, str]:
     return predict, accuracy, f"jaxgan.metrics.digits_classifier (sha256 {classifier.sha256[:12]})"
 
 
-def train(config) -> tuple:
-    iterator = make_iterator(config.dataset, batch_size=config.batch_size * config.n_critic,
-                             seed=config.seed, resolution=config.resolution,
+def train(config, workdir: str) -> tuple:
+    """Trains as `jaxgan train` does (jaxgan.train.train_and_evaluate) in `workdir`."""
+    summary = train_and_evaluate(config, workdir, stream=io.StringIO())
+    iterator_spec = get_spec(config.dataset, resolution=config.resolution,
                              data_dir=config.data_dir or None)
-    gan = build_gan(config, iterator.spec.shape, iterator.spec.num_classes)
-    key_init, key_steps = jax.random.split(jax.random.key(config.seed))
-    state = create_train_state(gan, key_init)
-    step = jit_train_step(gan)
-    start = time.perf_counter()
-    for i in range(config.steps):
-        state, metrics = step(state, next(iterator), step_key(key_steps, i))
-    jax.block_until_ready(state)
-    return gan, state, time.perf_counter() - start, {k: float(v) for k, v in metrics.items()}
+    gan = build_gan(config, iterator_spec.shape, iterator_spec.num_classes)
+    return gan, summary.state, summary.seconds, summary.metrics
 
 
 def class_accuracy(gan, state, predict, per_class: int, seed: int) -> np.ndarray:
@@ -95,19 +91,27 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", action="append", help="experiment file (repeatable)")
     parser.add_argument("--set", action="append", default=[], help="override KEY=VALUE")
+    parser.add_argument("--seeds", default=None,
+                        help="comma-separated seeds to run each config with (default: its own)")
     parser.add_argument("--per_class", type=int, default=100)
     parser.add_argument("--json", default=None, help="write the results here")
     args = parser.parse_args(argv)
     results = []
     classifiers = {}
-    for path in args.config or DEFAULT_CONFIGS:
+    runs = [(path, seed) for path in (args.config or DEFAULT_CONFIGS)
+            for seed in ([None] if args.seeds is None else map(int, args.seeds.split(",")))]
+    for path, seed in runs:
         config = apply_overrides(load_config(path), args.set)
+        if seed is not None:
+            config.seed = seed
         if config.resolution not in classifiers:
             classifiers[config.resolution] = reference_classifier(config.resolution)
         predict, held_out, description = classifiers[config.resolution]
-        gan, state, seconds, last = train(config)
+        with tempfile.TemporaryDirectory() as workdir:
+            gan, state, seconds, last = train(config, workdir)
         accuracy = class_accuracy(gan, state, predict, args.per_class, config.seed)
-        result = dict(config=path, overrides=args.set, conditioning=config.conditioning,
+        result = dict(config=path, seed=config.seed, overrides=args.set,
+                      conditioning=config.conditioning,
                       loss=config.loss, steps=config.steps, batch_size=config.batch_size,
                       resolution=config.resolution, train_seconds=round(seconds, 1),
                       per_class_accuracy=[round(float(a), 3) for a in accuracy],
@@ -116,11 +120,11 @@ def main(argv: list[str] | None = None) -> int:
                       device=str(jax.devices()[0]))
         results.append(result)
         print(json.dumps(result), flush=True)
-    print("\n| config | conditioning | loss | steps | train s | mean class accuracy |")
-    print("|---|---|---|---|---|---|")
+    print("\n| config | seed | conditioning | loss | steps | train s | mean class accuracy |")
+    print("|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r['config']} | {r['conditioning']} | {r['loss']} | {r['steps']} | "
-              f"{r['train_seconds']} | {100 * r['mean_accuracy']:.1f}% |")
+        print(f"| {r['config']} | {r['seed']} | {r['conditioning']} | {r['loss']} | {r['steps']} "
+              f"| {r['train_seconds']} | {100 * r['mean_accuracy']:.1f}% |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)

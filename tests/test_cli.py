@@ -226,7 +226,7 @@ def test_debug_flag_shows_the_traceback(env, tmp_path):
     (["--config.model=resnet"], "unknown model 'resnet' (config.model); valid choices: dcgan, mlp"),
     (["--config.mlp_g_batch_norm=maybe"], "config.mlp_g_batch_norm expects true or false"),
     (["--config", "no_such_experiment"], "experiment config 'no_such_experiment' not found; give a "
-                                         "file path or one of: dcgan_celeba64"),
+                                         "file path or one of: acgan_digits, cgan_digits, dcgan_celeba64"),
     (["--config.steps"], "--config.steps needs a value"),
 ])
 def test_bad_input_exits_2(tmp_path, capsys, args, message):
