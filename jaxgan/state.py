@@ -41,7 +41,7 @@ class GANState(struct.PyTreeNode):
 
 def _init_net(module, optimizer, key: Array, inputs: Array, labels: Array | None) -> NetState:
     variables = module.init(key, inputs, labels, train=True)
-    params = variables["params"]
+    params = variables.get("params", {})
     return NetState(params=params, batch_stats=variables.get("batch_stats", {}),
                     opt_state=optimizer.init(params))
 

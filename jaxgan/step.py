@@ -81,7 +81,7 @@ def discriminator_update(gan: GAN, state: GANState, real: Array, labels: Array |
         "d_accuracy_fake": jnp.mean((fake_logits <= threshold).astype(jnp.float32)),
         "d_real": _d_outputs(gan, real_logits),
         "d_fake": _d_outputs(gan, fake_logits),
-        "d_grad_norm": optax.global_norm(grads),
+        "d_grad_norm": optax.tree.norm(grads),
     }
     return state.replace(discriminator=new_d), metrics
 
@@ -113,7 +113,7 @@ def generator_update(gan: GAN, state: GANState, real: Array, labels: Array | Non
         # ema ← decay·ema + (1 − decay)·params
         ema = optax.incremental_update(new_g.params, ema, step_size=1.0 - gan.ema_decay)
     new_state = state.replace(generator=new_g, ema_params=ema, step=state.step + 1)
-    return new_state, {"g_loss": loss, "g_grad_norm": optax.global_norm(grads)}
+    return new_state, {"g_loss": loss, "g_grad_norm": optax.tree.norm(grads)}
 
 
 def train_step(gan: GAN, state: GANState, batch: Batch, key: Array,

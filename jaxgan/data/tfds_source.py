@@ -1,0 +1,175 @@
+"""Image data sets read through TFDS random-access data sources (array_record), with no network.
+
+A prepared data set is opened with `builder.as_data_source(split)`. Small sets (at most
+`MAX_IN_MEMORY_BYTES` of native uint8 pixels: digits, MNIST, CIFAR-10) are decoded and converted
+once into memory; big ones (CelebA) are indexed and converted per batch. Nothing here downloads: an
+unprepared catalog set raises a one-line `DataError` with the command that prepares it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+from jaxgan.data import convert, digits_builder, digits_raw
+from jaxgan.data.errors import DataError
+from jaxgan.data.spec import DatasetSpec
+
+MAX_IN_MEMORY_BYTES = 2**28  # 256 MiB of native uint8 pixels
+DIGITS_DEFAULT_RESOLUTION = 32
+_READ_CHUNK = 1024
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None) -> str:
+    """`data_dir`, else $TFDS_DATA_DIR, else ~/tensorflow_datasets (TFDS's own convention)."""
+    chosen = data_dir if data_dir is not None else os.environ.get("TFDS_DATA_DIR")
+    return os.path.abspath(os.path.expanduser(os.fspath(chosen or "~/tensorflow_datasets")))
+
+
+def prepare_hint(name: str, data_dir: str, builder: tfds.core.DatasetBuilder) -> str:
+    """The one line that says how to prepare catalog data set `name` into `data_dir`."""
+    command = f"python -m jaxgan.data.prepare {name} --data_dir={data_dir}"
+    needs = "pip install tensorflow-cpu (to encode images), network"
+    if builder.MANUAL_DOWNLOAD_INSTRUCTIONS:
+        manual = os.path.join(data_dir, "downloads", "manual")
+        return (f"data set '{name}' is not prepared in {data_dir}: download its files by hand into "
+                f"{manual} (see tfds.builder('{name}').MANUAL_DOWNLOAD_INSTRUCTIONS), then run "
+                f"`{command} --manual_dir={manual}` (needs {needs})")
+    return f"data set '{name}' is not prepared in {data_dir}: run `{command}` once (needs {needs})"
+
+
+def catalog_builder(name: str, data_dir: str) -> tfds.core.DatasetBuilder:
+    """The prepared, array_record TFDS builder of catalog data set `name`; never downloads."""
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+    except tfds.core.registered.DatasetNotFoundError:
+        raise DataError(f"unknown data set '{name}': use 'ring8', 'grid25', 'digits' or a TFDS "
+                        f"catalog image data set (tfds.list_builders())") from None
+    except (ValueError, AssertionError) as err:  # e.g. a version or config that does not exist
+        raise DataError(f"cannot open data set '{name}': {str(err).splitlines()[0]}") from None
+    image_and_label_keys(builder, name)  # a non-image set fails here, before any preparing advice
+    if not builder.is_prepared():
+        raise DataError(prepare_hint(name, data_dir, builder))
+    file_format = builder.info.file_format
+    if file_format != tfds.core.file_adapters.FileFormat.ARRAY_RECORD:
+        stored = getattr(file_format, "value", file_format)
+        raise DataError(
+            f"data set '{name}' in {data_dir} is stored as {stored}, "
+            f"not array_record (needed for random access): move it away and run "
+            f"`python -m jaxgan.data.prepare {name} --data_dir={data_dir}`")
+    return builder
+
+
+def image_and_label_keys(builder: tfds.core.DatasetBuilder, name: str) -> tuple[str, str | None]:
+    """Feature keys of the image and of its class label (None when the set has no class label)."""
+    features = builder.info.features
+    supervised = builder.info.supervised_keys or ()
+    images = [k for k, f in features.items() if isinstance(f, tfds.features.Image)]
+    if len(supervised) == 2 and supervised[0] in images:
+        image_key = supervised[0]
+    elif len(images) == 1:
+        image_key = images[0]
+    else:
+        raise DataError(f"data set '{name}' has no single image feature (features: "
+                        f"{sorted(features)}); use an image data set")
+    candidates = [supervised[1]] if len(supervised) == 2 else ["label"]
+    labels = [k for k in candidates
+              if k in features and isinstance(features[k], tfds.features.ClassLabel)]
+    return image_key, (labels[0] if labels else None)
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageSource:
+    """Random access to converted uint8 images: `read(indices)` -> (uint8 [n, R, R, C], int32 [n]).
+
+    Holds either the whole converted split in memory (`images`, `labels`) or the TFDS data source.
+    """
+
+    spec: DatasetSpec
+    images: np.ndarray | None
+    labels: np.ndarray | None
+    data_source: Sequence | None
+    image_key: str
+    label_key: str | None
+    resolution: int
+    channels: int
+    method: str
+
+    def read(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.images is not None:
+            return self.images[indices], self.labels[indices]
+        return _decode(self.data_source, [int(i) for i in indices], self.image_key,
+                       self.label_key, self.resolution, self.channels, self.method)
+
+
+def _decode(data_source, indices, image_key, label_key, resolution, channels, method):
+    records = data_source.__getitems__(indices)
+    images = convert.convert_images([r[image_key] for r in records], resolution, channels, method)
+    if label_key is None:
+        labels = np.zeros(len(records), np.int32)
+    else:
+        labels = np.asarray([r[label_key] for r in records], np.int32)
+    return images, labels
+
+
+def open_image_source(name: str, *, data_dir: str | None, resolution: int | None,
+                      channels: int | None, split: str = "train", resize_method: str = "auto",
+                      in_memory: bool | None = None) -> ImageSource:
+    """Opens image data set `name` ('digits' or a TFDS catalog name) for random access."""
+    data_dir = resolve_data_dir(data_dir)
+    if name == "digits":
+        resolution = DIGITS_DEFAULT_RESOLUTION if resolution is None else resolution
+        if resolution not in digits_raw.ALLOWED_RESOLUTIONS:
+            raise DataError(f"digits resolution must be one of {digits_raw.ALLOWED_RESOLUTIONS}, "
+                            f"got {resolution}")
+        builder = digits_builder.prepared_digits_builder(data_dir, resolution)
+    else:
+        builder = catalog_builder(name, data_dir)
+    image_key, label_key = image_and_label_keys(builder, name)
+    splits = list(builder.info.splits)
+    try:
+        data_source = builder.as_data_source(split=split)
+    except (ValueError, KeyError) as err:
+        raise DataError(f"bad split {split!r} for data set '{name}': use one of {splits}, "
+                        f"optionally sliced like 'train[:90%]' ({str(err).splitlines()[0]})"
+                        ) from None
+
+    height, width, native_channels = builder.info.features[image_key].shape
+    if resolution is None:
+        if height is None or width is None:
+            raise DataError(f"data set '{name}' has images of varying size: pass a resolution")
+        resolution = min(height, width)
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution <= 0:
+        raise DataError(f"resolution must be a positive int, got {resolution!r}")
+    channels = (1 if native_channels == 1 else 3) if channels is None else channels
+    if channels not in (1, 3):
+        raise DataError(f"channels must be 1 (grey) or 3 (RGB), got {channels}")
+    method = convert.choose_resize_method(resize_method, (height, width), resolution)
+
+    label_feature = builder.info.features[label_key] if label_key else None
+    spec = DatasetSpec(name=name, kind="image", shape=(resolution, resolution, channels),
+                       num_classes=label_feature.num_classes if label_feature else 0,
+                       num_examples=len(data_source))
+    if spec.num_examples == 0:
+        raise DataError(f"split {split!r} of data set '{name}' is empty")
+    native_bytes = spec.num_examples * (height or resolution) * (width or resolution) * (
+        native_channels or 3)
+    if in_memory is None:
+        in_memory = native_bytes <= MAX_IN_MEMORY_BYTES
+    source = ImageSource(spec, None, None, data_source, image_key, label_key, resolution,
+                         channels, method)
+    return _load_into_memory(source) if in_memory else source
+
+
+def _load_into_memory(source: ImageSource) -> ImageSource:
+    """Decodes and converts the whole split once, in chunks; drops the data source."""
+    num = source.spec.num_examples
+    images = np.empty((num, *source.spec.shape), np.uint8)
+    labels = np.empty((num,), np.int32)
+    for start in range(0, num, _READ_CHUNK):
+        stop = min(start + _READ_CHUNK, num)
+        images[start:stop], labels[start:stop] = source.read(np.arange(start, stop))
+    return dataclasses.replace(source, images=images, labels=labels, data_source=None)
