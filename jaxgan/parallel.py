@@ -97,7 +97,8 @@ def process_shard(batch: Batch, n_critic: int, process_index: int,
                   process_count: int) -> Batch:
     """The rows of a global batch that process `process_index` of `process_count` feeds.
 
-    Rows [p·B_local, (p+1)·B_local) of every critic chunk, B_local = B / process_count: with
+    Rows [p·B_local, (p+1)·B_local) of every critic chunk, B_local = B / process_count — what
+    `jaxgan.data.make_iterator(..., process_index=p)` yields from each global batch. With
     `device_major` inside each process this gives every device the same rows as one process holding
     the whole global batch (devices ordered by process, as in `jax.devices()`).
     """

@@ -44,6 +44,7 @@ def _mlp_config(sync_batch_norm: bool = True):
     c.mlp_d_hidden = (16,)  # no BatchNorm in the MLP critic
     c.latent_dim = 4
     c.n_critic = N_CRITIC
+    c.loss = "relativistic"  # pairs real row i with fake row i: sensitive to which rows go where
     c.ema_decay = 0.9
     c.sync_batch_norm = sync_batch_norm
     return c
