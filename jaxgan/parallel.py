@@ -21,9 +21,10 @@ the data axis: config `sync_batch_norm`) or computed per device and averaged aft
 
 Batch layout: a process-local batch `{'x': [n_critic·B_local, ...], 'label'?: [n_critic·B_local]}`
 holds n_critic chunks of B_local rows (jaxgan.step). Device j of this process gets rows
-[j·b, (j+1)·b) of *every* chunk, b = B_local / local devices, so that its own n_critic chunks are b
-rows each (`device_major`). Across processes, `process_shard` picks a process's rows out of a global
-batch the same way, so N processes with local batches equal one process with the global batch.
+[j·b, (j+1)·b) of *every* chunk, b = B_local / local devices, so that its own n_critic chunks are
+b rows each (`device_major`). Across processes, `process_shard` picks a process's rows out of a
+global batch the same way, so N processes with local batches equal one process with the global
+batch.
 """
 from __future__ import annotations
 

@@ -1,11 +1,14 @@
 """Two real JAX processes on this machine (jax.distributed on localhost, gloo CPU collectives).
 
-Each process has 2 CPU devices, so the shard_map mesh spans 4 devices over 2 processes. Each process
-feeds only its own rows of the global ring-8 batches (`jaxgan.data.make_iterator` with its
+Each process has 2 CPU devices, so the shard_map mesh spans 4 devices over 2 processes. Each
+process feeds only its own rows of the global ring-8 batches (`jaxgan.data.make_iterator` with its
 process index: rows [p·B/2, (p+1)·B/2) of every global batch, n_critic batches per step); the test
-process then trains one process on 4 of its simulated devices with the whole global batches. Devices fold their global mesh index into the key, so the two runs
-draw the same noise and must end with the same state, up to the all-reduce's summation order
-(gloo vs in-process): rtol 1e-5, atol 2e-6. Run as a script, this file is the worker.
+process then trains one process on 4 of its simulated devices with the whole global batches.
+Devices fold their global mesh index into the key, so the two runs draw the same noise and must end
+with the same state, up to the all-reduce's summation order (gloo vs in-process): rtol 1e-5,
+atol 2e-6. The RpGAN loss pairs real row i with fake row i, so rows fed to the wrong device change
+the result (checked: swapping the two processes' rows fails this test). Run as a script, this file
+is the worker.
 """
 from __future__ import annotations
 

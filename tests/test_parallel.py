@@ -1,15 +1,16 @@
 """Data-parallel step (jaxgan.parallel) on 8 simulated CPU devices (tests/conftest.py).
 
-What "the same" means here. The single-device step draws its noise from the step key, while each of
-N devices draws from fold_in(key, device index) — deliberately different noise per device, so the
-two cannot agree draw for draw. To compare them we make the noise identical with a test-only hook,
-`SharedNoiseGAN`: z comes from one fixed table of B_global rows; the single-device step takes the
-whole table and device j takes rows [j·b, (j+1)·b), exactly the rows of the real batch it is given
-(`device_major`). Then, with a loss that is a mean over the batch, no penalty (its ε would come from
-the folded key) and BatchNorm either absent (MLP critic) or synchronised across devices (MLP
-generator, `sync_batch_norm=True`), the pmean of per-device gradients *is* the full-batch gradient,
-and the new states must agree up to float32 summation order. pmap and shard_map fold the same
-device indices, so they are compared with the model's own noise and per-device BatchNorm.
+What "the same" means here. The single-device step draws its noise from the step key, while each
+of N devices draws from fold_in(key, device index): deliberately different noise per device, so
+the two cannot agree draw for draw. To compare them we make the noise identical with a test-only
+hook, `SharedNoiseGAN`: z comes from one fixed table of B_global rows; the single-device step takes
+the whole table and device j takes rows [j·b, (j+1)·b), the rows of the real batch it is given
+(`device_major`). Then, with a loss that is a mean over the batch (RpGAN, which pairs real row i
+with fake row i, so a wrong row layout would show), no penalty (its ε would come from the folded
+key) and BatchNorm either absent (MLP critic) or synchronised across devices (MLP generator,
+`sync_batch_norm=True`), the pmean of per-device gradients *is* the full-batch gradient, and the
+new states must agree up to float32 summation order. pmap and shard_map fold the same device
+indices, so they are compared with the model's own noise and per-device BatchNorm.
 """
 from __future__ import annotations
 
