@@ -254,6 +254,10 @@ def initialize_distributed(coordinator_address: str | None = None,
     coordinator_address = coordinator_address or os.environ.get(
         DISTRIBUTED_ENV["coordinator_address"]) or None
     if coordinator_address is None:
+        if num_processes is not None or process_id is not None:
+            raise ValueError("num_processes/process_id need the coordinator's address too: pass "
+                             "coordinator_address (host:port of process 0) or set "
+                             f"{DISTRIBUTED_ENV['coordinator_address']}")
         return False
     values = {"num_processes": num_processes, "process_id": process_id}
     for name, value in values.items():

@@ -262,6 +262,9 @@ def test_initialize_distributed_without_coordinator_does_nothing(monkeypatch):
 
 
 def test_initialize_distributed_names_the_missing_setting(monkeypatch):
+    monkeypatch.delenv("JAX_COORDINATOR_ADDRESS", raising=False)
+    with pytest.raises(ValueError, match="need the coordinator's address"):
+        parallel.initialize_distributed(num_processes=2, process_id=0)
     monkeypatch.setenv("JAX_COORDINATOR_ADDRESS", "localhost:1")
     monkeypatch.delenv("JAX_NUM_PROCESSES", raising=False)
     with pytest.raises(ValueError, match="JAX_NUM_PROCESSES"):
