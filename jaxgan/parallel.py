@@ -274,7 +274,29 @@ def initialize_distributed(coordinator_address: str | None = None,
     jax.distributed.initialize(coordinator_address=coordinator_address,
                                num_processes=values["num_processes"],
                                process_id=values["process_id"])
+    _connect_collectives()
     return True
+
+
+def _connect_collectives() -> None:
+    """Opens the cross-process collective contexts now, while the processes are in step.
+
+    Gloo gives the other processes 30 s to join a context's first collective (later ones wait as
+    long as needed), and processes that compile the step under load can drift further apart than
+    that. Two device sets are used: all devices (the step's all-reduces) and one device per
+    process (`multihost_utils.process_allgather`, behind Orbax's barriers).
+    """
+    from jax.experimental import multihost_utils
+
+    mesh = Mesh(np.array(jax.devices()), ("all",))
+    ones = jax.make_array_from_process_local_data(
+        NamedSharding(mesh, P("all")), np.ones((jax.local_device_count(),), np.float32))
+    total = jax.jit(jax.shard_map(lambda x: jax.lax.psum(x, "all"), mesh=mesh, in_specs=P("all"),
+                                  out_specs=P(), check_vma=False))(ones)
+    if float(np.asarray(total.addressable_data(0))[0]) != jax.device_count():
+        raise RuntimeError("cross-process all-reduce check failed: the processes disagree on "
+                           "the devices; check --num_processes and the coordinator address")
+    multihost_utils.process_allgather(np.zeros((1,), np.int32))
 
 
 def is_main_process() -> bool:
