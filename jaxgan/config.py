@@ -54,14 +54,13 @@ def base_config() -> ml_collections.ConfigDict:
     c.b2 = 0.999
     c.ema_decay = 0.0
     # run
+    c.parallel = "auto"  # jaxgan.parallel mode: auto | jit | pmap | shard_map
+    c.sync_batch_norm = True  # BatchNorm statistics over the global batch, not per device
     c.log_every = 50
     c.sample_every = 500
     c.checkpoint_every = 1000
     c.keep_checkpoints = 3
     c.num_samples_grid = 64
-    # devices
-    c.parallel = "auto"  # auto | jit | pmap | shard_map (jaxgan.parallel)
-    c.sync_batch_norm = True  # BatchNorm statistics over the global batch, not per device
     return c
 
 

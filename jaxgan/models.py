@@ -18,7 +18,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxgan.layers import ConvTranspose4x4S2
+from jaxgan.layers import Conv4x4S2, ConvTranspose4x4S2
 
 Array = jax.Array
 
@@ -49,12 +49,15 @@ class DCGANGenerator(nn.Module):
     """z → tanh image [B, R, R, C]: dense to 4×4, then 4×4 stride-2 transposed convs.
 
     Widths halve at each doubling, ending at `features` before the output layer.
+    `conv_impl` picks how the transposed convs are computed (jaxgan.layers; same function and
+    parameters whichever is chosen).
     """
 
     resolution: int = 32
     channels: int = 3
     features: int = 64
     bn_axis_name: str | None = None
+    conv_impl: str = "auto"
 
     @nn.compact
     def __call__(self, z: Array, labels: Array | None = None, train: bool = True) -> Array:
@@ -67,9 +70,9 @@ class DCGANGenerator(nn.Module):
         x = nn.relu(_batch_norm(train, self.bn_axis_name)(x))
         for _ in range(n_up - 1):
             width //= 2
-            x = ConvTranspose4x4S2(width)(x)
+            x = ConvTranspose4x4S2(width, impl=self.conv_impl)(x)
             x = nn.relu(_batch_norm(train, self.bn_axis_name)(x))
-        x = ConvTranspose4x4S2(self.channels)(x)
+        x = ConvTranspose4x4S2(self.channels, impl=self.conv_impl)(x)
         return jnp.tanh(x)
 
 
@@ -78,12 +81,15 @@ class DCGANDiscriminator(nn.Module):
 
     `norm` is 'batch' (DCGAN), 'layer' (per-example LayerNorm, for gradient penalties: Gulrajani
     et al. 2017 forbid BatchNorm in the critic) or 'none'. The first layer is never normalised.
+    `conv_impl` picks how the strided convs are computed (jaxgan.layers; same function, and the
+    same parameters as `nn.Conv` under the same names).
     """
 
     resolution: int = 32
     features: int = 64
     norm: str = "batch"
     bn_axis_name: str | None = None
+    conv_impl: str = "auto"
 
     @nn.compact
     def __call__(self, x: Array, labels: Array | None = None, train: bool = True) -> Array:
@@ -93,12 +99,12 @@ class DCGANDiscriminator(nn.Module):
                              f"{self.resolution}, C] images, got shape {x.shape}")
         n_down = _num_resolution_steps(self.resolution)
         for i in range(n_down):
-            x = nn.Conv(self.features * 2 ** i, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)),
-                        use_bias=False, kernel_init=DCGAN_INIT)(x)
+            x = Conv4x4S2(self.features * 2 ** i, kernel_init=DCGAN_INIT, impl=self.conv_impl,
+                          name=f"Conv_{i}")(x)
             if i > 0:
                 x = NORMS[self.norm](train, self.bn_axis_name)(x)
             x = nn.leaky_relu(x, 0.2)
-        x = nn.Conv(1, (4, 4), padding="VALID", kernel_init=DCGAN_INIT)(x)
+        x = nn.Conv(1, (4, 4), padding="VALID", kernel_init=DCGAN_INIT, name=f"Conv_{n_down}")(x)
         return x.reshape((x.shape[0],))
 
 

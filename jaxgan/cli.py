@@ -1,0 +1,277 @@
+"""The `jaxgan` command: train, sample, eval.
+
+    jaxgan train  [--config NAME|FILE] --workdir DIR [--config.KEY=VALUE ...]
+    jaxgan sample --workdir DIR --out FILE.npy|FILE.png [--num N] [--seed S]
+    jaxgan eval   --workdir DIR [--num N] [--seed S]
+
+Bad input (unknown config key, loss, data set; a value of the wrong type or out of range; a workdir
+that cannot be written) ends with one line on stderr and exit status 2; `--debug` shows the
+traceback instead. A run stopped by SIGTERM checkpoints and exits 0, by SIGINT exits 130 after
+checkpointing; a diverged run (NaN/Inf metrics) exits 1.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import sys
+import traceback
+from collections.abc import Sequence
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+OVERRIDE_PREFIX = "--config."
+SAMPLE_FORMATS = (".npy", ".png")
+
+
+class UsageError(ValueError):
+    """A command-line mistake found after argparse (bad override syntax, output format)."""
+
+
+# --- argument parsing -----------------------------------------------------------------------------
+
+def _config_keys_help() -> str:
+    from jaxgan.config import base_config
+
+    config = base_config()
+    lines = ["config keys (defaults of jaxgan.config.base_config(); experiments override some):"]
+    for key, value in config.items():
+        lines.append(f"  {key} = {value!r}")
+    return "\n".join(lines)
+
+
+TRAIN_DESCRIPTION = """\
+Train a GAN. The experiment config is a Python file whose get_config() returns an
+ml_collections.ConfigDict (experiments/NAME.py); any field can be overridden with
+--config.KEY=VALUE (or --config.KEY VALUE), parsed to the field's type. When DIR already holds
+checkpoints the run resumes from the latest one ("resuming from step N"); without --config it then
+reuses DIR/config.json. SIGTERM/SIGINT save a checkpoint after the current step and stop.
+
+DIR receives: checkpoints/, config.json (the resolved config), data_spec.json, metrics.jsonl,
+tensorboard/ (tensorboard --logdir DIR), samples/step_NNNNNNN.png (a fixed latent batch every
+sample_every steps) and training_curves.png (losses, D accuracy on real/fake) at the end.
+
+examples:
+  jaxgan train --workdir runs/digits
+  jaxgan train --config experiments/ring8.py --workdir runs/ring8 --config.loss=hinge
+  jaxgan train --config ring8 --workdir runs/r --config.steps=2000 --config.seed=3
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error instead of one line")
+    parser = argparse.ArgumentParser(
+        prog="jaxgan", allow_abbrev=False,
+        description="Train, sample and evaluate GANs in JAX (jaxgan).",
+        epilog="Run `jaxgan COMMAND --help` for the options of each command.")
+    # A subcommand's defaults overwrite the main parser's, hence a separate dest.
+    parser.add_argument("--debug", dest="debug_all", action="store_true",
+                        help="show the full traceback of an error instead of one line")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    train = commands.add_parser(
+        "train", parents=[common], allow_abbrev=False,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="train a GAN in a workdir (resumes automatically)",
+        description=TRAIN_DESCRIPTION, epilog=_config_keys_help())
+    train.add_argument("--config", metavar="NAME|FILE", default=None,
+                       help="experiment config: a file path (experiments/ring8.py) or a name found "
+                            "in ./experiments (ring8); default: dcgan_digits, or DIR/config.json "
+                            "when resuming")
+    train.add_argument("--workdir", metavar="DIR", required=True,
+                       help="run directory for checkpoints, logs and images (created if needed)")
+    train.add_argument("--config.KEY", metavar="VALUE", dest="_override_help",
+                       help="override config field KEY (repeatable), e.g. --config.steps=500 "
+                            "--config.loss=hinge --config.mlp_g_hidden=256,256")
+
+    sample = commands.add_parser(
+        "sample", parents=[common], allow_abbrev=False,
+        help="draw samples from the latest checkpoint of a workdir",
+        description="Draw N samples from the latest checkpoint of DIR. FILE.npy receives the raw "
+                    "float32 array in data space (N x 2 points for toy data, N x H x W x C images "
+                    "in [-1, 1]); FILE.png an image grid, or for 2-D data a scatter plot of the "
+                    "samples over real data.")
+    sample.add_argument("--workdir", metavar="DIR", required=True, help="a run's workdir")
+    sample.add_argument("--num", metavar="N", type=int, default=64,
+                        help="number of samples (default 64)")
+    sample.add_argument("--seed", metavar="S", type=int, default=0,
+                        help="seed of the latent draws (default 0)")
+    sample.add_argument("--out", metavar="FILE", required=True,
+                        help="output file: .npy (raw array) or .png (picture)")
+    sample.add_argument("--step", metavar="STEP", type=int, default=None,
+                        help="checkpoint step to use (default: the latest)")
+    sample.add_argument("--no-ema", action="store_true",
+                        help="use the generator's raw parameters even when an EMA is kept")
+
+    evaluate = commands.add_parser(
+        "eval", parents=[common], allow_abbrev=False,
+        help="compute the metrics that fit the data set; write DIR/eval.json",
+        description="Compute the metrics that fit the run's data (mode metrics for ring8/grid25: "
+                    "modes captured, %% high quality, reverse KL) on N samples of the latest "
+                    "checkpoint; write DIR/eval.json and print it as the last line (one JSON "
+                    "object).")
+    evaluate.add_argument("--workdir", metavar="DIR", required=True, help="a run's workdir")
+    evaluate.add_argument("--num", metavar="N", type=int, default=None,
+                          help="number of generated samples (default 2500, as in PacGAN)")
+    evaluate.add_argument("--seed", metavar="S", type=int, default=0,
+                          help="seed of the latent draws (default 0)")
+    evaluate.add_argument("--step", metavar="STEP", type=int, default=None,
+                          help="checkpoint step to evaluate (default: the latest)")
+    return parser
+
+
+def split_overrides(extras: Sequence[str]) -> tuple[list[tuple[str, str]], list[str]]:
+    """Pulls `--config.KEY=VALUE` / `--config.KEY VALUE` out of argparse's leftovers."""
+    overrides, rest = [], []
+    i = 0
+    while i < len(extras):
+        arg = extras[i]
+        if arg.startswith(OVERRIDE_PREFIX):
+            name = arg[len(OVERRIDE_PREFIX):]
+            if "=" in name:
+                key, value = name.split("=", 1)
+            elif i + 1 < len(extras) and not extras[i + 1].startswith("--"):
+                key, value = name, extras[i + 1]
+                i += 1
+            else:
+                raise UsageError(f"{arg} needs a value: {arg}=VALUE")
+            if not key:
+                raise UsageError(f"{arg}: name the field, e.g. --config.steps=1000")
+            overrides.append((key, value))
+        else:
+            rest.append(arg)
+        i += 1
+    return overrides, rest
+
+
+# --- commands -------------------------------------------------------------------------------------
+
+def resolve_train_config(config_spec: str | None, workdir: str,
+                         overrides: Sequence[tuple[str, str]]):
+    """The config of a train command: the experiment (or DIR/config.json when resuming without
+    --config, or the default experiment), then the overrides, validated."""
+    from jaxgan import run_config, train
+
+    saved = pathlib.Path(workdir).expanduser() / train.CONFIG_FILE
+    notes = []
+    if config_spec is None and saved.is_file():
+        config = run_config.config_from_dict(json.loads(saved.read_text()))
+        notes.append(f"using the config saved in {saved}")
+    else:
+        config = run_config.load_experiment(config_spec or run_config.DEFAULT_EXPERIMENT)
+    run_config.apply_overrides(config, overrides)
+    return run_config.validate_config(config), notes
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from jaxgan import train
+
+    config, notes = resolve_train_config(args.config, args.workdir, args.overrides)
+    for note in notes:
+        print(note, flush=True)
+    try:
+        summary = train.train_and_evaluate(config, args.workdir)
+    except train.TrainingStopped as err:
+        print(f"jaxgan: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    if summary.stopped_by == "SIGINT":
+        return EXIT_INTERRUPTED
+    if summary.stopped_by is None:
+        print(f"trained to step {summary.step} in {summary.seconds:.0f} s; outputs in "
+              f"{summary.workdir}", flush=True)
+    return EXIT_OK
+
+
+def _writable_output(path: str) -> pathlib.Path:
+    out = pathlib.Path(path).expanduser()
+    if out.suffix.lower() not in SAMPLE_FORMATS:
+        raise UsageError(f"--out {path!r}: the file name must end in one of "
+                         f"{', '.join(SAMPLE_FORMATS)}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"cannot create the folder of --out {path!r} ({err.strerror or err})") \
+            from None
+    if not os.access(out.parent, os.W_OK):
+        raise UsageError(f"cannot write --out {path!r}: its folder is not writable")
+    return out
+
+
+def run_sample(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from jaxgan import data, trained, visualize
+
+    out = _writable_output(args.out)
+    if args.num < 1:
+        raise UsageError(f"--num must be >= 1, got {args.num}")
+    run = trained.load_run(args.workdir, step=args.step)
+    samples = trained.generate_samples(run, args.num, args.seed, use_ema=not args.no_ema)
+    if out.suffix.lower() == ".npy":
+        np.save(out, samples)
+    elif run.spec.kind == "points":
+        real = data.sample_real(run.spec.name, 1000, args.seed)
+        visualize.save_png(visualize.scatter_picture(
+            samples, real, run.spec.mode_centers,
+            title=f"{run.spec.name}, step {run.step}, {args.num} samples"), out)
+    else:
+        visualize.save_png(visualize.image_grid(
+            samples, scale=visualize.display_scale(samples.shape[1])), out)
+    print(f"wrote {args.num} samples of step {run.step} to {out}", flush=True)
+    return EXIT_OK
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from jaxgan import evaluate, trained
+
+    num = evaluate.DEFAULT_NUM_SAMPLES if args.num is None else args.num
+    if num < 1:
+        raise UsageError(f"--num must be >= 1, got {num}")
+    run = trained.load_run(args.workdir, step=args.step)
+    result = evaluate.evaluate_run(run, num=num, seed=args.seed)
+    line = json.dumps(result)
+    (run.workdir / evaluate.EVAL_FILE).write_text(line + "\n")
+    print(line, flush=True)
+    return EXIT_OK
+
+
+COMMANDS = {"train": run_train, "sample": run_sample, "eval": run_eval}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args, extras = parser.parse_known_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        overrides, rest = split_overrides(extras)
+    except UsageError as err:
+        parser.error(str(err))
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if overrides and args.command != "train":
+        parser.error(f"--config.KEY overrides apply to `jaxgan train` only, got "
+                     f"{OVERRIDE_PREFIX}{overrides[0][0]}")
+    args.overrides = overrides
+    args.debug = args.debug or args.debug_all
+    try:
+        return COMMANDS[args.command](args)
+    except ValueError as err:  # every bad-input error type of jaxgan is a ValueError
+        if args.debug:
+            traceback.print_exc()
+        print(f"jaxgan {args.command}: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("jaxgan: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

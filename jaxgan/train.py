@@ -1,0 +1,377 @@
+"""The training loop: `train_and_evaluate(config, workdir)` (the flax examples' entry point).
+
+One run = one workdir. The loop builds the data iterator, the GAN and its state, compiles the step
+for the configured parallel mode, and then for every step s draws n_critic·batch_size real rows,
+runs the step with key fold_in(train_key, s) and hands the step's metrics to the monitors and the
+logs. Keys come from the seed only: init, train and grid keys = split(key(seed), 3), so a resumed
+run draws exactly the noise the uninterrupted run would have drawn, and the data iterator's state
+is saved with every checkpoint.
+
+A workdir holds: checkpoints/ (resumed automatically), config.json (the resolved config),
+data_spec.json (shape and modes of the data, for sampling without the data), metrics.jsonl,
+tensorboard/, samples/step_NNNNNNN.png (a fixed latent batch every sample_every steps) and, at the
+end, training_curves.png (losses and D accuracy on real/fake).
+
+Stopping: SIGTERM/SIGINT set a flag; after the current step the loop saves a checkpoint at that
+step, waits for it and returns with `stopped_by` set. A monitor (called with (step, metrics) after
+every step) stops a run by raising `TrainingStopped`; `FiniteMetrics` raises `DivergenceError` when
+a metric is NaN/Inf, and the last good checkpoint stays on disk.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import math
+import os
+import pathlib
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import IO, Any, NamedTuple
+
+import jax
+import ml_collections
+import numpy as np
+
+from jaxgan import data, visualize
+from jaxgan.config import build_gan
+from jaxgan.gan import GAN
+from jaxgan.logs import RunLog, read_metrics
+from jaxgan.parallel import compile_train_step
+from jaxgan.run_config import config_to_json, validate_config
+from jaxgan.state import GANState, create_train_state, generate
+from jaxgan.step import step_key
+
+try:
+    from jaxgan.checkpoint import Checkpointer, CheckpointError, NonFiniteStateError
+except ImportError:  # TEMPORARY until branch `ckpt` lands on main; then delete checkpoint_standin
+    from jaxgan.checkpoint_standin import Checkpointer, CheckpointError, NonFiniteStateError
+
+CHECKPOINT_DIR = "checkpoints"
+CONFIG_FILE = "config.json"
+DATA_SPEC_FILE = "data_spec.json"
+SAMPLES_DIR = "samples"
+CURVES_FILE = "training_curves.png"
+NUM_REAL_POINTS_PLOTTED = 1000
+
+Metrics = Mapping[str, float]
+Monitor = Callable[[int, Metrics], None]
+
+
+class WorkdirError(ValueError):
+    """The workdir cannot be created or written; one line saying which and why."""
+
+
+class TrainingStopped(RuntimeError):
+    """Raised by a monitor to end a run early; its message is one line saying why."""
+
+
+class DivergenceError(TrainingStopped):
+    """A metric became NaN or Inf."""
+
+
+class FiniteMetrics:
+    """Monitor: stops the run at the first step whose metrics hold NaN or Inf, naming them."""
+
+    def __call__(self, step: int, metrics: Metrics) -> None:
+        bad = [k for k, v in metrics.items() if not np.all(np.isfinite(np.asarray(v, float)))]
+        if bad:
+            raise DivergenceError(
+                f"training diverged at step {step}: {', '.join(bad)} "
+                f"{'is' if len(bad) == 1 else 'are'} not finite "
+                f"({', '.join(f'{k}={float(metrics[k])}' for k in bad)})")
+
+
+def default_monitors() -> list[Monitor]:
+    """The monitors every run has unless the caller passes its own list."""
+    return [FiniteMetrics()]
+
+
+class RunKeys(NamedTuple):
+    init: jax.Array   # create_train_state
+    train: jax.Array  # step s uses step_key(train, s)
+    grid: jax.Array   # the fixed latent batch of the sample grids
+
+
+def run_keys(seed: int) -> RunKeys:
+    """init, train, grid = split(key(seed), 3)."""
+    return RunKeys(*jax.random.split(jax.random.key(seed), 3))
+
+
+@dataclasses.dataclass
+class TrainSummary:
+    """What `train_and_evaluate` returns.
+
+    Attributes:
+      state: the final logical GANState.
+      step: steps completed (== config.steps unless stopped early).
+      start_step: the step this session started (resumed) from.
+      stopped_by: None, or the signal name ('SIGTERM', 'SIGINT') that stopped the run.
+      metrics: the last step's metrics (host floats).
+      seconds: wall time of this session.
+      workdir: where everything was written.
+    """
+
+    state: GANState
+    step: int
+    start_step: int
+    stopped_by: str | None
+    metrics: dict[str, float]
+    seconds: float
+    workdir: pathlib.Path
+
+
+# --- workdir and data -----------------------------------------------------------------------------
+
+def prepare_workdir(workdir: str | os.PathLike) -> pathlib.Path:
+    """Creates `workdir` if needed and checks that files can be written in it."""
+    path = pathlib.Path(workdir).expanduser().absolute()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-test-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        raise WorkdirError(f"cannot write to workdir {str(path)!r} ({err.strerror or err}); "
+                           f"choose a writable --workdir") from None
+    return path
+
+
+def data_options(config: ml_collections.ConfigDict) -> dict[str, Any]:
+    """The keyword arguments of jaxgan.data for this config (toy data take no image options)."""
+    options = {"data_dir": config.data_dir or None}
+    if data.dataset_kind(config.dataset) != "toy":
+        options.update(resolution=config.resolution, channels=config.channels)
+    return options
+
+
+def spec_to_json(spec) -> dict[str, Any]:
+    return {"name": spec.name, "kind": spec.kind, "shape": list(spec.shape),
+            "num_classes": spec.num_classes, "num_examples": spec.num_examples,
+            "mode_centers": None if spec.mode_centers is None else
+            np.asarray(spec.mode_centers).tolist(),
+            "mode_std": spec.mode_std}
+
+
+def spec_from_json(values: Mapping[str, Any]):
+    centers = values.get("mode_centers")
+    return data.DatasetSpec(
+        name=values["name"], kind=values["kind"], shape=tuple(values["shape"]),
+        num_classes=values["num_classes"], num_examples=values["num_examples"],
+        mode_centers=None if centers is None else np.asarray(centers, np.float64),
+        mode_std=values.get("mode_std"))
+
+
+def step_batch(iterator, n_critic: int) -> dict[str, np.ndarray]:
+    """n_critic consecutive batches stacked row-wise: one step's real data (jaxgan.step)."""
+    batches = [next(iterator) for _ in range(n_critic)]
+    if n_critic == 1:
+        return batches[0]
+    return {k: np.concatenate([b[k] for b in batches]) for k in batches[0]}
+
+
+def abstract_state(gan: GAN, key: jax.Array) -> GANState:
+    """The state's shapes and dtypes, without computing it (what a restore fills in)."""
+    return jax.eval_shape(functools.partial(create_train_state, gan), key)
+
+
+def init_state(gan: GAN, key: jax.Array) -> GANState:
+    """create_train_state(gan, key) as one computation compiled without XLA's backend
+    optimisations: it runs once, and the optimised compile of dozens of random initialisers takes
+    seconds of CPU (values agree with the eager ones to float32 rounding)."""
+    fn = jax.jit(functools.partial(create_train_state, gan))
+    return fn.lower(key).compile({"xla_backend_optimization_level": 0})(key)
+
+
+def sample_picture(samples: np.ndarray, spec, real: np.ndarray | None,
+                   title: str = "") -> np.ndarray:
+    """A uint8 picture of samples: an image grid, or a scatter over the real points (2-D data)."""
+    samples = np.asarray(samples)
+    if spec.kind == "points":
+        return visualize.scatter_picture(samples, real, spec.mode_centers, title)
+    return visualize.image_grid(samples, scale=visualize.display_scale(samples.shape[1]))
+
+
+# --- signals --------------------------------------------------------------------------------------
+
+class StopFlag:
+    """Set by SIGTERM/SIGINT while installed; a second SIGINT interrupts at once."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self):
+        self.signal_name: str | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum, frame):
+        if signum == signal.SIGINT and self.signal_name == "SIGINT":
+            raise KeyboardInterrupt
+        self.signal_name = signal.Signals(signum).name
+
+    def __enter__(self) -> StopFlag:
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+
+
+# --- the loop -------------------------------------------------------------------------------------
+
+def _due(step: int, every: int) -> bool:
+    return every > 0 and step % every == 0
+
+
+def _host_metrics(metrics: Mapping[str, jax.Array]) -> dict[str, float]:
+    return {k: (bool(v) if np.asarray(v).dtype == bool else float(v))
+            for k, v in jax.device_get(dict(metrics)).items()}
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
+                       monitors: Sequence[Monitor] | None = None, handle_signals: bool = True,
+                       stream: IO[str] | None = None) -> TrainSummary:
+    """Trains the GAN `config` describes in `workdir`, resuming from its latest checkpoint.
+
+    Args:
+      config: a resolved config (jaxgan.config.base_config() plus experiment and overrides).
+      workdir: the run directory (created if needed).
+      monitors: called as monitor(step, metrics) after every step (default: `default_monitors()`);
+        a monitor raising `TrainingStopped` ends the run (the exception propagates).
+      handle_signals: install SIGTERM/SIGINT handlers that checkpoint and stop after the step.
+      stream: where progress and messages go (default stdout).
+
+    Raises:
+      ValueError (ConfigError, DataError, CheckpointError, WorkdirError, UnknownNameError): bad
+        input, one line each; DivergenceError: NaN/Inf metrics (the last good checkpoint is kept).
+    """
+    started = time.monotonic()
+    validate_config(config)
+    iterator = data.make_iterator(config.dataset, batch_size=config.batch_size, seed=config.seed,
+                                  **data_options(config))
+    spec = iterator.spec
+    gan = build_gan(config, spec.shape)
+    workdir = prepare_workdir(workdir)
+    is_writer = jax.process_index() == 0
+    monitors = default_monitors() if monitors is None else list(monitors)
+    compiled = compile_train_step(gan, config.parallel)
+    keys = run_keys(config.seed)
+    config_json = config_to_json(config)
+
+    checkpointer = Checkpointer(workdir / CHECKPOINT_DIR, max_to_keep=config.keep_checkpoints)
+    start_step = 0
+    messages = []
+    if checkpointer.latest_step() is not None:
+        restored = checkpointer.restore(abstract_state(gan, keys.init), config=config_json)
+        state, start_step = restored.state, int(restored.step)
+        iterator.set_state(restored.data_state)
+        messages.append(f"resuming from step {start_step}")
+    else:
+        state = init_state(gan, keys.init)
+
+    if is_writer:
+        (workdir / CONFIG_FILE).write_text(json.dumps(config_json, indent=2) + "\n")
+        (workdir / DATA_SPEC_FILE).write_text(json.dumps(spec_to_json(spec), indent=2) + "\n")
+        (workdir / SAMPLES_DIR).mkdir(exist_ok=True)
+    log = RunLog(workdir, total_steps=config.steps, start_step=start_step,
+                 log_every=config.log_every, enabled=is_writer, stream=stream)
+    for text in messages:
+        log.message(text)
+
+    grid_z = gan.sample_latent(keys.grid, config.num_samples_grid)
+    sampler = jax.jit(functools.partial(generate, gan))
+    real_points = (data.sample_real(config.dataset, NUM_REAL_POINTS_PLOTTED, config.seed,
+                                    **data_options(config)) if spec.kind == "points" else None)
+
+    def write_samples(step: int, logical: GANState) -> None:
+        if not is_writer:
+            return
+        picture = sample_picture(sampler(logical, grid_z), spec, real_points,
+                                 title=f"step {step}")
+        visualize.save_png(picture, workdir / SAMPLES_DIR / f"step_{step:07d}.png")
+        log.image("samples", step, picture)
+
+    def save_checkpoint(step: int, logical: GANState, wait: bool = False) -> None:
+        try:
+            checkpointer.save(step, logical, iterator.get_state(), config_json, wait=wait)
+        except NonFiniteStateError as err:
+            raise DivergenceError(f"training diverged at step {step}: {err}") from None
+
+    device_state = compiled.put_state(state)
+    step, last_saved, metrics = start_step, start_step, {}
+    pending: tuple[int, Any] | None = None  # (step, device metrics) not yet looked at
+
+    def observe() -> None:
+        """Hands the pending step's metrics to the monitors and the logs (one step behind, so
+        the host reads step s's metrics while the device runs step s + 1)."""
+        nonlocal pending, metrics
+        if pending is None:
+            return
+        done, device_metrics = pending
+        pending = None
+        metrics = _host_metrics(device_metrics)
+        log.step(done, metrics)  # first, so that the bad step is on record when a monitor stops
+        for monitor in monitors:
+            monitor(done, metrics)
+
+    stop = StopFlag()
+    try:
+        with (stop if handle_signals else _NoSignals()):
+            while step < config.steps and stop.signal_name is None:
+                batch = compiled.put_batch(step_batch(iterator, config.n_critic))
+                device_state, device_metrics = compiled(device_state, batch,
+                                                        step_key(keys.train, step))
+                observe()
+                step += 1
+                pending = (step, device_metrics)
+                if _due(step, config.checkpoint_every) or _due(step, config.sample_every):
+                    observe()
+                    logical = compiled.get_state(device_state)
+                    if _due(step, config.sample_every):
+                        write_samples(step, logical)
+                    if _due(step, config.checkpoint_every):
+                        save_checkpoint(step, logical)
+                        last_saved = step
+            observe()
+            logical = compiled.get_state(device_state)
+            if step != last_saved or checkpointer.latest_step() is None:
+                save_checkpoint(step, logical, wait=True)
+            checkpointer.wait_until_finished()
+        if stop.signal_name is not None:
+            log.message(f"stopped by {stop.signal_name} at step {step}; checkpoint saved in "
+                        f"{workdir / CHECKPOINT_DIR}")
+        else:
+            if not _due(step, config.sample_every) or step == start_step:
+                write_samples(step, logical)
+            if is_writer:
+                records = read_metrics(workdir / "metrics.jsonl")
+                if records:
+                    visualize.save_png(visualize.training_curves_picture(records),
+                                       workdir / CURVES_FILE)
+    except TrainingStopped as err:
+        checkpointer.wait_until_finished()
+        kept = checkpointer.latest_step()
+        where = (f"the last good checkpoint (step {kept}) is kept in {workdir / CHECKPOINT_DIR}"
+                 if kept is not None else "no checkpoint was saved")
+        err.args = (f"{err}; {where}",)
+        raise
+    finally:
+        log.close()
+        checkpointer.close()
+    return TrainSummary(state=logical, step=step, start_step=start_step,
+                        stopped_by=stop.signal_name, metrics=metrics,
+                        seconds=time.monotonic() - started, workdir=workdir)
+
+
+class _NoSignals:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
