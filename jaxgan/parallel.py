@@ -88,7 +88,8 @@ def device_major(x: np.ndarray, n_critic: int, num_devices: int) -> np.ndarray:
     rows = x.shape[0] // n_critic
     if rows % num_devices:
         raise ValueError(f"batch size {rows} per critic step does not split over {num_devices} "
-                         f"devices; use a batch size divisible by {num_devices}")
+                         f"devices; use a batch size divisible by {num_devices} (or "
+                         f"parallel='jit' for one device)")
     b = rows // num_devices
     x = x.reshape((n_critic, num_devices, b) + x.shape[1:]).swapaxes(0, 1)
     return x.reshape((num_devices, n_critic * b) + x.shape[3:])

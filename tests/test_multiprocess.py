@@ -1,14 +1,15 @@
-"""Two real JAX processes on this machine (jax.distributed on localhost, gloo CPU collectives).
+"""`jaxgan train` data-parallel from the command line: pmap, shard_map, and 2 processes.
 
-Each process has 2 CPU devices, so the shard_map mesh spans 4 devices over 2 processes. Each
-process feeds only its own rows of the global ring-8 batches (`jaxgan.data.make_iterator` with its
-process index: rows [p·B/2, (p+1)·B/2) of every global batch, n_critic batches per step); the test
-process then trains one process on 4 of its simulated devices with the whole global batches.
-Devices fold their global mesh index into the key, so the two runs draw the same noise and must end
-with the same state, up to the all-reduce's summation order (gloo vs in-process): rtol 1e-5,
-atol 2e-6. The RpGAN loss pairs real row i with fake row i, so rows fed to the wrong device change
-the result (checked: swapping the two processes' rows fails this test). Run as a script, this file
-is the worker.
+Three runs of the same small ring-8 config, seed and data, at the same time in fresh processes
+(the test process itself has 8 devices):
+  * `--config.parallel=pmap` on 4 CPU devices (JAX_NUM_CPU_DEVICES=4);
+  * `--config.parallel=shard_map` on 4 CPU devices;
+  * two processes with 2 CPU devices each (`--coordinator_address localhost:PORT --num_processes 2
+    --process_id I`, jax.distributed with gloo collectives), one shard_map mesh of 4 devices over
+    both, each process feeding its own rows of every global batch.
+All fold the same 4 device indices into the step key and see the same global batches, so their
+final checkpoints must hold the same state (rtol 1e-5, atol 2e-6: all-reduce summation order
+only). Only process 0 of the 2-process run writes logs and images; Orbax saves from both.
 """
 from __future__ import annotations
 
@@ -18,61 +19,22 @@ import subprocess
 import sys
 from pathlib import Path
 
+import chex
+import jax
 import numpy as np
+import pytest
 
-PROCESSES = 2
-DEVICES_PER_PROCESS = 2
-N_CRITIC = 2
-BATCH = 16  # global rows per critic step: 4 per device
-STEPS = 3
-RTOL, ATOL = 1e-5, 2e-6
+from jaxgan import cli
 
-
-def _train(devices, process_index: int, process_count: int
-           ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """STEPS shard_map steps of a small ring-8 MLP over `devices`, feeding this process's rows
-    only. The final and the initial state's leaves."""
-    import jax
-
-    from jaxgan import config as config_lib
-    from jaxgan import parallel
-    from jaxgan.data import make_iterator
-    from jaxgan.state import create_train_state
-    from jaxgan.step import step_key
-
-    config = config_lib.base_config()
-    config.model = "mlp"
-    config.mlp_g_hidden, config.mlp_d_hidden, config.latent_dim = (16, 16), (16,), 4
-    config.n_critic = N_CRITIC
-    config.loss = "relativistic"  # pairs real row i with fake row i: rows fed to the wrong
-    # device would change the result (a sum-separable loss would not notice a permutation)
-    gan = config_lib.build_gan(config, (2,), axis_name=parallel.step_axis_name("shard_map"))
-    compiled = parallel.compile_train_step(gan, "shard_map", devices)
-    initial = create_train_state(gan, jax.random.PRNGKey(0))
-    initial_leaves = [np.asarray(leaf) for leaf in jax.tree.leaves(initial)]
-    state = compiled.put_state(initial)
-    data = make_iterator("ring8", batch_size=BATCH, seed=7, process_index=process_index,
-                         process_count=process_count)
-    key = jax.random.PRNGKey(1)
-    for i in range(STEPS):
-        chunks = [next(data) for _ in range(N_CRITIC)]  # this process's rows of each global batch
-        local = {"x": np.concatenate([c["x"] for c in chunks])}
-        state, metrics = compiled(state, compiled.put_batch(local), step_key(key, i))
-        assert bool(metrics["finite"])
-    local_state = parallel.host_local_state(compiled.get_state(state))
-    return [np.asarray(leaf) for leaf in jax.tree.leaves(local_state)], initial_leaves
-
-
-def _worker(out_path: str) -> None:
-    from jaxgan import parallel
-
-    assert parallel.initialize_distributed()  # from $JAX_COORDINATOR_ADDRESS etc.
-    import jax
-
-    assert jax.process_count() == PROCESSES and jax.device_count() == PROCESSES * \
-        DEVICES_PER_PROCESS
-    leaves, _ = _train(jax.devices(), jax.process_index(), jax.process_count())
-    np.savez(out_path, *leaves)
+ROOT = Path(__file__).resolve().parents[1]
+MODES = ("pmap", "shard_map")
+STEPS = 2
+# ring8 with RpGAN, which pairs real row i with fake row i: rows on the wrong device would show
+SMALL_RING8 = ["--config", str(ROOT / "experiments" / "ring8.py"), f"--config.steps={STEPS}",
+               "--config.mlp_g_hidden=16,16", "--config.mlp_d_hidden=16",
+               "--config.batch_size=16", "--config.log_every=1", "--config.sample_every=0",
+               "--config.checkpoint_every=0", "--config.num_samples_grid=16",
+               "--config.loss=relativistic"]
 
 
 def _free_port() -> int:
@@ -81,42 +43,66 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_two_processes_equal_one_process_with_the_global_batch(tmp_path):
-    import jax
+def _start(args: list[str], devices: int, cwd: Path) -> subprocess.Popen:
+    env = dict(os.environ, JAX_PLATFORMS="cpu", JAX_NUM_CPU_DEVICES=str(devices),
+               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    for name in ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID"):
+        env.pop(name, None)
+    return subprocess.Popen([sys.executable, "-m", "jaxgan.cli", "train", *args, *SMALL_RING8],
+                            env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
 
-    root = Path(__file__).resolve().parents[1]
+
+def test_pmap_shard_map_and_two_processes_train_to_the_same_state(tmp_path):
+    from jaxgan import trained
+
     port = _free_port()
-    procs = []
-    for pid in range(PROCESSES):
-        env = dict(os.environ, JAX_PLATFORMS="cpu", JAX_NUM_CPU_DEVICES=str(DEVICES_PER_PROCESS),
-                   JAX_COORDINATOR_ADDRESS=f"localhost:{port}", JAX_NUM_PROCESSES=str(PROCESSES),
-                   JAX_PROCESS_ID=str(pid),
-                   PYTHONPATH=os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]))
-        procs.append(subprocess.Popen(
-            [sys.executable, __file__, str(tmp_path / f"state{pid}.npz")], env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-    # the reference meanwhile: one process, 4 of the 8 simulated devices, the whole batches
-    reference, initial = _train(jax.devices()[:PROCESSES * DEVICES_PER_PROCESS], 0, 1)
+    procs = {mode: _start(["--workdir", str(tmp_path / mode), f"--config.parallel={mode}"], 4,
+                          tmp_path) for mode in MODES}
+    for pid in range(2):
+        procs[f"process{pid}"] = _start(
+            ["--workdir", str(tmp_path / "two_processes"), "--config.parallel=shard_map",
+             "--coordinator_address", f"localhost:{port}", "--num_processes", "2",
+             "--process_id", str(pid)], 2, tmp_path)
     try:
-        outputs = [p.communicate(timeout=300)[0] for p in procs]
+        outputs = {name: p.communicate(timeout=400)[0] for name, p in procs.items()}
     finally:
-        for p in procs:
+        for p in procs.values():
             if p.poll() is None:
                 p.kill()
-    for p, output in zip(procs, outputs):
-        assert p.returncode == 0, output[-3000:]
-    states = []
-    for pid in range(PROCESSES):
-        with np.load(tmp_path / f"state{pid}.npz") as f:
-            states.append([f[f"arr_{i}"] for i in range(len(f.files))])
-    assert len(states[0]) == len(reference)
-    for leaf0, leaf1, ref in zip(states[0], states[1], reference):
-        np.testing.assert_array_equal(leaf0, leaf1)  # replicas agree exactly
-        np.testing.assert_allclose(leaf0, ref, rtol=RTOL, atol=ATOL)
-    # STEPS steps were taken and moved the state (not two copies of the initial state)
-    assert int(states[0][0]) == STEPS  # GANState.step is the first leaf
-    assert max(float(np.max(np.abs(a - b))) for a, b in zip(states[0], initial)) > 1e-4
+    for name, p in procs.items():
+        assert p.returncode == 0, f"{name}: {outputs[name][-3000:]}"
+    for mode in MODES:
+        assert f"data parallel: {mode} over 4 devices in 1 process(es)" in outputs[mode]
+        assert f"trained to step {STEPS}" in outputs[mode]
+    assert "data parallel: shard_map over 4 devices in 2 process(es)" in outputs["process0"]
+    assert "trained to step" not in outputs["process1"]  # process 0 alone writes logs
+    assert "step 1/" not in outputs["process1"]
+    assert sorted(p.name for p in (tmp_path / "two_processes" / "samples").iterdir()) == \
+        [f"step_{STEPS:07d}.png"]
+    states = {}
+    for name in (*MODES, "two_processes"):
+        run = trained.load_run(tmp_path / name)
+        assert run.step == STEPS
+        states[name] = jax.tree.map(np.asarray, run.state)
+    chex.assert_trees_all_close(states["pmap"], states["shard_map"], rtol=1e-5, atol=2e-6)
+    chex.assert_trees_all_close(states["two_processes"], states["shard_map"], rtol=1e-5,
+                                atol=2e-6)
 
 
-if __name__ == "__main__":
-    _worker(sys.argv[1])
+def test_process_count_without_coordinator_is_one_line_and_exit_2(tmp_path, capsys,
+                                                                    monkeypatch):
+    monkeypatch.delenv("JAX_COORDINATOR_ADDRESS", raising=False)
+    code = cli.main(["train", "--workdir", str(tmp_path), "--num_processes", "2",
+                     "--process_id", "0", *SMALL_RING8])
+    err = capsys.readouterr().err.strip()
+    assert code == cli.EXIT_USAGE
+    assert len(err.splitlines()) == 1 and "coordinator" in err
+
+
+@pytest.mark.parametrize("flag", ["--num_processes", "--process_id"])
+def test_distributed_flags_parse_as_integers(flag):
+    args, _ = cli.build_parser().parse_known_args(
+        ["train", "--workdir", "w", "--coordinator_address", "localhost:1234", flag, "3"])
+    assert args.coordinator_address == "localhost:1234"
+    assert getattr(args, flag[2:]) == 3

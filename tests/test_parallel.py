@@ -281,7 +281,7 @@ def test_checkpoint_restores_and_continues_on_another_device_count(tmp_path, fir
     (`abstract_state`: a replicated NamedSharding over 8 devices, or one device), step 1 there.
     The restored state is the saved one exactly, sits on the new layout, and the continued run
     ends where two uninterrupted steps on 8 devices end (rtol 1e-5, atol 2e-6)."""
-    Checkpointer = pytest.importorskip("jaxgan.checkpoint").Checkpointer  # until ckpt is on main
+    from jaxgan.checkpoint import Checkpointer
 
     batches, key = _batches((2,)), jax.random.PRNGKey(1)
     gan, before = _mlp_step(first, True, True)
