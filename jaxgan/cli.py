@@ -35,12 +35,20 @@ class UsageError(ValueError):
 # --- argument parsing -----------------------------------------------------------------------------
 
 def _config_keys_help() -> str:
+    from jaxgan import run_config
     from jaxgan.config import base_config
 
     config = base_config()
-    lines = ["config keys (defaults of jaxgan.config.base_config(); experiments override some):"]
+    lines = ["config keys (defaults of jaxgan.config.base_config(); experiments override some),",
+             "with their valid values:"]
     for key, value in config.items():
-        lines.append(f"  {key} = {value!r}")
+        if key in run_config.NAME_CHECKS:
+            valid = "one of " + ", ".join(sorted(run_config.NAME_CHECKS[key]()))
+        elif key in run_config.RANGE_CHECKS:
+            valid = run_config.RANGE_CHECKS[key][1]
+        else:
+            valid = run_config.KEY_NOTES.get(key, "")
+        lines.append(f"  {key + ' = ' + repr(value):<40} {valid}".rstrip())
     return "\n".join(lines)
 
 

@@ -230,6 +230,13 @@ RANGE_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "mlp_d_hidden": (lambda v: len(v) > 0 and all(w > 0 for w in v), "positive widths"),
 }
 
+# What the keys without a range or registry check take (shown by `jaxgan train --help`).
+KEY_NOTES = {
+    "dataset": "ring8, grid25, digits or a TFDS catalog image data set (mnist, cifar10, ...)",
+    "data_dir": "TFDS data directory ('': $TFDS_DATA_DIR or ~/tensorflow_datasets)",
+    "mlp_g_batch_norm": "true or false",
+}
+
 # What a name-valued key is called in messages (default: the key).
 NAME_LABELS = {"d_norm": "discriminator norm", "mlp_d_activation": "MLP discriminator activation",
                "parallel": "parallel mode"}

@@ -19,14 +19,13 @@ a metric is NaN/Inf, and the last good checkpoint stays on disk.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
-import math
 import os
 import pathlib
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -37,14 +36,13 @@ import ml_collections
 import numpy as np
 
 from jaxgan import data, parallel, visualize
+from jaxgan.checkpoint import Checkpointer, NonFiniteStateError
 from jaxgan.config import build_gan
 from jaxgan.gan import GAN
-from jaxgan.logs import RunLog, read_metrics
+from jaxgan.logs import METRICS_FILE, RunLog, read_metrics
 from jaxgan.run_config import config_to_json, validate_config
 from jaxgan.state import GANState, create_train_state, generate
 from jaxgan.step import step_key
-
-from jaxgan.checkpoint import Checkpointer, CheckpointError, NonFiniteStateError
 
 CHECKPOINT_DIR = "checkpoints"
 CONFIG_FILE = "config.json"
@@ -326,7 +324,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
 
     stop = StopFlag()
     try:
-        with (stop if handle_signals else _NoSignals()):
+        with stop if handle_signals else contextlib.nullcontext():
             while step < config.steps and stop.signal_name is None:
                 batch = compiled.put_batch(step_batch(iterator, config.n_critic))
                 device_state, device_metrics = compiled(device_state, batch,
@@ -354,7 +352,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
             if not _due(step, config.sample_every) or step == start_step:
                 write_samples(step, logical)
             if is_writer:
-                records = read_metrics(workdir / "metrics.jsonl")
+                records = read_metrics(workdir / METRICS_FILE)
                 if records:
                     visualize.save_png(visualize.training_curves_picture(records),
                                        workdir / CURVES_FILE)
@@ -372,10 +370,3 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
                         stopped_by=stop.signal_name, metrics=metrics,
                         seconds=time.monotonic() - started, workdir=workdir)
 
-
-class _NoSignals:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return None
