@@ -94,6 +94,16 @@ def build_parser() -> argparse.ArgumentParser:
                             "when resuming")
     train.add_argument("--workdir", metavar="DIR", required=True,
                        help="run directory for checkpoints, logs and images (created if needed)")
+    distributed = train.add_argument_group(
+        "several processes (one per host; each feeds its share of every batch, process 0 writes "
+        "logs and images)")
+    distributed.add_argument("--coordinator_address", metavar="HOST:PORT", default=None,
+                             help="address of process 0 (default $JAX_COORDINATOR_ADDRESS); "
+                                  "starts jax.distributed")
+    distributed.add_argument("--num_processes", metavar="N", type=int, default=None,
+                             help="number of processes (default $JAX_NUM_PROCESSES)")
+    distributed.add_argument("--process_id", metavar="I", type=int, default=None,
+                             help="this process's index in [0, N) (default $JAX_PROCESS_ID)")
     train.add_argument("--config.KEY", metavar="VALUE", dest="_override_help",
                        help="override config field KEY (repeatable), e.g. --config.steps=500 "
                             "--config.loss=hinge --config.mlp_g_hidden=256,256")
@@ -187,10 +197,14 @@ def resolve_train_config(config_spec: str | None, workdir: str,
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from jaxgan import parallel
+
+    # before anything touches a device
+    parallel.initialize_distributed(args.coordinator_address, args.num_processes, args.process_id)
     from jaxgan import train
 
     config, notes = resolve_train_config(args.config, args.workdir, args.overrides)
-    for note in notes:
+    for note in notes if parallel.is_main_process() else ():
         print(note, flush=True)
     try:
         summary = train.train_and_evaluate(config, args.workdir)
@@ -199,7 +213,7 @@ def run_train(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     if summary.stopped_by == "SIGINT":
         return EXIT_INTERRUPTED
-    if summary.stopped_by is None:
+    if summary.stopped_by is None and parallel.is_main_process():
         print(f"trained to step {summary.step} in {summary.seconds:.0f} s; outputs in "
               f"{summary.workdir}", flush=True)
     return EXIT_OK

@@ -55,6 +55,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.ema_decay = 0.0
     # run
     c.parallel = "auto"  # jaxgan.parallel mode: auto | jit | pmap | shard_map
+    c.sync_batch_norm = True  # BatchNorm statistics over the global batch, not per device
     c.log_every = 50
     c.sample_every = 500
     c.checkpoint_every = 1000
@@ -63,20 +64,22 @@ def base_config() -> ml_collections.ConfigDict:
     return c
 
 
-ModelPair = Callable[[ml_collections.ConfigDict, tuple[int, ...]], tuple]
+ModelPair = Callable[..., tuple]  # (config, data_shape, bn_axis_name) -> (generator, discriminator)
 
 
-def _dcgan(config: ml_collections.ConfigDict, data_shape: tuple[int, ...]):
+def _dcgan(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],
+           bn_axis_name: str | None = None):
     resolution, _, channels = data_shape
     return (models.DCGANGenerator(resolution=resolution, channels=channels,
-                                  features=config.g_features),
+                                  features=config.g_features, bn_axis_name=bn_axis_name),
             models.DCGANDiscriminator(resolution=resolution, features=config.d_features,
-                                      norm=config.d_norm))
+                                      norm=config.d_norm, bn_axis_name=bn_axis_name))
 
 
-def _mlp(config: ml_collections.ConfigDict, data_shape: tuple[int, ...]):
+def _mlp(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],
+         bn_axis_name: str | None = None):
     return (models.MLPGenerator(hidden=tuple(config.mlp_g_hidden), out_dim=data_shape[-1],
-                                batch_norm=config.mlp_g_batch_norm),
+                                batch_norm=config.mlp_g_batch_norm, bn_axis_name=bn_axis_name),
             models.MLPDiscriminator(hidden=tuple(config.mlp_d_hidden),
                                     activation=config.mlp_d_activation))
 
@@ -90,9 +93,15 @@ OPTIMIZERS: Registry[Callable[..., optax.GradientTransformation]] = Registry("op
 
 
 def build_gan(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],
-              num_classes: int = 0) -> GAN:
-    """The GAN a config describes, for data of `data_shape`."""
-    generator, discriminator = MODELS[config.model](config, tuple(data_shape))
+              num_classes: int = 0, axis_name: str | None = None) -> GAN:
+    """The GAN a config describes, for data of `data_shape`.
+
+    `axis_name`: the device axis the step runs under (`jaxgan.parallel.step_axis_name(mode)`);
+    with `config.sync_batch_norm` the BatchNorm layers average their batch statistics over it
+    (cross-GPU BatchNorm, Peng et al. 2018, arXiv:1711.07240).
+    """
+    bn_axis_name = axis_name if config.get("sync_batch_norm", True) else None
+    generator, discriminator = MODELS[config.model](config, tuple(data_shape), bn_axis_name)
     make_optimizer = OPTIMIZERS[config.optimizer]
     d_optimizer = make_optimizer(config.d_lr, config.b1, config.b2)
     if config.weight_clip > 0:

@@ -35,12 +35,11 @@ import jax
 import ml_collections
 import numpy as np
 
-from jaxgan import data, visualize
+from jaxgan import data, parallel, visualize
 from jaxgan.checkpoint import Checkpointer, NonFiniteStateError
 from jaxgan.config import build_gan
 from jaxgan.gan import GAN
 from jaxgan.logs import METRICS_FILE, RunLog, read_metrics
-from jaxgan.parallel import compile_train_step
 from jaxgan.run_config import config_to_json, validate_config
 from jaxgan.state import GANState, create_train_state, generate
 from jaxgan.step import step_key
@@ -251,19 +250,26 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     iterator = data.make_iterator(config.dataset, batch_size=config.batch_size, seed=config.seed,
                                   **data_options(config))
     spec = iterator.spec
-    gan = build_gan(config, spec.shape)
+    mode = parallel.resolve_mode(config.parallel, jax.device_count())
+    gan = build_gan(config, spec.shape, axis_name=parallel.step_axis_name(mode))
     workdir = prepare_workdir(workdir)
     is_writer = jax.process_index() == 0
     monitors = default_monitors() if monitors is None else list(monitors)
-    compiled = compile_train_step(gan, config.parallel)
+    compiled = parallel.compile_train_step(gan, mode)
     keys = run_keys(config.seed)
     config_json = config_to_json(config)
 
     checkpointer = Checkpointer(workdir / CHECKPOINT_DIR, max_to_keep=config.keep_checkpoints)
     start_step = 0
     messages = []
+    if compiled.num_devices > 1:
+        batch_norm = "synchronised" if config.sync_batch_norm else "per device"
+        messages.append(f"data parallel: {mode} over {compiled.num_devices} devices in "
+                        f"{jax.process_count()} process(es), BatchNorm statistics {batch_norm}")
     if checkpointer.latest_step() is not None:
-        restored = checkpointer.restore(abstract_state(gan, keys.init), config=config_json)
+        # straight onto the step's layout (e.g. replicated over every process's devices)
+        restored = checkpointer.restore(parallel.abstract_state(compiled, gan, keys.init),
+                                        config=config_json)
         state, start_step = restored.state, int(restored.step)
         iterator.set_state(restored.data_state)
         messages.append(f"resuming from step {start_step}")
@@ -285,10 +291,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
                                     **data_options(config)) if spec.kind == "points" else None)
 
     def write_samples(step: int, logical: GANState) -> None:
-        samples = np.asarray(sampler(logical, grid_z))  # every process runs the computation
         if not is_writer:
             return
-        picture = sample_picture(samples, spec, real_points, title=f"step {step}")
+        # this process's copy: process 0 samples alone, without the other processes' devices
+        picture = sample_picture(sampler(parallel.host_local_state(logical), grid_z), spec,
+                                 real_points, title=f"step {step}")
         visualize.save_png(picture, workdir / SAMPLES_DIR / f"step_{step:07d}.png")
         log.image("samples", step, picture)
 
