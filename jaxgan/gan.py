@@ -17,7 +17,7 @@ from jaxgan.losses import GANLoss
 
 Array = jax.Array
 Penalty = Callable[[Callable[[Array], Array], Array, Array, Array], Array]
-Augment = Callable[[Array, Array, Array], Array]  # (x, key, step) -> x
+Augment = Callable[[Array, Array, Array, Array], tuple[Array, Array]]  # (real, fake, key, step)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,7 +34,8 @@ class GAN:
       data_shape: one example's shape, e.g. (32, 32, 3) or (2,).
       num_classes: number of labels (0: unconditional).
       ema_decay: decay of the generator's exponential moving average (0: none kept).
-      augment: optional differentiable transform of every discriminator input.
+      augment: optional differentiable transform of the discriminator's input pair,
+        (real, fake, key, step) -> (real, fake), one key per update (jaxgan.augment).
     """
 
     generator: nn.Module
