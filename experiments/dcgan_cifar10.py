@@ -2,8 +2,8 @@
 
 DCGAN as published (Radford et al. 2015, arXiv:1511.06434): batch 128, Adam(2e-4, b1 0.5),
 init N(0, 0.02), BatchNorm in G and D (not on G's output or D's input), the non-saturating loss,
-z of dimension 100; the common 32x32 form with 64 base features. Reference: DCGAN IS 6.16 (Gulrajani et al. 2017),
-mimicry FID 28.95 (50k vs 50k).
+z of dimension 100; the common 32x32 form with 64 base features. Reference: DCGAN IS 6.16
+(Gulrajani et al. 2017), mimicry FID 28.95 (50k vs 50k).
 Needs the data prepared once with TFDS (the error message gives the command).
 """
 from jaxgan.config import base_config

@@ -1,10 +1,10 @@
-"""PacGAN's 2-D mode-collapse benchmark 'grid25': 25 Gaussians on {-4, -2, 0, 2, 4}², std 0.05 (Lin et al. 2018, arXiv:1712.04086).
+"""PacGAN's 2-D mode-collapse benchmark 'grid25': 25 Gaussians on {-4, -2, 0, 2, 4}², std 0.05.
 
-The PacGAN setup: generator MLP of 4 hidden layers of 400 with ReLU + BatchNorm, discriminator MLP of
-3 maxout layers of 200 (5 pieces), batch 100, Adam(lr 1e-4, b1 0.8), the non-saturating GAN loss,
-evaluated on 2,500 samples (`jaxgan eval`). PacGAN trains 400 epochs of 100,000 points (400,000
-steps); this CPU-sized budget is 20000 steps (a few minutes on 2 CPU cores). Raise it with
---config.steps=400000 to match the paper.
+The setup of PacGAN (Lin et al. 2018, arXiv:1712.04086), after VEEGAN (Srivastava et al. 2017):
+generator MLP with 4 hidden layers of 400 (ReLU + BatchNorm), discriminator MLP with 3 maxout
+layers of 200 (5 pieces), batch 100, Adam(lr 1e-4, b1 0.8), the non-saturating GAN loss, metrics
+on 2,500 samples (`jaxgan eval`). PacGAN trains 400 epochs of 100,000 points (400,000 steps); the
+budget here is CPU-sized: 20,000 steps. Pass --config.steps=400000 for the paper's.
 """
 from jaxgan.config import base_config
 

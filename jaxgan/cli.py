@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import pathlib
 import sys
@@ -35,12 +36,20 @@ class UsageError(ValueError):
 # --- argument parsing -----------------------------------------------------------------------------
 
 def _config_keys_help() -> str:
+    from jaxgan import run_config
     from jaxgan.config import base_config
 
     config = base_config()
-    lines = ["config keys (defaults of jaxgan.config.base_config(); experiments override some):"]
+    lines = ["config keys (defaults of jaxgan.config.base_config(); experiments override some),",
+             "with their valid values:"]
     for key, value in config.items():
-        lines.append(f"  {key} = {value!r}")
+        if key in run_config.NAME_CHECKS:
+            valid = "one of " + ", ".join(sorted(run_config.NAME_CHECKS[key]()))
+        elif key in run_config.RANGE_CHECKS:
+            valid = run_config.RANGE_CHECKS[key][1]
+        else:
+            valid = run_config.KEY_NOTES.get(key, "")
+        lines.append(f"  {key + ' = ' + repr(value):<40} {valid}".rstrip())
     return "\n".join(lines)
 
 
@@ -86,6 +95,16 @@ def build_parser() -> argparse.ArgumentParser:
                             "when resuming")
     train.add_argument("--workdir", metavar="DIR", required=True,
                        help="run directory for checkpoints, logs and images (created if needed)")
+    distributed = train.add_argument_group(
+        "several processes (one per host; each feeds its share of every batch, process 0 writes "
+        "logs and images)")
+    distributed.add_argument("--coordinator_address", metavar="HOST:PORT", default=None,
+                             help="address of process 0 (default $JAX_COORDINATOR_ADDRESS); "
+                                  "starts jax.distributed")
+    distributed.add_argument("--num_processes", metavar="N", type=int, default=None,
+                             help="number of processes (default $JAX_NUM_PROCESSES)")
+    distributed.add_argument("--process_id", metavar="I", type=int, default=None,
+                             help="this process's index in [0, N) (default $JAX_PROCESS_ID)")
     train.add_argument("--config.KEY", metavar="VALUE", dest="_override_help",
                        help="override config field KEY (repeatable), e.g. --config.steps=500 "
                             "--config.loss=hinge --config.mlp_g_hidden=256,256")
@@ -142,13 +161,22 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser(
         "eval", parents=[common], allow_abbrev=False,
         help="compute the metrics that fit the data set; write DIR/eval.json",
-        description="Compute the metrics that fit the run's data (mode metrics for ring8/grid25: "
-                    "modes captured, %% high quality, reverse KL) on N samples of the latest "
-                    "checkpoint; write DIR/eval.json and print it as the last line (one JSON "
-                    "object).")
+        description="Compute the metrics that fit the run's data on N samples of the latest "
+                    "checkpoint: for ring8/grid25 the PacGAN mode metrics (modes captured, %% high "
+                    "quality, reverse KL); for images FID, KID, Inception Score, precision/recall/"
+                    "density/coverage against real training images, with the digits classifier's "
+                    "features for digits (plus class coverage) and FID Inception-v3 features "
+                    "otherwise. Writes DIR/eval.json and prints it as the last line (one JSON "
+                    "object, with the protocol of the image scores).")
     evaluate.add_argument("--workdir", metavar="DIR", required=True, help="a run's workdir")
     evaluate.add_argument("--num", metavar="N", type=int, default=None,
-                          help="number of generated samples (default 2500, as in PacGAN)")
+                          help="number of generated samples (default 2500 points, as in PacGAN; "
+                               "10000 images, as FID needs); FID needs N above the feature "
+                               "dimension (64 digits, 2048 Inception)")
+    evaluate.add_argument("--weights", metavar="FILE", default=None,
+                          help="weights of the feature network (default: the shipped digits "
+                               "classifier; for other images $JAXGAN_INCEPTION_WEIGHTS, the "
+                               "pytorch-fid Inception .pth)")
     evaluate.add_argument("--seed", metavar="S", type=int, default=0,
                           help="seed of the latent draws (default 0)")
     evaluate.add_argument("--step", metavar="STEP", type=int, default=None,
@@ -200,10 +228,14 @@ def resolve_train_config(config_spec: str | None, workdir: str,
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from jaxgan import parallel
+
+    # before anything touches a device
+    parallel.initialize_distributed(args.coordinator_address, args.num_processes, args.process_id)
     from jaxgan import train
 
     config, notes = resolve_train_config(args.config, args.workdir, args.overrides)
-    for note in notes:
+    for note in notes if parallel.is_main_process() else ():
         print(note, flush=True)
     try:
         summary = train.train_and_evaluate(config, args.workdir)
@@ -212,7 +244,7 @@ def run_train(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     if summary.stopped_by == "SIGINT":
         return EXIT_INTERRUPTED
-    if summary.stopped_by is None:
+    if summary.stopped_by is None and parallel.is_main_process():
         print(f"trained to step {summary.step} in {summary.seconds:.0f} s; outputs in "
               f"{summary.workdir}", flush=True)
     return EXIT_OK
@@ -263,11 +295,10 @@ def run_sample(args: argparse.Namespace) -> int:
 def run_eval(args: argparse.Namespace) -> int:
     from jaxgan import evaluate, trained
 
-    num = evaluate.DEFAULT_NUM_SAMPLES if args.num is None else args.num
-    if num < 1:
-        raise UsageError(f"--num must be >= 1, got {num}")
+    if args.num is not None and args.num < 1:
+        raise UsageError(f"--num must be >= 1, got {args.num}")
     run = trained.load_run(args.workdir, step=args.step)
-    result = evaluate.evaluate_run(run, num=num, seed=args.seed)
+    result = evaluate.evaluate_run(run, num=args.num, seed=args.seed, weights=args.weights)
     line = json.dumps(result)
     (run.workdir / evaluate.EVAL_FILE).write_text(line + "\n")
     print(line, flush=True)
@@ -301,6 +332,22 @@ COMMANDS = {"train": run_train, "sample": run_sample, "eval": run_eval,
             "interpolate": run_interpolate}
 
 
+class _DropMessages(logging.Filter):
+    """Drops log records containing any of `fragments` (third-party advice that needs no action)."""
+
+    def __init__(self, *fragments: str):
+        super().__init__()
+        self.fragments = fragments
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(fragment in message for fragment in self.fragments)
+
+
+# TFDS advises installing OpenCV on every image decode; jaxgan decodes with PIL on purpose.
+QUIET_LOGS = {"absl": ("OpenCV is not installed",)}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -318,6 +365,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--config.KEY overrides apply to `jaxgan train` only, got "
                      f"{OVERRIDE_PREFIX}{overrides[0][0]}")
     args.overrides = overrides
+    for name, fragments in QUIET_LOGS.items():
+        logging.getLogger(name).addFilter(_DropMessages(*fragments))
     args.debug = args.debug or args.debug_all
     try:
         return COMMANDS[args.command](args)

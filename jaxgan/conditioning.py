@@ -132,20 +132,20 @@ def condition_input(x: Array, labels: Array | None, conditioning: str, num_class
     return join_label(x, label_code(labels, num_classes, embedding_dim, "label_embedding"))
 
 
-def _output_plain(logits, features, labels, num_classes):
+def _output_plain(logits, features, labels, num_classes, wrap):
     return logits
 
 
-def _output_projection(logits, features, labels, num_classes):
+def _output_projection(logits, features, labels, num_classes, wrap):
     """o + ⟨V[y], φ(x)⟩ (Miyato & Koyama 2018, eq. 3)."""
-    v = nn.Embed(num_classes, features.shape[-1], embedding_init=PROJECTION_INIT,
-                 name="projection_embedding")(labels)
+    v = wrap(nn.Embed(num_classes, features.shape[-1], embedding_init=PROJECTION_INIT,
+                      name="projection_embedding"))(labels)
     return logits + jnp.sum(v * features, axis=-1)
 
 
-def _output_auxiliary_classifier(logits, features, labels, num_classes):
+def _output_auxiliary_classifier(logits, features, labels, num_classes, wrap):
     """(o, W φ(x) + b): the real/fake logit and the class logits (Odena et al. 2017)."""
-    return logits, nn.Dense(num_classes, name="class_head")(features)
+    return logits, wrap(nn.Dense(num_classes, name="class_head"))(features)
 
 
 OUTPUT_CONDITIONING: dict[str, Callable[..., DiscriminatorOutput]] = {
@@ -157,12 +157,17 @@ OUTPUT_CONDITIONING: dict[str, Callable[..., DiscriminatorOutput]] = {
 
 
 def condition_output(logits: Array, features: Array, labels: Array | None, conditioning: str,
-                     num_classes: int) -> DiscriminatorOutput:
-    """D's output from its unconditional logit [B] and flattened features φ(x) [B, F]."""
+                     num_classes: int, wrap: Callable[[nn.Module], Callable] = lambda layer: layer
+                     ) -> DiscriminatorOutput:
+    """D's output from its unconditional logit [B] and features φ(x) (flattened to [B, F]).
+
+    `wrap` is applied to the new layers (the projection embedding V, the class head): D's
+    spectral normalisation, when it has one (Miyato & Koyama normalise V too).
+    """
     if not check_conditioning(conditioning, num_classes, labels):
         return logits
     return OUTPUT_CONDITIONING[conditioning](logits, features.reshape((features.shape[0], -1)),
-                                            labels, num_classes)
+                                            labels, num_classes, wrap)
 
 
 # --- the step's hook: ACGAN class terms ----------------------------------------------------------

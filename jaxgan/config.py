@@ -12,9 +12,11 @@ import ml_collections
 import optax
 
 from jaxgan import models
+from jaxgan.augment import build_augment
 from jaxgan.conditioning import is_conditional
 from jaxgan.gan import GAN
 from jaxgan.losses import get_loss
+from jaxgan.optim import clip_gradients, learning_rates
 from jaxgan.penalties import get_penalty, weight_clipping
 from jaxgan.registry import Registry
 
@@ -49,6 +51,14 @@ def base_config() -> ml_collections.ConfigDict:
     c.penalty_weight = 10.0
     c.weight_clip = 0.0  # > 0: WGAN weight clipping of D's params to [-c, c]
     c.n_critic = 1
+    # stabilisers (jaxgan.augment, jaxgan.critic_schedule, jaxgan.optim, jaxgan.monitors)
+    c.n_critic_boost = 0  # > 0: WGAN schedule, this many critic steps at the boosted steps (100)
+    c.n_critic_boost_first = 25  # ... for the first this many generator steps
+    c.n_critic_boost_every = 500  # ... and at every this-many-th generator step
+    c.d_spectral_norm = False  # spectral normalisation of D's layers (Miyato et al. 2018)
+    c.diffaugment = ""  # DiffAugment policy of D's inputs, e.g. "color,translation,cutout"
+    c.instance_noise_std = 0.0  # > 0: N(0, std²) added to D's real and fake inputs
+    c.instance_noise_anneal_steps = 0  # std decays linearly to 0 over these steps (0: constant)
     # optimisation
     c.batch_size = 64
     c.steps = 2000
@@ -57,9 +67,13 @@ def base_config() -> ml_collections.ConfigDict:
     c.d_lr = 2e-4
     c.b1 = 0.5
     c.b2 = 0.999
+    c.lr_schedule = "constant"  # constant | linear_warmup | linear_decay | cosine | warmup_cosine
+    c.warmup_steps = 0  # generator steps of linear warm-up (linear_warmup, warmup_cosine)
+    c.grad_clip_norm = 0.0  # > 0: clip each net's gradient to this global norm
     c.ema_decay = 0.0
     # run
     c.parallel = "auto"  # jaxgan.parallel mode: auto | jit | pmap | shard_map
+    c.sync_batch_norm = True  # BatchNorm statistics over the global batch, not per device
     c.log_every = 50
     c.sample_every = 500
     c.checkpoint_every = 1000
@@ -68,20 +82,22 @@ def base_config() -> ml_collections.ConfigDict:
     return c
 
 
-ModelPair = Callable[[ml_collections.ConfigDict, tuple[int, ...]], tuple]
+ModelPair = Callable[..., tuple]  # (config, data_shape, bn_axis_name) -> (generator, discriminator)
 
 
-def _dcgan(config: ml_collections.ConfigDict, data_shape: tuple[int, ...]):
+def _dcgan(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],
+           bn_axis_name: str | None = None):
     resolution, _, channels = data_shape
     return (models.DCGANGenerator(resolution=resolution, channels=channels,
-                                  features=config.g_features),
+                                  features=config.g_features, bn_axis_name=bn_axis_name),
             models.DCGANDiscriminator(resolution=resolution, features=config.d_features,
-                                      norm=config.d_norm))
+                                      norm=config.d_norm, bn_axis_name=bn_axis_name))
 
 
-def _mlp(config: ml_collections.ConfigDict, data_shape: tuple[int, ...]):
+def _mlp(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],
+         bn_axis_name: str | None = None):
     return (models.MLPGenerator(hidden=tuple(config.mlp_g_hidden), out_dim=data_shape[-1],
-                                batch_norm=config.mlp_g_batch_norm),
+                                batch_norm=config.mlp_g_batch_norm, bn_axis_name=bn_axis_name),
             models.MLPDiscriminator(hidden=tuple(config.mlp_d_hidden),
                                     activation=config.mlp_d_activation))
 
@@ -110,18 +126,28 @@ def make_conditional(generator, discriminator, config: ml_collections.ConfigDict
 
 
 def build_gan(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],
-              num_classes: int = 0) -> GAN:
-    """The GAN a config describes, for data of `data_shape`."""
-    generator, discriminator = MODELS[config.model](config, tuple(data_shape))
+              num_classes: int = 0, axis_name: str | None = None) -> GAN:
+    """The GAN a config describes, for data of `data_shape`.
+
+    `num_classes`: the data's classes (used by class-conditional configs, jaxgan.conditioning).
+    `axis_name`: the device axis the step runs under (`jaxgan.parallel.step_axis_name(mode)`);
+    with `config.sync_batch_norm` the BatchNorm layers average their batch statistics over it
+    (cross-GPU BatchNorm, Peng et al. 2018, arXiv:1711.07240).
+    """
+    bn_axis_name = axis_name if config.get("sync_batch_norm", True) else None
+    generator, discriminator = MODELS[config.model](config, tuple(data_shape), bn_axis_name)
     generator, discriminator = make_conditional(generator, discriminator, config, num_classes)
     make_optimizer = OPTIMIZERS[config.optimizer]
-    d_optimizer = make_optimizer(config.d_lr, config.b1, config.b2)
+    g_lr, d_lr = learning_rates(config)
+    clip_norm = config.get("grad_clip_norm", 0.0)
+    d_optimizer = clip_gradients(make_optimizer(d_lr, config.b1, config.b2), clip_norm)
     if config.weight_clip > 0:
         d_optimizer = optax.chain(d_optimizer, weight_clipping(config.weight_clip))
     return GAN(
         generator=generator,
-        discriminator=discriminator,
-        g_optimizer=make_optimizer(config.g_lr, config.b1, config.b2),
+        discriminator=(discriminator.clone(spectral_norm=True)
+                       if config.get("d_spectral_norm", False) else discriminator),
+        g_optimizer=clip_gradients(make_optimizer(g_lr, config.b1, config.b2), clip_norm),
         d_optimizer=d_optimizer,
         loss=get_loss(config.loss, real_target=config.real_label),
         penalty=get_penalty(config.penalty, config.penalty_weight),
@@ -131,4 +157,5 @@ def build_gan(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],
         num_classes=num_classes,
         class_loss_weight=config.get("class_loss_weight", 1.0),
         ema_decay=config.ema_decay,
+        augment=build_augment(config),
     )

@@ -17,7 +17,7 @@ from jaxgan.losses import GANLoss
 
 Array = jax.Array
 Penalty = Callable[[Callable[[Array], Array], Array, Array, Array], Array]
-Augment = Callable[[Array, Array, Array], Array]  # (x, key, step) -> x
+Augment = Callable[[Array, Array, Array, Array], tuple[Array, Array]]  # (real, fake, key, step)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,7 +36,8 @@ class GAN:
       class_loss_weight: weight of the ACGAN class cross-entropy added to both nets' losses
         (used only when D returns class logits; jaxgan.conditioning).
       ema_decay: decay of the generator's exponential moving average (0: none kept).
-      augment: optional differentiable transform of every discriminator input.
+      augment: optional differentiable transform of the discriminator's input pair,
+        (real, fake, key, step) -> (real, fake), one key per update (jaxgan.augment).
     """
 
     generator: nn.Module

@@ -40,6 +40,20 @@ def _batch_norm(train: bool, axis_name: str | None) -> nn.BatchNorm:
                         scale_init=dcgan_scale_init, axis_name=axis_name)
 
 
+def spectral_norm(layer: nn.Module, enabled: bool, module: nn.Module):
+    """`layer`, with W replaced by W/σ(W) when `enabled` (Miyato et al. 2018, arXiv:1802.05957).
+
+    σ(W) is estimated by power iteration on W reshaped to [fan_in, fan_out] (flax's
+    `nn.SpectralNorm`); its vector u lives in the 'batch_stats' collection and advances one
+    iteration per call whenever the caller lets 'batch_stats' change (training and init), as
+    BatchNorm statistics do. `module` is the module whose `__call__` builds the layer.
+    """
+    if not enabled:
+        return layer
+    update = module.is_mutable_collection("batch_stats")
+    return lambda *args: nn.SpectralNorm(layer)(*args, update_stats=update)
+
+
 def _num_resolution_steps(resolution: int) -> int:
     steps = math.log2(resolution / 4)
     if resolution < 8 or not steps.is_integer():
@@ -88,6 +102,7 @@ class DCGANDiscriminator(nn.Module):
 
     `norm` is 'batch' (DCGAN), 'layer' (per-example LayerNorm, for gradient penalties: Gulrajani
     et al. 2017 forbid BatchNorm in the critic) or 'none'. The first layer is never normalised.
+    `spectral_norm` normalises every conv's weights by their largest singular value (SN-GAN).
     `conv_impl` picks how the strided convs are computed (jaxgan.layers; same function, and the
     same parameters as `nn.Conv` under the same names).
     """
@@ -95,6 +110,7 @@ class DCGANDiscriminator(nn.Module):
     resolution: int = 32
     features: int = 64
     norm: str = "batch"
+    spectral_norm: bool = False
     bn_axis_name: str | None = None
     conv_impl: str = "auto"
     conditioning: str = "none"
@@ -110,15 +126,19 @@ class DCGANDiscriminator(nn.Module):
         x = condition_input(x, labels, self.conditioning, self.num_classes,
                             self.label_embedding_dim)
         for i in range(n_down):
-            x = Conv4x4S2(self.features * 2 ** i, kernel_init=DCGAN_INIT, impl=self.conv_impl,
-                          name=f"Conv_{i}")(x)
+            conv = Conv4x4S2(self.features * 2 ** i, kernel_init=DCGAN_INIT,
+                             impl=self.conv_impl, name=f"Conv_{i}")
+            x = spectral_norm(conv, self.spectral_norm, self)(x)
             if i > 0:
                 x = NORMS[self.norm](train, self.bn_axis_name)(x)
             x = nn.leaky_relu(x, 0.2)
-        logits = nn.Conv(1, (4, 4), padding="VALID", kernel_init=DCGAN_INIT,
-                         name=f"Conv_{n_down}")(x)
-        logits = logits.reshape((x.shape[0],))
-        return condition_output(logits, x, labels, self.conditioning, self.num_classes)
+        logits = spectral_norm(nn.Conv(1, (4, 4), padding="VALID", kernel_init=DCGAN_INIT,
+                                       name=f"Conv_{n_down}"), self.spectral_norm, self)(x)
+        return condition_output(logits.reshape((x.shape[0],)), x, labels, self.conditioning,
+                                self.num_classes, self._wrap)
+
+    def _wrap(self, layer: nn.Module):
+        return spectral_norm(layer, self.spectral_norm, self)
 
 
 NORMS = {
@@ -160,18 +180,23 @@ class Maxout(nn.Module):
 
     features: int
     pieces: int = 5
+    spectral_norm: bool = False
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
-        y = nn.Dense(self.features * self.pieces)(x)
+        y = spectral_norm(nn.Dense(self.features * self.pieces), self.spectral_norm, self)(x)
         return jnp.max(y.reshape(x.shape[:-1] + (self.features, self.pieces)), axis=-1)
 
 
 class MLPDiscriminator(nn.Module):
-    """Point → logit: hidden maxout (PacGAN: 3 layers of 200) or LeakyReLU(0.2) layers."""
+    """Point → logit: hidden maxout (PacGAN: 3 layers of 200) or LeakyReLU(0.2) layers.
+
+    `spectral_norm` normalises every layer's weights by their largest singular value (SN-GAN).
+    """
 
     hidden: Sequence[int] = (200, 200, 200)
     activation: str = "maxout"
+    spectral_norm: bool = False
     maxout_pieces: int = 5
     conditioning: str = "none"
     num_classes: int = 0
@@ -186,8 +211,11 @@ class MLPDiscriminator(nn.Module):
                             self.label_embedding_dim)
         for width in self.hidden:
             if self.activation == "maxout":
-                x = Maxout(width, self.maxout_pieces)(x)
+                x = Maxout(width, self.maxout_pieces, self.spectral_norm)(x)
             else:
-                x = nn.leaky_relu(nn.Dense(width)(x), 0.2)
-        logits = nn.Dense(1)(x).reshape((x.shape[0],))
-        return condition_output(logits, x, labels, self.conditioning, self.num_classes)
+                x = nn.leaky_relu(spectral_norm(nn.Dense(width), self.spectral_norm, self)(x), 0.2)
+        logits = spectral_norm(nn.Dense(1), self.spectral_norm, self)(x).reshape((x.shape[0],))
+        return condition_output(logits, x, labels, self.conditioning, self.num_classes, self._wrap)
+
+    def _wrap(self, layer: nn.Module):
+        return spectral_norm(layer, self.spectral_norm, self)

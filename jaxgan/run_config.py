@@ -79,8 +79,8 @@ def load_experiment(spec: str) -> ml_collections.ConfigDict:
         raise ConfigError(f"experiment config {str(path)!r} has no get_config() function")
     config = module.get_config()
     if not isinstance(config, ml_collections.ConfigDict):
-        raise ConfigError(f"get_config() of {str(path)!r} must return an ml_collections.ConfigDict, "
-                          f"got {type(config).__name__}")
+        raise ConfigError(f"get_config() of {str(path)!r} must return an "
+                          f"ml_collections.ConfigDict, got {type(config).__name__}")
     return config
 
 
@@ -233,6 +233,17 @@ RANGE_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "class_loss_weight": (lambda v: 0 <= v < math.inf, "a number >= 0"),
 }
 
+# What the keys without a range or registry check take (shown by `jaxgan train --help`).
+KEY_NOTES = {
+    "dataset": "ring8, grid25, digits or a TFDS catalog image data set (mnist, cifar10, ...)",
+    "data_dir": "TFDS data directory ('': $TFDS_DATA_DIR or ~/tensorflow_datasets)",
+    "mlp_g_batch_norm": "true or false",
+}
+
+# What a name-valued key is called in messages (default: the key).
+NAME_LABELS = {"d_norm": "discriminator norm", "mlp_d_activation": "MLP discriminator activation",
+               "parallel": "parallel mode"}
+
 # key -> the valid names (registries list their names themselves).
 NAME_CHECKS: dict[str, Callable[[], Iterable[str]]] = {
     "loss": lambda: LOSSES,
@@ -263,8 +274,8 @@ def validate_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigD
             raise ConfigError(f"config.{key} must be {valid}, got {value!r}")
     for key, names in NAME_CHECKS.items():
         if key in config and config[key] not in set(names()):
-            raise ConfigError(f"unknown {key.replace('_', ' ')} {config[key]!r} (config.{key}); "
-                              f"valid choices: {', '.join(sorted(names()))}")
+            raise ConfigError(f"unknown {NAME_LABELS.get(key, key)} {config[key]!r} "
+                              f"(config.{key}); valid choices: {', '.join(sorted(names()))}")
     if "dataset" in config and not (isinstance(config.dataset, str) and config.dataset):
         raise ConfigError(f"config.dataset must be a data set name, got {config.dataset!r}")
     return config

@@ -38,8 +38,14 @@ def _apply_updates(net: NetState, grads, optimizer: optax.GradientTransformation
                     opt_state=opt_state)
 
 
-def _augment(gan: GAN, x: Array, key: Array, step: Array) -> Array:
-    return x if gan.augment is None else gan.augment(x, key, step)
+def _augment(gan: GAN, real: Array, fake: Array, key: Array, step: Array) -> tuple[Array, Array]:
+    """D's inputs after `gan.augment` (jaxgan.augment), which sees the pair and one key."""
+    return (real, fake) if gan.augment is None else gan.augment(real, fake, key, step)
+
+
+def _all_finite(tree: Any) -> Array:
+    """Whether every element of every leaf is finite (no NaN, no ±Inf)."""
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]))
 
 
 def _d_outputs(gan: GAN, logits: Array) -> Array:
@@ -50,13 +56,12 @@ def _d_outputs(gan: GAN, logits: Array) -> Array:
 def discriminator_update(gan: GAN, state: GANState, real: Array, labels: Array | None,
                          key: Array, axis_name: str | None = None) -> tuple[GANState, Metrics]:
     """One D update on a real batch and a fresh fake batch (G in training mode, not updated)."""
-    key_z, key_penalty, key_aug_real, key_aug_fake = jax.random.split(key, 4)
+    key_z, key_penalty, key_aug = jax.random.split(key, 3)
     g, d = state.generator, state.discriminator
     z = gan.sample_latent(key_z, real.shape[0])
     fake, _ = gan.generator.apply(g.variables(), z, labels, train=True, mutable=["batch_stats"])
     fake = jax.lax.stop_gradient(fake)
-    real_in = _augment(gan, real, key_aug_real, state.step)
-    fake_in = _augment(gan, fake, key_aug_fake, state.step)
+    real_in, fake_in = _augment(gan, real, fake, key_aug, state.step)
 
     def loss_fn(params):
         def apply(variables, x):
@@ -98,7 +103,7 @@ def discriminator_update(gan: GAN, state: GANState, real: Array, labels: Array |
 def generator_update(gan: GAN, state: GANState, real: Array, labels: Array | None, key: Array,
                      axis_name: str | None = None) -> tuple[GANState, Metrics]:
     """One G update against the current D; `real` is read only by relativistic losses."""
-    key_z, key_aug_real, key_aug_fake = jax.random.split(key, 3)
+    key_z, key_aug = jax.random.split(key)
     g, d = state.generator, state.discriminator
     z = gan.sample_latent(key_z, real.shape[0])
 
@@ -109,9 +114,9 @@ def generator_update(gan: GAN, state: GANState, real: Array, labels: Array | Non
     def loss_fn(params):
         fake, mutated = gan.generator.apply({"params": params, "batch_stats": g.batch_stats}, z,
                                             labels, train=True, mutable=["batch_stats"])
-        fake_logits, fake_class = d_outputs(_augment(gan, fake, key_aug_fake, state.step))
-        real_logits = (d_outputs(_augment(gan, real, key_aug_real, state.step))[0]
-                       if gan.loss.generator_needs_real else None)
+        real_in, fake_in = _augment(gan, real, fake, key_aug, state.step)
+        fake_logits, fake_class = d_outputs(fake_in)
+        real_logits = d_outputs(real_in)[0] if gan.loss.generator_needs_real else None
         class_loss, class_metrics = conditioning.generator_class_loss(fake_class, labels)
         loss = gan.loss.generator(fake_logits, real_logits)
         aux = (loss, mutated.get("batch_stats", {}), class_metrics)
@@ -156,7 +161,8 @@ def train_step(gan: GAN, state: GANState, batch: Batch, key: Array,
                                         key_g, axis_name)
     metrics = _mean_over({**d_metrics, **g_metrics}, axis_name)
     metrics["finite"] = jnp.all(jnp.isfinite(jnp.stack(
-        [metrics[k] for k in ("d_loss", "g_loss", "penalty", "d_grad_norm", "g_grad_norm")])))
+        [metrics[k] for k in ("d_loss", "g_loss", "penalty", "d_grad_norm", "g_grad_norm")]))) \
+        & _all_finite((state.generator.params, state.discriminator.params))
     return state, metrics
 
 

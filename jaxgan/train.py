@@ -19,14 +19,13 @@ a metric is NaN/Inf, and the last good checkpoint stays on disk.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
-import math
 import os
 import pathlib
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -36,19 +35,14 @@ import jax
 import ml_collections
 import numpy as np
 
-from jaxgan import class_samples, data, visualize
+from jaxgan import class_samples, data, parallel, visualize
+from jaxgan.checkpoint import Checkpointer, NonFiniteStateError
 from jaxgan.config import build_gan
 from jaxgan.gan import GAN
-from jaxgan.logs import RunLog, read_metrics
-from jaxgan.parallel import compile_train_step
+from jaxgan.logs import METRICS_FILE, RunLog, read_metrics
 from jaxgan.run_config import config_to_json, validate_config
 from jaxgan.state import GANState, create_train_state, generate
 from jaxgan.step import step_key
-
-try:
-    from jaxgan.checkpoint import Checkpointer, CheckpointError, NonFiniteStateError
-except ImportError:  # TEMPORARY until branch `ckpt` lands on main; then delete checkpoint_standin
-    from jaxgan.checkpoint_standin import Checkpointer, CheckpointError, NonFiniteStateError
 
 CHECKPOINT_DIR = "checkpoints"
 CONFIG_FILE = "config.json"
@@ -257,19 +251,26 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     iterator = data.make_iterator(config.dataset, batch_size=config.batch_size, seed=config.seed,
                                   **data_options(config))
     spec = iterator.spec
-    gan = build_gan(config, spec.shape, spec.num_classes)
+    mode = parallel.resolve_mode(config.parallel, jax.device_count())
+    gan = build_gan(config, spec.shape, spec.num_classes, axis_name=parallel.step_axis_name(mode))
     workdir = prepare_workdir(workdir)
     is_writer = jax.process_index() == 0
     monitors = default_monitors() if monitors is None else list(monitors)
-    compiled = compile_train_step(gan, config.parallel)
+    compiled = parallel.compile_train_step(gan, mode)
     keys = run_keys(config.seed)
     config_json = config_to_json(config)
 
     checkpointer = Checkpointer(workdir / CHECKPOINT_DIR, max_to_keep=config.keep_checkpoints)
     start_step = 0
     messages = []
+    if compiled.num_devices > 1:
+        batch_norm = "synchronised" if config.sync_batch_norm else "per device"
+        messages.append(f"data parallel: {mode} over {compiled.num_devices} devices in "
+                        f"{jax.process_count()} process(es), BatchNorm statistics {batch_norm}")
     if checkpointer.latest_step() is not None:
-        restored = checkpointer.restore(abstract_state(gan, keys.init), config=config_json)
+        # straight onto the step's layout (e.g. replicated over every process's devices)
+        restored = checkpointer.restore(parallel.abstract_state(compiled, gan, keys.init),
+                                        config=config_json)
         state, start_step = restored.state, int(restored.step)
         iterator.set_state(restored.data_state)
         messages.append(f"resuming from step {start_step}")
@@ -295,8 +296,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     def write_samples(step: int, logical: GANState) -> None:
         if not is_writer:
             return
-        picture = sample_picture(sampler(logical, grid_z, grid_labels), spec, real_points,
-                                 title=f"step {step}", columns=grid_columns)
+        # this process's copy: process 0 samples alone, without the other processes' devices
+        picture = sample_picture(sampler(parallel.host_local_state(logical), grid_z, grid_labels),
+                                 spec, real_points, title=f"step {step}", columns=grid_columns)
         visualize.save_png(picture, workdir / SAMPLES_DIR / f"step_{step:07d}.png")
         log.image("samples", step, picture)
 
@@ -325,7 +327,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
 
     stop = StopFlag()
     try:
-        with (stop if handle_signals else _NoSignals()):
+        with stop if handle_signals else contextlib.nullcontext():
             while step < config.steps and stop.signal_name is None:
                 batch = compiled.put_batch(step_batch(iterator, config.n_critic))
                 device_state, device_metrics = compiled(device_state, batch,
@@ -353,7 +355,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
             if not _due(step, config.sample_every) or step == start_step:
                 write_samples(step, logical)
             if is_writer:
-                records = read_metrics(workdir / "metrics.jsonl")
+                records = read_metrics(workdir / METRICS_FILE)
                 if records:
                     visualize.save_png(visualize.training_curves_picture(records),
                                        workdir / CURVES_FILE)
@@ -371,10 +373,3 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
                         stopped_by=stop.signal_name, metrics=metrics,
                         seconds=time.monotonic() - started, workdir=workdir)
 
-
-class _NoSignals:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return None

@@ -17,6 +17,7 @@ import ml_collections
 import numpy as np
 
 from jaxgan import class_samples, train
+from jaxgan.checkpoint import Checkpointer, CheckpointError
 from jaxgan.config import build_gan
 from jaxgan.gan import GAN
 from jaxgan.run_config import config_from_dict
@@ -54,11 +55,11 @@ def load_run(workdir: str | pathlib.Path, step: int | None = None) -> TrainedRun
     config = config_from_dict(_read_json(workdir / train.CONFIG_FILE, "run config"))
     spec = train.spec_from_json(_read_json(workdir / train.DATA_SPEC_FILE, "data description"))
     gan = build_gan(config, spec.shape, spec.num_classes)
-    checkpointer = train.Checkpointer(workdir / train.CHECKPOINT_DIR,
+    checkpointer = Checkpointer(workdir / train.CHECKPOINT_DIR,
                                       max_to_keep=config.keep_checkpoints)
     try:
         if checkpointer.latest_step() is None:
-            raise train.CheckpointError(f"no checkpoint in {workdir / train.CHECKPOINT_DIR}; "
+            raise CheckpointError(f"no checkpoint in {workdir / train.CHECKPOINT_DIR}; "
                                         f"train first (jaxgan train --workdir {workdir})")
         keys = train.run_keys(config.seed)
         restored = checkpointer.restore(train.abstract_state(gan, keys.init), step=step)

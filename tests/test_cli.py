@@ -21,6 +21,7 @@ import pytest
 from PIL import Image
 
 from jaxgan import cli
+from jaxgan.checkpoint import Checkpointer
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 EXPERIMENTS = REPO / "experiments"
@@ -47,6 +48,14 @@ def jaxgan(env, *args, timeout=300, cwd=REPO) -> subprocess.CompletedProcess:
     """Runs `python -m jaxgan.cli ARGS` (the console script's entry point) from the repo root."""
     return subprocess.run([sys.executable, "-m", "jaxgan.cli", *map(str, args)], env=env, cwd=cwd,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def run_main(argv: list[str]) -> int:
+    """cli.main's exit status, whether returned or raised by argparse."""
+    try:
+        return cli.main(argv)
+    except SystemExit as exit_info:
+        return exit_info.code
 
 
 def read_png(path: pathlib.Path) -> np.ndarray:
@@ -92,7 +101,7 @@ def ring8_run(env, tmp_path_factory):
 def test_ring8_train_writes_every_output(ring8_run):
     workdir, result = ring8_run
     config = json.loads((workdir / "config.json").read_text())
-    assert config["steps"] == 20 and config["loss"] == "hinge" and config["mlp_g_hidden"] == [32, 32]
+    assert (config["steps"], config["loss"], config["mlp_g_hidden"]) == (20, "hinge", [32, 32])
     records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [5, 10, 15, 20]
     assert all(np.isfinite(r["d_loss"]) and np.isfinite(r["g_loss"]) for r in records)
@@ -101,8 +110,7 @@ def test_ring8_train_writes_every_output(ring8_run):
         assert read_png(workdir / "samples" / f"step_{step:07d}.png").ndim == 3
     curves = read_png(workdir / "training_curves.png")
     assert curves.shape[0] > 100 and curves.shape[1] > 200
-    assert sorted(p.name for p in (workdir / "checkpoints").iterdir()
-                  if not p.name.startswith(".")) == ["10", "20"]
+    assert Checkpointer(workdir / "checkpoints").all_steps() == [10, 20]
     # Plain progress lines (stdout is not a terminal), one per log_every steps.
     assert [line.split()[1] for line in result.stdout.splitlines()
             if line.startswith("step ")] == ["5/20", "10/20", "15/20", "20/20"]
@@ -136,7 +144,7 @@ def test_ring8_sample_and_eval(ring8_run, env, tmp_path):
     assert sum(printed["mode_histogram"]) == round(printed["high_quality_fraction"] * 500)
 
 
-def test_digits_train_sample(env, tmp_path):
+def test_digits_train_sample_eval(env, tmp_path):
     workdir = tmp_path / "digits"
     result = jaxgan(env, "train", "--workdir", workdir, "--config.steps=4", *DIGITS_TINY)
     assert result.returncode == 0, result.stderr
@@ -152,6 +160,15 @@ def test_digits_train_sample(env, tmp_path):
     result = jaxgan(env, "sample", "--workdir", workdir, "--num", 10, "--out", tmp_path / "d.png")
     assert result.returncode == 0, result.stderr
     assert read_png(tmp_path / "d.png").shape == (3 * 65 + 1, 4 * 65 + 1)  # 10 images, 4 per row
+
+    result = jaxgan(env, "eval", "--workdir", workdir, "--num", 100)
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout.strip().splitlines()[-1])
+    assert printed == json.loads((workdir / "eval.json").read_text())
+    assert printed["num_samples"] == 100 and printed["fid"] > 0
+    assert printed["protocol"]["feature_extractor"] == "digits_classifier"
+    assert printed["protocol"]["num_fake"] == 100 and printed["protocol"]["num_real"] == 100
+    assert sum(printed["class_coverage"]["histogram"]) == 100
 
 
 def _wait_for_line(process: subprocess.Popen, prefix: str, timeout: float = 240) -> list[str]:
@@ -183,8 +200,7 @@ def test_signal_checkpoints_and_stops(env, tmp_path, sig, expected_rc):
     assert stop_line and stop_line[0].startswith(f"stopped by {sig.name} at step ")
     step = int(stop_line[0].split("at step ")[1].split(";")[0])
     assert step >= 5
-    assert [p.name for p in (workdir / "checkpoints").iterdir()
-            if not p.name.startswith(".")] == [str(step)]
+    assert Checkpointer(workdir / "checkpoints").all_steps() == [step]
     if sig == signal.SIGTERM:  # and the run resumes from there
         result = jaxgan(env, "train", "--workdir", workdir, f"--config.steps={step + 2}")
         assert result.returncode == 0, result.stderr
@@ -194,28 +210,29 @@ def test_signal_checkpoints_and_stops(env, tmp_path, sig, expected_rc):
 
 @pytest.mark.parametrize("args, message", [
     (["--config.stepz=5"], "unknown config key 'stepz'; did you mean steps?"),
-    (["--config.loss=nope"], "unknown loss 'nope' (config.loss); valid choices: hinge, "
-                             "least_squares, minimax, non_saturating"),
     (["--config.dataset=no_such_data"], "unknown data set 'no_such_data'"),
-    (["--config.steps=ten"], "config.steps expects an integer, got 'ten'"),
-    (["--config.batch_size=0"], "config.batch_size must be an integer > 0, got 0"),
 ])
 def test_bad_input_exits_2_through_the_script(env, tmp_path, args, message):
     result = jaxgan(env, "train", "--workdir", tmp_path / "w", *args)
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [f"jaxgan train: error: {message}"] or \
-        message in result.stderr.strip().splitlines()[-1]
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"jaxgan train: error: {message}")
     assert "Traceback" not in result.stderr
-    assert not (tmp_path / "w" / "checkpoints").exists()
+    assert not (tmp_path / "w").exists()
 
 
-def test_debug_flag_shows_the_traceback(env, tmp_path):
-    result = jaxgan(env, "--debug", "train", "--workdir", tmp_path / "w", "--config.loss=nope")
-    assert result.returncode == 2
-    assert "Traceback" in result.stderr and "unknown loss 'nope'" in result.stderr
+def test_debug_flag_shows_the_traceback(tmp_path, capsys):
+    assert run_main(["--debug", "train", "--workdir", str(tmp_path / "w"),
+                     "--config.loss=nope"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "unknown loss 'nope'" in err
 
 
 @pytest.mark.parametrize("args, message", [
+    (["--config.loss=nope"], "unknown loss 'nope' (config.loss); valid choices: hinge, "
+                             "least_squares, minimax, non_saturating"),
+    (["--config.steps=ten"], "config.steps expects an integer, got 'ten'"),
+    (["--config.batch_size=0"], "config.batch_size must be an integer > 0, got 0"),
     (["--config.b1=1.0"], "config.b1 must be a number in [0, 1), got 1.0"),
     (["--config.g_lr=0"], "config.g_lr must be a number > 0, got 0.0"),
     (["--config.n_critic=0"], "config.n_critic must be an integer >= 1, got 0"),
@@ -236,14 +253,6 @@ def test_bad_input_exits_2(tmp_path, capsys, args, message):
     assert message in err[-1]
     assert not any("Traceback" in line for line in err)
     assert not (tmp_path / "w").exists()
-
-
-def run_main(argv: list[str]) -> int:
-    """cli.main's exit status, whether returned or raised by argparse."""
-    try:
-        return cli.main(argv)
-    except SystemExit as exit_info:
-        return exit_info.code
 
 
 def test_unwritable_workdir_exits_2(tmp_path, capsys):
@@ -283,9 +292,6 @@ def test_help_explains_every_option(capsys):
 @pytest.mark.skipif(shutil.which("jaxgan") is None, reason="the console script is not installed")
 def test_installed_console_script_runs(env, tmp_path):
     """The `jaxgan` script itself (PYTHONPATH makes it import this checkout's package)."""
-    result = subprocess.run([shutil.which("jaxgan"), "train", "--help"], capture_output=True,
-                            text=True, timeout=120, env=env)
-    assert result.returncode == 0 and "--config.KEY" in result.stdout
     result = subprocess.run([shutil.which("jaxgan"), "train", "--workdir", str(tmp_path / "w"),
                              "--config.loss=nope"], capture_output=True, text=True, timeout=120,
                             env=env)
