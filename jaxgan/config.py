@@ -17,6 +17,7 @@ from jaxgan.conditioning import is_conditional
 from jaxgan.gan import GAN
 from jaxgan.losses import get_loss
 from jaxgan.optim import clip_gradients, learning_rates
+from jaxgan.packing import PackedDiscriminator
 from jaxgan.penalties import get_penalty, weight_clipping
 from jaxgan.registry import Registry
 
@@ -59,6 +60,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.diffaugment = ""  # DiffAugment policy of D's inputs, e.g. "color,translation,cutout"
     c.instance_noise_std = 0.0  # > 0: N(0, std²) added to D's real and fake inputs
     c.instance_noise_anneal_steps = 0  # std decays linearly to 0 over these steps (0: constant)
+    c.pack = 1  # > 1: PacGAN, D judges packs of this many samples (jaxgan.packing)
     # optimisation
     c.batch_size = 64
     c.steps = 2000
@@ -133,10 +135,19 @@ def build_gan(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],
     `axis_name`: the device axis the step runs under (`jaxgan.parallel.step_axis_name(mode)`);
     with `config.sync_batch_norm` the BatchNorm layers average their batch statistics over it
     (cross-GPU BatchNorm, Peng et al. 2018, arXiv:1711.07240).
+    `config.pack` > 1 wraps D for PacGAN (Lin et al. 2018): D judges packs of samples.
     """
     bn_axis_name = axis_name if config.get("sync_batch_norm", True) else None
     generator, discriminator = MODELS[config.model](config, tuple(data_shape), bn_axis_name)
     generator, discriminator = make_conditional(generator, discriminator, config, num_classes)
+    pack = config.get("pack", 1)
+    if pack > 1:
+        if is_conditional(config.get("conditioning", "none"), num_classes):
+            raise ValueError(f"pack={pack} (PacGAN) is for unconditional GANs; set pack=1 "
+                             f"or conditioning=none")
+        discriminator = PackedDiscriminator(discriminator, pack)
+    elif pack < 1:
+        raise ValueError(f"pack must be >= 1 (1: no packing), got {pack}")
     make_optimizer = OPTIMIZERS[config.optimizer]
     g_lr, d_lr = learning_rates(config)
     clip_norm = config.get("grad_clip_norm", 0.0)
