@@ -1,8 +1,9 @@
 """The `jaxgan` command: train, sample, eval.
 
     jaxgan train  [--config NAME|FILE] --workdir DIR [--config.KEY=VALUE ...]
-    jaxgan sample --workdir DIR --out FILE.npy|FILE.png [--num N] [--seed S]
+    jaxgan sample --workdir DIR --out FILE.npy|FILE.png [--num N] [--seed S] [--label K]
     jaxgan eval   --workdir DIR [--num N] [--seed S]
+    jaxgan interpolate --workdir DIR --out FILE.png [--rows R] [--steps S] [--label K]
 
 Bad input (unknown config key, loss, data set; a value of the wrong type or out of range; a workdir
 that cannot be written) ends with one line on stderr and exit status 2; `--debug` shows the
@@ -35,12 +36,20 @@ class UsageError(ValueError):
 # --- argument parsing -----------------------------------------------------------------------------
 
 def _config_keys_help() -> str:
+    from jaxgan import run_config
     from jaxgan.config import base_config
 
     config = base_config()
-    lines = ["config keys (defaults of jaxgan.config.base_config(); experiments override some):"]
+    lines = ["config keys (defaults of jaxgan.config.base_config(); experiments override some),",
+             "with their valid values:"]
     for key, value in config.items():
-        lines.append(f"  {key} = {value!r}")
+        if key in run_config.NAME_CHECKS:
+            valid = "one of " + ", ".join(sorted(run_config.NAME_CHECKS[key]()))
+        elif key in run_config.RANGE_CHECKS:
+            valid = run_config.RANGE_CHECKS[key][1]
+        else:
+            valid = run_config.KEY_NOTES.get(key, "")
+        lines.append(f"  {key + ' = ' + repr(value):<40} {valid}".rstrip())
     return "\n".join(lines)
 
 
@@ -86,6 +95,16 @@ def build_parser() -> argparse.ArgumentParser:
                             "when resuming")
     train.add_argument("--workdir", metavar="DIR", required=True,
                        help="run directory for checkpoints, logs and images (created if needed)")
+    distributed = train.add_argument_group(
+        "several processes (one per host; each feeds its share of every batch, process 0 writes "
+        "logs and images)")
+    distributed.add_argument("--coordinator_address", metavar="HOST:PORT", default=None,
+                             help="address of process 0 (default $JAX_COORDINATOR_ADDRESS); "
+                                  "starts jax.distributed")
+    distributed.add_argument("--num_processes", metavar="N", type=int, default=None,
+                             help="number of processes (default $JAX_NUM_PROCESSES)")
+    distributed.add_argument("--process_id", metavar="I", type=int, default=None,
+                             help="this process's index in [0, N) (default $JAX_PROCESS_ID)")
     train.add_argument("--config.KEY", metavar="VALUE", dest="_override_help",
                        help="override config field KEY (repeatable), e.g. --config.steps=500 "
                             "--config.loss=hinge --config.mlp_g_hidden=256,256")
@@ -108,6 +127,36 @@ def build_parser() -> argparse.ArgumentParser:
                         help="checkpoint step to use (default: the latest)")
     sample.add_argument("--no-ema", action="store_true",
                         help="use the generator's raw parameters even when an EMA is kept")
+    sample.add_argument("--label", metavar="K", type=int, default=None,
+                        help="class of every sample (class-conditional runs); without it a "
+                             "conditional run draws ceil(N/classes) samples per class, in class "
+                             "order, and its PNG has one row per class")
+
+    interpolate = commands.add_parser(
+        "interpolate", parents=[common], allow_abbrev=False,
+        help="pictures of G along spherical interpolations between latent points",
+        description="Draw R random pairs of latent points z0, z1 ~ N(0, I) and decode S points of "
+                    "the spherical interpolation (slerp) between each pair: one row of images per "
+                    "path, or for 2-D data the paths drawn as lines of points over the real data. "
+                    "Rows of a class-conditional run keep one class each (row r: class r, or "
+                    "--label K).")
+    interpolate.add_argument("--workdir", metavar="DIR", required=True, help="a run's workdir")
+    interpolate.add_argument("--out", metavar="FILE", required=True, help="output .png file")
+    interpolate.add_argument("--rows", metavar="R", type=int, default=None,
+                             help="number of paths (default: one per class for conditional "
+                                  "runs, else 8)")
+    interpolate.add_argument("--steps", metavar="S", type=int, default=10,
+                             help="points per path, both ends included (default 10)")
+    interpolate.add_argument("--method", choices=("slerp", "lerp"), default="slerp",
+                             help="spherical (default) or linear interpolation")
+    interpolate.add_argument("--label", metavar="K", type=int, default=None,
+                             help="class of every row (class-conditional runs)")
+    interpolate.add_argument("--seed", metavar="S", type=int, default=0,
+                             help="seed of the end points (default 0)")
+    interpolate.add_argument("--step", metavar="STEP", type=int, default=None,
+                             help="checkpoint step to use (default: the latest)")
+    interpolate.add_argument("--no-ema", action="store_true",
+                             help="use the generator's raw parameters even when an EMA is kept")
 
     evaluate = commands.add_parser(
         "eval", parents=[common], allow_abbrev=False,
@@ -179,10 +228,14 @@ def resolve_train_config(config_spec: str | None, workdir: str,
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from jaxgan import parallel
+
+    # before anything touches a device
+    parallel.initialize_distributed(args.coordinator_address, args.num_processes, args.process_id)
     from jaxgan import train
 
     config, notes = resolve_train_config(args.config, args.workdir, args.overrides)
-    for note in notes:
+    for note in notes if parallel.is_main_process() else ():
         print(note, flush=True)
     try:
         summary = train.train_and_evaluate(config, args.workdir)
@@ -191,17 +244,17 @@ def run_train(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     if summary.stopped_by == "SIGINT":
         return EXIT_INTERRUPTED
-    if summary.stopped_by is None:
+    if summary.stopped_by is None and parallel.is_main_process():
         print(f"trained to step {summary.step} in {summary.seconds:.0f} s; outputs in "
               f"{summary.workdir}", flush=True)
     return EXIT_OK
 
 
-def _writable_output(path: str) -> pathlib.Path:
+def _writable_output(path: str, formats: Sequence[str] = SAMPLE_FORMATS) -> pathlib.Path:
     out = pathlib.Path(path).expanduser()
-    if out.suffix.lower() not in SAMPLE_FORMATS:
+    if out.suffix.lower() not in formats:
         raise UsageError(f"--out {path!r}: the file name must end in one of "
-                         f"{', '.join(SAMPLE_FORMATS)}")
+                         f"{', '.join(formats)}")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -215,24 +268,27 @@ def _writable_output(path: str) -> pathlib.Path:
 def run_sample(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from jaxgan import data, trained, visualize
+    from jaxgan import class_samples, data, trained, visualize
 
     out = _writable_output(args.out)
     if args.num < 1:
         raise UsageError(f"--num must be >= 1, got {args.num}")
     run = trained.load_run(args.workdir, step=args.step)
-    samples = trained.generate_samples(run, args.num, args.seed, use_ema=not args.no_ema)
+    labels, columns = class_samples.sampling_labels(run.gan, args.num, args.label)
+    num = args.num if labels is None else len(labels)
+    samples = trained.generate_samples(run, num, args.seed, use_ema=not args.no_ema,
+                                       labels=labels)
     if out.suffix.lower() == ".npy":
         np.save(out, samples)
     elif run.spec.kind == "points":
         real = data.sample_real(run.spec.name, 1000, args.seed)
         visualize.save_png(visualize.scatter_picture(
             samples, real, run.spec.mode_centers,
-            title=f"{run.spec.name}, step {run.step}, {args.num} samples"), out)
+            title=f"{run.spec.name}, step {run.step}, {num} samples"), out)
     else:
         visualize.save_png(visualize.image_grid(
-            samples, scale=visualize.display_scale(samples.shape[1])), out)
-    print(f"wrote {args.num} samples of step {run.step} to {out}", flush=True)
+            samples, columns=columns, scale=visualize.display_scale(samples.shape[1])), out)
+    print(f"wrote {num} samples of step {run.step} to {out}", flush=True)
     return EXIT_OK
 
 
@@ -249,7 +305,31 @@ def run_eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"train": run_train, "sample": run_sample, "eval": run_eval}
+def run_interpolate(args: argparse.Namespace) -> int:
+    import jax
+
+    from jaxgan import class_samples, data, interpolate, trained, visualize
+
+    out = _writable_output(args.out, (".png",))
+    if args.steps < 2:
+        raise UsageError(f"--steps must be >= 2, got {args.steps}")
+    run = trained.load_run(args.workdir, step=args.step)
+    rows = args.rows or (run.gan.num_classes if class_samples.is_conditional(run.gan)
+                         and args.label is None else 8)
+    samples = interpolate.interpolation_samples(run.gan, run.state, jax.random.key(args.seed),
+                                                rows, args.steps, args.method, args.label,
+                                                use_ema=not args.no_ema)
+    real = data.sample_real(run.spec.name, 1000, args.seed) if run.spec.kind == "points" else None
+    visualize.save_png(interpolate.interpolation_picture(
+        samples, real, run.spec.mode_centers,
+        title=f"{run.spec.name}, step {run.step}: {rows} {args.method} paths"), out)
+    print(f"wrote {rows} interpolations of {args.steps} steps (step {run.step}) to {out}",
+          flush=True)
+    return EXIT_OK
+
+
+COMMANDS = {"train": run_train, "sample": run_sample, "eval": run_eval,
+            "interpolate": run_interpolate}
 
 
 class _DropMessages(logging.Filter):

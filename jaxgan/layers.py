@@ -29,7 +29,6 @@ convolution with input dilation) 10-30x slower than the same arithmetic as a mat
 """
 from __future__ import annotations
 
-import functools
 from typing import Callable
 
 import flax.linen as nn
@@ -148,7 +147,7 @@ def conv_transpose_4x4_s2_matmul(x: Array, kernel: Array) -> Array:
     return fold_4x4_s2(z.reshape(n, h, w, 16 * f))
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=())
+@jax.custom_jvp
 def conv_transpose_4x4_s2_hybrid(x: Array, kernel: Array) -> Array:
     """The 'xla' forward and input-gradient with the 'matmul' kernel-gradient.
 
@@ -202,32 +201,219 @@ def conv_4x4_s2_matmul(x: Array, kernel: Array) -> Array:
     return y.reshape(n, h2 // 2, w2 // 2, f)
 
 
+@jax.custom_jvp
+def conv_4x4_s2_hybrid(x: Array, kernel: Array) -> Array:
+    """The 'xla' forward and input-gradient with the 'matmul' kernel-gradient.
+
+    Same function as `conv_4x4_s2_xla`; its JVP is
+    d y = conv_xla(dx, kernel) + patches(x) · dk, so reverse mode takes dx from XLA and
+    dk = patches(x)ᵀ · dy from one matrix product.
+    """
+    return conv_4x4_s2_xla(x, kernel)
+
+
+@conv_4x4_s2_hybrid.defjvp
+def _conv_4x4_s2_hybrid_jvp(primals, tangents):
+    x, kernel = primals
+    dx, dk = tangents
+    return conv_4x4_s2_hybrid(x, kernel), conv_4x4_s2_hybrid(dx, kernel) + conv_4x4_s2_matmul(x, dk)
+
+
+# --- Winograd F(2x2, 2x2) forms (Lavin & Gray 2016, arXiv:1509.09308) ----------------------------
+# After space-to-depth both layers are 2x2 stride-1 convolutions; Winograd's minimal filtering
+# algorithm F(2, 2) computes 2 outputs of a 2-tap filter with 3 multiplications instead of 4:
+#   y0 = d0·g0 + d1·g1 = m0 + m1,  y1 = d1·g0 + d2·g1 = m1 + m2,
+#   m0 = (d0 − d1)·g0,  m1 = d1·(g0 + g1),  m2 = (d2 − d1)·g1,
+# i.e. V = Bᵀd, U = Gg, y = Aᵀ(U ⊙ V) with the matrices below. Nested over both axes, a 2x2
+# output tile costs 9 instead of 16 multiplications per channel pair, and the channel sums become
+# 9 batched matrix products. All transform coefficients are 0 or ±1, so no rounding is added
+# beyond a different order of summation.
+
+_BT = ((1, -1, 0), (0, 1, 0), (0, -1, 1))  # Bᵀ[i][a]: input tile (3) -> transform domain (3)
+_G = ((1, 0), (1, 1), (0, 1))              # G[i][a]: kernel taps (2) -> transform domain (3)
+_AT = ((1, 1, 0), (0, 1, 1))               # Aᵀ[i][a]: transform domain (3) -> output tile (2)
+
+
+def _signed_sum(terms: list[tuple[int, Array]]) -> Array:
+    """Σ c·a over (c, a) with c in {−1, 0, 1}, skipping zeros."""
+    out = None
+    for coef, a in terms:
+        if coef:
+            out = (a if coef > 0 else -a) if out is None else (out + a if coef > 0 else out - a)
+    return out
+
+
+def _input_transform(s: Array) -> Array:
+    """V[(i, j), n, t, u] = Σ_ab Bᵀ[i][a]·Bᵀ[j][b]·s[n, 2t + a, 2u + b]: [N, 2p+1, 2q+1, C] -> [9, N, p, q, C]."""
+    p, q = (s.shape[1] - 1) // 2, (s.shape[2] - 1) // 2
+    taps = [[s[:, a:a + 2 * p:2, b:b + 2 * q:2] for b in range(3)] for a in range(3)]
+    return jnp.stack([_signed_sum([(_BT[i][a] * _BT[j][b], taps[a][b])
+                                   for a in range(3) for b in range(3)])
+                      for i in range(3) for j in range(3)])
+
+
+def _input_transform_adjoint(v: Array) -> Array:
+    """The adjoint of `_input_transform`: [9, N, p, q, C] -> [N, 2p+1, 2q+1, C] (overlap-add)."""
+    _, n, p, q, c = v.shape
+    v = v.reshape((3, 3) + v.shape[1:])
+    r = [[_signed_sum([(_BT[i][a] * _BT[j][b], v[i, j]) for i in range(3) for j in range(3)])
+          for b in range(3)] for a in range(3)]  # r[a][b]: what tile (t, u) adds at (2t+a, 2u+b)
+
+    def shift(x: Array, rows: tuple[int, int], cols: tuple[int, int]) -> Array:
+        return jnp.pad(x, ((0, 0), rows, cols, (0, 0)))
+    # Offset 2 of tile t is offset 0 of tile t + 1: even rows and columns overlap-add.
+    even_even = (shift(r[0][0], (0, 1), (0, 1)) + shift(r[2][0], (1, 0), (0, 1))
+                 + shift(r[0][2], (0, 1), (1, 0)) + shift(r[2][2], (1, 0), (1, 0)))
+    even_odd = shift(r[0][1], (0, 1), (0, 1)) + shift(r[2][1], (1, 0), (0, 1))
+    odd_even = shift(r[1][0], (0, 1), (0, 1)) + shift(r[1][2], (0, 1), (1, 0))
+    odd_odd = shift(r[1][1], (0, 1), (0, 1))
+    grid = jnp.stack([jnp.stack([even_even, even_odd], axis=3),
+                      jnp.stack([odd_even, odd_odd], axis=3)], axis=2)  # [N, p+1, 2, q+1, 2, C]
+    return grid.reshape(n, 2 * p + 2, 2 * q + 2, c)[:, :2 * p + 1, :2 * q + 1]
+
+
+def _output_transform(m: Array) -> Array:
+    """y[n, 2t + i, 2u + j] = Σ_ab Aᵀ[i][a]·Aᵀ[j][b]·m[(a, b), n, t, u]: [9, N, p, q, F] -> [N, 2p, 2q, F]."""
+    _, n, p, q, f = m.shape
+    m = m.reshape((3, 3) + m.shape[1:])
+    y = [[_signed_sum([(_AT[i][a] * _AT[j][b], m[a, b]) for a in range(3) for b in range(3)])
+          for j in range(2)] for i in range(2)]
+    y = jnp.stack([jnp.stack(row, axis=3) for row in y], axis=2)  # [N, p, 2, q, 2, F]
+    return y.reshape(n, 2 * p, 2 * q, f)
+
+
+def _output_transform_adjoint(y: Array) -> Array:
+    """The adjoint of `_output_transform`: [N, 2p, 2q, C] -> [9, N, p, q, C]."""
+    taps = [[y[:, i::2, j::2] for j in range(2)] for i in range(2)]
+    return jnp.stack([_signed_sum([(_AT[i][a] * _AT[j][b], taps[i][j])
+                                   for i in range(2) for j in range(2)])
+                      for a in range(3) for b in range(3)])
+
+
+def _linear_pair(fn: Callable[[Array], Array], adjoint: Callable[[Array], Array]):
+    """`fn` and `adjoint` (linear maps, each other's transpose), each with the other as its VJP.
+
+    Plain autodiff of the strided slices in these transforms would build one zero-padded
+    full-size array per tap and add them up; the explicit adjoint is one lean pass.
+    """
+    fn_v, adjoint_v = jax.custom_vjp(fn), jax.custom_vjp(adjoint)
+    fn_v.defvjp(lambda x: (fn_v(x), None), lambda _, ct: (adjoint_v(ct),))
+    adjoint_v.defvjp(lambda x: (adjoint_v(x), None), lambda _, ct: (fn_v(ct),))
+    return fn_v, adjoint_v
+
+
+_winograd_input, _winograd_input_adjoint = _linear_pair(_input_transform,
+                                                        _input_transform_adjoint)
+_winograd_output, _winograd_output_adjoint = _linear_pair(_output_transform,
+                                                          _output_transform_adjoint)
+
+
+def _winograd_kernel(w: Array) -> Array:
+    """U[(i, j)] = Σ_ab G[i][a]·G[j][b]·w[a, b]: a (2, 2, I, O) kernel -> (9, I, O).
+
+    One (9, 4) x (4, I·O) product with G ⊗ G, whose transpose (the kernel gradient) is again a
+    single product.
+    """
+    g = jnp.asarray(_G, w.dtype)
+    gg = jnp.einsum("ia,jb->ijab", g, g).reshape(9, 4)
+    return jnp.dot(gg, w.reshape(4, -1)).reshape((9,) + w.shape[2:])
+
+
+def _batched_matmul(a: Array, b: Array) -> Array:
+    """[P, T, I] x [P, I, O] -> [P, T, O]."""
+    return jax.lax.dot_general(a, b.astype(a.dtype), (((2,), (1,)), ((0,), (0,))))
+
+
+def conv_4x4_s2_winograd(x: Array, kernel: Array) -> Array:
+    """Winograd F(2x2, 2x2) on the space-to-depth form; needs H and W divisible by 4.
+
+    y = Aᵀ[(G w Gᵀ) ⊙ (Bᵀ s B)]A per 2x2 output tile, s = space_to_depth(pad(x, 1)),
+    w = `space_to_depth_kernel(kernel)`; the sum over the 4C channels is 9 batched matmuls.
+    """
+    n, h2, w2, c = x.shape
+    h, w = h2 // 2, w2 // 2
+    f = kernel.shape[-1]
+    s = _space_to_depth(_pad1(x)).reshape(n, h + 1, w + 1, 4 * c)
+    v = _winograd_input(s).reshape(9, -1, 4 * c)                        # (9, T, 4C)
+    m = _batched_matmul(v, _winograd_kernel(space_to_depth_kernel(kernel)))  # (9, T, F)
+    return _winograd_output(m.reshape(9, n, h // 2, w // 2, f))
+
+
+def conv_transpose_4x4_s2_winograd(x: Array, kernel: Array) -> Array:
+    """The transposed conv as the adjoint of `conv_4x4_s2_winograd`; needs H and W even.
+
+    The transposed conv is the adjoint of the strided conv with kernel
+    k'[ky, kx, f, c] = kernel[3 − ky, 3 − kx, c, f]; each Winograd stage is replaced by its
+    adjoint in reverse order: Aᵀ's adjoint on 2x2 tiles of x, 9 batched matmuls with Uᵀ, Bᵀ's
+    adjoint (overlap-add of 3x3 tiles), depth-to-space.
+    """
+    n, h, w, c = x.shape
+    f = kernel.shape[-1]
+    flipped = kernel[::-1, ::-1].transpose(0, 1, 3, 2)                 # (4, 4, F, C)
+    u = _winograd_kernel(space_to_depth_kernel(flipped))                # (9, 4F, C)
+    m = _winograd_output_adjoint(x).reshape(9, -1, c)                   # (9, T, C)
+    v = _batched_matmul(m, u.transpose(0, 2, 1))                        # (9, T, 4F)
+    s = _winograd_input_adjoint(v.reshape(9, n, h // 2, w // 2, 4 * f))  # [N, h+1, w+1, 4F]
+    return _depth_to_space(s.reshape(n, h + 1, w + 1, 2, 2, f))[:, 1:-1, 1:-1]
+
+
 CONV_TRANSPOSE_4X4_S2: Registry[LayerFn] = Registry("ConvTranspose4x4S2 impl", {
     "xla": conv_transpose_4x4_s2_xla,
     "subpixel": conv_transpose_4x4_s2_subpixel,
     "matmul": conv_transpose_4x4_s2_matmul,
     "hybrid": conv_transpose_4x4_s2_hybrid,
+    "winograd": conv_transpose_4x4_s2_winograd,
 })
 CONV_4X4_S2: Registry[LayerFn] = Registry("Conv4x4S2 impl", {
     "xla": conv_4x4_s2_xla,
     "space_to_depth": conv_4x4_s2_space_to_depth,
     "matmul": conv_4x4_s2_matmul,
+    "hybrid": conv_4x4_s2_hybrid,
+    "winograd": conv_4x4_s2_winograd,
 })
 
-# Per-backend choice of 'auto' (benchmarks/README.md has the measurements). On GPU/TPU the
-# native convolutions are kept: cuDNN and the TPU compiler handle strided and transposed
+ImplChoice = Callable[[tuple[int, ...], tuple[int, ...]], str]
+
+
+def _cpu_conv_transpose_choice(x_shape: tuple[int, ...], kernel_shape: tuple[int, ...]) -> str:
+    """Winograd where channel products dominate and 2x2 tiles fit, else XLA + matmul kernel-grad."""
+    _, h, w, _ = x_shape
+    c, f = kernel_shape[2:]
+    return "winograd" if h % 2 == 0 and w % 2 == 0 and min(c, f) >= 16 else "hybrid"
+
+
+def _cpu_conv_choice(x_shape: tuple[int, ...], kernel_shape: tuple[int, ...]) -> str:
+    """Winograd where channel products dominate and 2x2 output tiles fit, else XLA's conv."""
+    _, h, w, _ = x_shape
+    c, f = kernel_shape[2:]
+    return "winograd" if h % 4 == 0 and w % 4 == 0 and min(c, f) >= 16 else "xla"
+
+
+# What 'auto' means per backend (measurements: benchmarks/README.md). Backends not listed (GPU,
+# TPU) keep XLA's native convolutions: cuDNN and the TPU compiler handle strided and transposed
 # convolutions directly, and the rearranged forms only add data movement there.
-AUTO_IMPL: dict[str, dict[str, str]] = {
-    "ConvTranspose4x4S2": {"cpu": "hybrid"},
-    "Conv4x4S2": {"cpu": "xla"},
+AUTO_IMPL: dict[str, dict[str, ImplChoice]] = {
+    "ConvTranspose4x4S2": {"cpu": _cpu_conv_transpose_choice},
+    "Conv4x4S2": {"cpu": _cpu_conv_choice},
 }
 
+# Shape requirements of the Winograd forms (2x2 tiles of the layer's stride-1 form).
+_WINOGRAD_TILES = {"ConvTranspose4x4S2": 2, "Conv4x4S2": 4}
 
-def resolve_impl(layer: str, impl: str, registry: Registry[LayerFn]) -> LayerFn:
-    """The function `impl` names for `layer`; 'auto' looks up AUTO_IMPL for the default backend."""
+
+def resolve_impl(layer: str, impl: str, x_shape: tuple[int, ...],
+                 kernel_shape: tuple[int, ...]) -> LayerFn:
+    """The function `impl` names for `layer` ('auto': AUTO_IMPL of the default backend)."""
+    registry = {"ConvTranspose4x4S2": CONV_TRANSPOSE_4X4_S2, "Conv4x4S2": CONV_4X4_S2}[layer]
     if impl == "auto":
-        impl = AUTO_IMPL[layer].get(jax.default_backend(), "xla")
-    return registry[impl]
+        choice = AUTO_IMPL[layer].get(jax.default_backend())
+        impl = "xla" if choice is None else choice(tuple(x_shape), tuple(kernel_shape))
+    fn = registry[impl]
+    tile = _WINOGRAD_TILES[layer]
+    if impl == "winograd" and (x_shape[1] % tile or x_shape[2] % tile):
+        raise ValueError(f"{layer} impl 'winograd' needs input height and width divisible by "
+                         f"{tile}, got input shape {tuple(x_shape)}; use impl='auto' or 'xla'")
+    return fn
 
 
 class ConvTranspose4x4S2(nn.Module):
@@ -245,8 +431,9 @@ class ConvTranspose4x4S2(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        fn = resolve_impl("ConvTranspose4x4S2", self.impl, CONV_TRANSPOSE_4X4_S2)
-        kernel = self.param("kernel", self.kernel_init, (4, 4, x.shape[-1], self.features))
+        kernel_shape = (4, 4, x.shape[-1], self.features)
+        fn = resolve_impl("ConvTranspose4x4S2", self.impl, x.shape, kernel_shape)
+        kernel = self.param("kernel", self.kernel_init, kernel_shape)
         y = fn(x, kernel)
         if self.use_bias:
             y = y + self.param("bias", nn.initializers.zeros, (self.features,))
@@ -270,8 +457,9 @@ class Conv4x4S2(nn.Module):
     def __call__(self, x: jax.Array) -> jax.Array:
         if x.ndim != 4 or x.shape[1] % 2 or x.shape[2] % 2:
             raise ValueError(f"Conv4x4S2 expects [N, H, W, C] with even H and W, got {x.shape}")
-        fn = resolve_impl("Conv4x4S2", self.impl, CONV_4X4_S2)
-        kernel = self.param("kernel", self.kernel_init, (4, 4, x.shape[-1], self.features))
+        kernel_shape = (4, 4, x.shape[-1], self.features)
+        fn = resolve_impl("Conv4x4S2", self.impl, x.shape, kernel_shape)
+        kernel = self.param("kernel", self.kernel_init, kernel_shape)
         y = fn(x, kernel)
         if self.use_bias:
             y = y + self.param("bias", nn.initializers.zeros, (self.features,))

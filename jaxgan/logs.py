@@ -69,13 +69,29 @@ class MetricsFile:
         self._file.close()
 
 
+def _summary_writer_class():
+    """tensorboardX.SummaryWriter, imported without PyTorch.
+
+    tensorboardX imports torch, when installed, only to recognise torch tensors; that costs seconds
+    of start-up and jaxgan passes numpy arrays. So torch is hidden while tensorboardX is imported
+    (unless either is already loaded).
+    """
+    if "tensorboardX" in sys.modules or "torch" in sys.modules:
+        from tensorboardX import SummaryWriter
+        return SummaryWriter
+    sys.modules["torch"] = None  # makes `import torch` raise ImportError
+    try:
+        from tensorboardX import SummaryWriter
+    finally:
+        del sys.modules["torch"]
+    return SummaryWriter
+
+
 class TensorBoard:
     """Scalars and images for TensorBoard (`tensorboard --logdir DIR`)."""
 
     def __init__(self, workdir: pathlib.Path, resume_step: int = 0):
-        from tensorboardX import SummaryWriter
-
-        self._writer = SummaryWriter(logdir=str(workdir / TENSORBOARD_DIR),
+        self._writer = _summary_writer_class()(logdir=str(workdir / TENSORBOARD_DIR),
                                      purge_step=resume_step + 1 if resume_step else None)
 
     def scalars(self, step: int, metrics: Mapping[str, float]) -> None:

@@ -2,7 +2,9 @@
 
 Every generator maps (z [B, latent], labels [B] | None, train) to a sample in data space; every
 discriminator maps (x, labels | None, train) to logits [B]. `labels` is accepted everywhere so that
-conditional variants share the call signature.
+conditional variants share the call signature: every model carries `conditioning` ('none', 'concat',
+'acgan', 'projection'), `num_classes` and `label_embedding_dim` (jaxgan.conditioning); with
+'acgan' a discriminator returns (logits [B], class_logits [B, K]).
 
 DCGAN (Radford et al. 2015, arXiv:1511.06434): init N(0, 0.02), BatchNorm scale N(1, 0.02), ReLU in
 G, LeakyReLU 0.2 in D, tanh output, strided convolutions, no BatchNorm on G's output or D's input.
@@ -18,6 +20,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxgan.conditioning import condition_input, condition_latent, condition_output
 from jaxgan.layers import Conv4x4S2, ConvTranspose4x4S2
 
 Array = jax.Array
@@ -72,10 +75,14 @@ class DCGANGenerator(nn.Module):
     features: int = 64
     bn_axis_name: str | None = None
     conv_impl: str = "auto"
+    conditioning: str = "none"
+    num_classes: int = 0
+    label_embedding_dim: int = 0
 
     @nn.compact
     def __call__(self, z: Array, labels: Array | None = None, train: bool = True) -> Array:
-        del labels
+        z = condition_latent(z, labels, self.conditioning, self.num_classes,
+                             self.label_embedding_dim)
         n_up = _num_resolution_steps(self.resolution)
         width = self.features * 2 ** (n_up - 1)
         # A 4x4 stride-1 transposed conv on a 1x1 input is exactly a dense layer.
@@ -106,14 +113,18 @@ class DCGANDiscriminator(nn.Module):
     spectral_norm: bool = False
     bn_axis_name: str | None = None
     conv_impl: str = "auto"
+    conditioning: str = "none"
+    num_classes: int = 0
+    label_embedding_dim: int = 0
 
     @nn.compact
-    def __call__(self, x: Array, labels: Array | None = None, train: bool = True) -> Array:
-        del labels
+    def __call__(self, x: Array, labels: Array | None = None, train: bool = True):
         if x.ndim != 4 or x.shape[1] != self.resolution or x.shape[2] != self.resolution:
             raise ValueError(f"DCGAN discriminator expects [B, {self.resolution}, "
                              f"{self.resolution}, C] images, got shape {x.shape}")
         n_down = _num_resolution_steps(self.resolution)
+        x = condition_input(x, labels, self.conditioning, self.num_classes,
+                            self.label_embedding_dim)
         for i in range(n_down):
             conv = Conv4x4S2(self.features * 2 ** i, kernel_init=DCGAN_INIT,
                              impl=self.conv_impl, name=f"Conv_{i}")
@@ -121,9 +132,13 @@ class DCGANDiscriminator(nn.Module):
             if i > 0:
                 x = NORMS[self.norm](train, self.bn_axis_name)(x)
             x = nn.leaky_relu(x, 0.2)
-        x = spectral_norm(nn.Conv(1, (4, 4), padding="VALID", kernel_init=DCGAN_INIT,
-                                  name=f"Conv_{n_down}"), self.spectral_norm, self)(x)
-        return x.reshape((x.shape[0],))
+        logits = spectral_norm(nn.Conv(1, (4, 4), padding="VALID", kernel_init=DCGAN_INIT,
+                                       name=f"Conv_{n_down}"), self.spectral_norm, self)(x)
+        return condition_output(logits.reshape((x.shape[0],)), x, labels, self.conditioning,
+                                self.num_classes, self._wrap)
+
+    def _wrap(self, layer: nn.Module):
+        return spectral_norm(layer, self.spectral_norm, self)
 
 
 NORMS = {
@@ -144,11 +159,14 @@ class MLPGenerator(nn.Module):
     out_dim: int = 2
     batch_norm: bool = True
     bn_axis_name: str | None = None
+    conditioning: str = "none"
+    num_classes: int = 0
+    label_embedding_dim: int = 0
 
     @nn.compact
     def __call__(self, z: Array, labels: Array | None = None, train: bool = True) -> Array:
-        del labels
-        x = z
+        x = condition_latent(z, labels, self.conditioning, self.num_classes,
+                             self.label_embedding_dim)
         for width in self.hidden:
             x = nn.Dense(width, use_bias=not self.batch_norm)(x)
             if self.batch_norm:
@@ -180,15 +198,24 @@ class MLPDiscriminator(nn.Module):
     activation: str = "maxout"
     spectral_norm: bool = False
     maxout_pieces: int = 5
+    conditioning: str = "none"
+    num_classes: int = 0
+    label_embedding_dim: int = 0
 
     @nn.compact
-    def __call__(self, x: Array, labels: Array | None = None, train: bool = True) -> Array:
-        del labels, train
+    def __call__(self, x: Array, labels: Array | None = None, train: bool = True):
+        del train
         if x.ndim != 2:
             raise ValueError(f"MLP discriminator expects [B, D] points, got shape {x.shape}")
+        x = condition_input(x, labels, self.conditioning, self.num_classes,
+                            self.label_embedding_dim)
         for width in self.hidden:
             if self.activation == "maxout":
                 x = Maxout(width, self.maxout_pieces, self.spectral_norm)(x)
             else:
                 x = nn.leaky_relu(spectral_norm(nn.Dense(width), self.spectral_norm, self)(x), 0.2)
-        return spectral_norm(nn.Dense(1), self.spectral_norm, self)(x).reshape((x.shape[0],))
+        logits = spectral_norm(nn.Dense(1), self.spectral_norm, self)(x).reshape((x.shape[0],))
+        return condition_output(logits, x, labels, self.conditioning, self.num_classes, self._wrap)
+
+    def _wrap(self, layer: nn.Module):
+        return spectral_norm(layer, self.spectral_norm, self)

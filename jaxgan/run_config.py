@@ -20,6 +20,7 @@ from typing import Any
 import ml_collections
 
 from jaxgan.augment import DIFF_AUGMENT_POLICIES
+from jaxgan.conditioning import CONDITIONINGS
 from jaxgan.config import MODELS, OPTIMIZERS, base_config
 from jaxgan.losses import LOSSES
 from jaxgan.models import NORMS
@@ -231,6 +232,8 @@ RANGE_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "num_samples_grid": (lambda v: v >= 1, "an integer >= 1"),
     "mlp_g_hidden": (lambda v: len(v) > 0 and all(w > 0 for w in v), "positive widths"),
     "mlp_d_hidden": (lambda v: len(v) > 0 and all(w > 0 for w in v), "positive widths"),
+    "label_embedding_dim": (lambda v: v >= 0, "an integer >= 0 (0: one-hot labels)"),
+    "class_loss_weight": (lambda v: 0 <= v < math.inf, "a number >= 0"),
     # stabilisers and failure detection (jaxgan.augment, .critic_schedule, .optim, .monitors)
     "n_critic_boost": (lambda v: v >= 0, "an integer >= 0 (0: no boost; WGAN: 100)"),
     "n_critic_boost_first": (lambda v: v >= 0, "an integer >= 0"),
@@ -247,6 +250,7 @@ RANGE_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "monitor_window": (lambda v: v >= 2, "an integer >= 2"),
     "monitor_check_every": (lambda v: v >= 1, "an integer >= 1"),
     "monitor_start_step": (lambda v: v >= 0, "an integer >= 0"),
+    "monitor_d_loss_margin": (lambda v: 0 <= v < math.inf, "a number >= 0"),
     "monitor_min_fake_accuracy": (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
     "monitor_min_diversity_ratio": (lambda v: v >= 0, "a number >= 0"),
     "monitor_min_class_fraction": (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
@@ -255,6 +259,15 @@ RANGE_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "monitor_stop_on": (lambda v: isinstance(v, str) and all(
         p.strip() in SIGNS for p in v.split(",") if p.strip()),
         f"'' or a comma-separated list of {', '.join(SIGNS)}"),
+}
+
+# What the keys without a range or registry check take (shown by `jaxgan train --help`).
+KEY_NOTES = {
+    "dataset": "ring8, grid25, digits or a TFDS catalog image data set (mnist, cifar10, ...)",
+    "data_dir": "TFDS data directory ('': $TFDS_DATA_DIR or ~/tensorflow_datasets)",
+    "mlp_g_batch_norm": "true or false",
+    "d_spectral_norm": "true or false",
+    "monitor_min_g_loss_slope": "a number (G loss rising: slope per step above it)",
 }
 
 # What a name-valued key is called in messages (default: the key).
@@ -271,6 +284,7 @@ NAME_CHECKS: dict[str, Callable[[], Iterable[str]]] = {
     "mlp_d_activation": lambda: MLP_ACTIVATIONS,
     "parallel": lambda: ("auto", *PARALLEL_MODES),
     "lr_schedule": lambda: LR_SCHEDULES,
+    "conditioning": lambda: CONDITIONINGS,
 }
 
 

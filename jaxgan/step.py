@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxgan import conditioning
 from jaxgan.gan import GAN
 from jaxgan.state import GANState, NetState
 
@@ -66,15 +67,22 @@ def discriminator_update(gan: GAN, state: GANState, real: Array, labels: Array |
         def apply(variables, x):
             return gan.discriminator.apply(variables, x, labels, train=True,
                                            mutable=["batch_stats"])
-        real_logits, mutated = apply({"params": params, "batch_stats": d.batch_stats}, real_in)
-        fake_logits, mutated = apply({"params": params, **mutated}, fake_in)
+        real_out, mutated = apply({"params": params, "batch_stats": d.batch_stats}, real_in)
+        fake_out, mutated = apply({"params": params, **mutated}, fake_in)
+        # ACGAN discriminators return (logits, class_logits) (jaxgan.conditioning).
+        real_logits, real_class = conditioning.split_discriminator_output(real_out)
+        fake_logits, fake_class = conditioning.split_discriminator_output(fake_out)
         adversarial = gan.loss.discriminator(real_logits, fake_logits)
-        critic = lambda x: apply({"params": params, "batch_stats": d.batch_stats}, x)[0]
+        critic = lambda x: conditioning.split_discriminator_output(
+            apply({"params": params, "batch_stats": d.batch_stats}, x)[0])[0]
         penalty = gan.penalty(critic, real_in, fake_in, key_penalty)
-        aux = (adversarial, penalty, real_logits, fake_logits, mutated.get("batch_stats", {}))
-        return adversarial + penalty, aux
+        class_loss, class_metrics = conditioning.discriminator_class_loss(
+            real_class, fake_class, labels)
+        aux = (adversarial, penalty, real_logits, fake_logits, mutated.get("batch_stats", {}),
+               class_metrics)
+        return adversarial + penalty + gan.class_loss_weight * class_loss, aux
 
-    grads, (adversarial, penalty, real_logits, fake_logits, batch_stats) = jax.grad(
+    grads, (adversarial, penalty, real_logits, fake_logits, batch_stats, class_metrics) = jax.grad(
         loss_fn, has_aux=True)(d.params)
     grads, batch_stats = _mean_over((grads, batch_stats), axis_name)
     new_d = _apply_updates(d, grads, gan.d_optimizer, batch_stats)
@@ -87,6 +95,7 @@ def discriminator_update(gan: GAN, state: GANState, real: Array, labels: Array |
         "d_real": _d_outputs(gan, real_logits),
         "d_fake": _d_outputs(gan, fake_logits),
         "d_grad_norm": optax.tree.norm(grads),
+        **class_metrics,
     }
     return state.replace(discriminator=new_d), metrics
 
@@ -98,19 +107,23 @@ def generator_update(gan: GAN, state: GANState, real: Array, labels: Array | Non
     g, d = state.generator, state.discriminator
     z = gan.sample_latent(key_z, real.shape[0])
 
-    def d_logits(x):
-        return gan.discriminator.apply(d.variables(), x, labels, train=True,
-                                       mutable=["batch_stats"])[0]
+    def d_outputs(x):
+        return conditioning.split_discriminator_output(gan.discriminator.apply(
+            d.variables(), x, labels, train=True, mutable=["batch_stats"])[0])
 
     def loss_fn(params):
         fake, mutated = gan.generator.apply({"params": params, "batch_stats": g.batch_stats}, z,
                                             labels, train=True, mutable=["batch_stats"])
         real_in, fake_in = _augment(gan, real, fake, key_aug, state.step)
-        fake_logits = d_logits(fake_in)
-        real_logits = d_logits(real_in) if gan.loss.generator_needs_real else None
-        return gan.loss.generator(fake_logits, real_logits), mutated.get("batch_stats", {})
+        fake_logits, fake_class = d_outputs(fake_in)
+        real_logits = d_outputs(real_in)[0] if gan.loss.generator_needs_real else None
+        class_loss, class_metrics = conditioning.generator_class_loss(fake_class, labels)
+        loss = gan.loss.generator(fake_logits, real_logits)
+        aux = (loss, mutated.get("batch_stats", {}), class_metrics)
+        return loss + gan.class_loss_weight * class_loss, aux
 
-    (loss, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(g.params)
+    (_, (loss, batch_stats, class_metrics)), grads = jax.value_and_grad(
+        loss_fn, has_aux=True)(g.params)
     grads, batch_stats = _mean_over((grads, batch_stats), axis_name)
     new_g = _apply_updates(g, grads, gan.g_optimizer, batch_stats)
     ema = state.ema_params
@@ -118,7 +131,7 @@ def generator_update(gan: GAN, state: GANState, real: Array, labels: Array | Non
         # ema ← decay·ema + (1 − decay)·params
         ema = optax.incremental_update(new_g.params, ema, step_size=1.0 - gan.ema_decay)
     new_state = state.replace(generator=new_g, ema_params=ema, step=state.step + 1)
-    return new_state, {"g_loss": loss, "g_grad_norm": optax.tree.norm(grads)}
+    return new_state, {"g_loss": loss, "g_grad_norm": optax.tree.norm(grads), **class_metrics}
 
 
 def train_step(gan: GAN, state: GANState, batch: Batch, key: Array,

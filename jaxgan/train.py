@@ -26,14 +26,13 @@ firing, and stop the run if listed in config.monitor_stop_on. A monitor (called 
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
-import math
 import os
 import pathlib
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -43,18 +42,16 @@ import jax
 import ml_collections
 import numpy as np
 
-from jaxgan import data, visualize
+from jaxgan import class_samples, data, parallel, visualize
+from jaxgan.checkpoint import Checkpointer, NonFiniteStateError
 from jaxgan.config import build_gan
 from jaxgan.critic_schedule import critic_schedule, gans_by_critic_steps
 from jaxgan.gan import GAN
-from jaxgan.logs import RunLog, read_metrics
+from jaxgan.logs import METRICS_FILE, RunLog, read_metrics
 from jaxgan.monitors import Report, monitor_for_run, non_finite_message
-from jaxgan.parallel import compile_train_step
 from jaxgan.run_config import config_to_json, validate_config
 from jaxgan.state import GANState, create_train_state, generate
 from jaxgan.step import step_key
-
-from jaxgan.checkpoint import Checkpointer, CheckpointError, NonFiniteStateError
 
 CHECKPOINT_DIR = "checkpoints"
 CONFIG_FILE = "config.json"
@@ -193,12 +190,13 @@ def init_state(gan: GAN, key: jax.Array) -> GANState:
 
 
 def sample_picture(samples: np.ndarray, spec, real: np.ndarray | None,
-                   title: str = "") -> np.ndarray:
+                   title: str = "", columns: int | None = None) -> np.ndarray:
     """A uint8 picture of samples: an image grid, or a scatter over the real points (2-D data)."""
     samples = np.asarray(samples)
     if spec.kind == "points":
         return visualize.scatter_picture(samples, real, spec.mode_centers, title)
-    return visualize.image_grid(samples, scale=visualize.display_scale(samples.shape[1]))
+    return visualize.image_grid(samples, columns=columns,
+                                scale=visualize.display_scale(samples.shape[1]))
 
 
 # --- signals --------------------------------------------------------------------------------------
@@ -262,12 +260,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     iterator = data.make_iterator(config.dataset, batch_size=config.batch_size, seed=config.seed,
                                   **data_options(config))
     spec = iterator.spec
-    gan = build_gan(config, spec.shape)
+    mode = parallel.resolve_mode(config.parallel, jax.device_count())
+    gan = build_gan(config, spec.shape, spec.num_classes, axis_name=parallel.step_axis_name(mode))
     workdir = prepare_workdir(workdir)
     is_writer = jax.process_index() == 0
     monitors = default_monitors() if monitors is None else list(monitors)
     schedule = critic_schedule(config)
-    compiled_steps = {n: compile_train_step(g, config.parallel)
+    compiled_steps = {n: parallel.compile_train_step(g, mode)
                       for n, g in gans_by_critic_steps(gan, schedule).items()}
     compiled = compiled_steps[config.n_critic]
     keys = run_keys(config.seed)
@@ -276,8 +275,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     checkpointer = Checkpointer(workdir / CHECKPOINT_DIR, max_to_keep=config.keep_checkpoints)
     start_step = 0
     messages = []
+    if compiled.num_devices > 1:
+        batch_norm = "synchronised" if config.sync_batch_norm else "per device"
+        messages.append(f"data parallel: {mode} over {compiled.num_devices} devices in "
+                        f"{jax.process_count()} process(es), BatchNorm statistics {batch_norm}")
     if checkpointer.latest_step() is not None:
-        restored = checkpointer.restore(abstract_state(gan, keys.init), config=config_json)
+        # straight onto the step's layout (e.g. replicated over every process's devices)
+        restored = checkpointer.restore(parallel.abstract_state(compiled, gan, keys.init),
+                                        config=config_json)
         state, start_step = restored.state, int(restored.step)
         iterator.set_state(restored.data_state)
         messages.append(f"resuming from step {start_step}")
@@ -293,7 +298,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     for text in messages:
         log.message(text)
 
-    grid_z = gan.sample_latent(keys.grid, config.num_samples_grid)
+    grid_labels, grid_columns = class_samples.class_grid(gan, config.num_samples_grid)
+    grid_z = gan.sample_latent(keys.grid, config.num_samples_grid if grid_labels is None
+                               else len(grid_labels))  # conditional: one row per class
     sampler = jax.jit(functools.partial(generate, gan))
     real_points = (data.sample_real(config.dataset, NUM_REAL_POINTS_PLOTTED, config.seed,
                                     **data_options(config)) if spec.kind == "points" else None)
@@ -302,12 +309,20 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
         config.dataset, num_real, config.seed, **data_options(config))
         if config.monitor_every > 0 else None)
     monitor_z = gan.sample_latent(jax.random.fold_in(keys.grid, 1), config.monitor_num_samples)
+    monitor_labels = class_samples.balanced_labels(gan, config.monitor_num_samples)
+
+    def monitor_samples(step: int, logical: GANState) -> Report:
+        """The failure monitor's verdict on G's samples of the fixed latent batch (computed on
+        every process, so that all of them stop together)."""
+        samples = sampler(parallel.host_local_state(logical), monitor_z, monitor_labels)
+        return failure.observe_samples(step, np.asarray(samples))
 
     def write_samples(step: int, logical: GANState) -> None:
         if not is_writer:
             return
-        picture = sample_picture(sampler(logical, grid_z), spec, real_points,
-                                 title=f"step {step}")
+        # this process's copy: process 0 samples alone, without the other processes' devices
+        picture = sample_picture(sampler(parallel.host_local_state(logical), grid_z, grid_labels),
+                                 spec, real_points, title=f"step {step}", columns=grid_columns)
         visualize.save_png(picture, workdir / SAMPLES_DIR / f"step_{step:07d}.png")
         log.image("samples", step, picture)
 
@@ -338,8 +353,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
         for text in warnings:
             log.warning(done, text)
         if non_finite_message(done, metrics) is not None:
-            raise DivergenceError(non_finite_message(done, metrics,
-                                                     compiled.get_state(device_state)))
+            raise DivergenceError(non_finite_message(
+                done, metrics, parallel.host_local_state(compiled.get_state(device_state))))
         for monitor in monitors:
             monitor(done, metrics)
         stop_reason = report.stop or (samples_report.stop if samples_report else None)
@@ -348,7 +363,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
 
     stop = StopFlag()
     try:
-        with (stop if handle_signals else _NoSignals()):
+        with stop if handle_signals else contextlib.nullcontext():
             while step < config.steps and stop.signal_name is None:
                 critic_steps = schedule.at(step)
                 batch = compiled_steps[critic_steps].put_batch(step_batch(iterator, critic_steps))
@@ -360,7 +375,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
                 if (_due(step, config.checkpoint_every) or _due(step, config.sample_every)
                         or _due(step, config.monitor_every)):
                     logical = compiled.get_state(device_state)
-                    observe(failure.observe_samples(step, np.asarray(sampler(logical, monitor_z)))
+                    observe(monitor_samples(step, logical)
                             if _due(step, config.monitor_every) else None)
                     if _due(step, config.sample_every):
                         write_samples(step, logical)
@@ -379,7 +394,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
             if not _due(step, config.sample_every) or step == start_step:
                 write_samples(step, logical)
             if is_writer:
-                records = read_metrics(workdir / "metrics.jsonl")
+                records = read_metrics(workdir / METRICS_FILE)
                 if records:
                     visualize.save_png(visualize.training_curves_picture(records),
                                        workdir / CURVES_FILE)
@@ -397,10 +412,3 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
                         stopped_by=stop.signal_name, metrics=metrics,
                         seconds=time.monotonic() - started, workdir=workdir)
 
-
-class _NoSignals:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return None

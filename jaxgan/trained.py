@@ -16,7 +16,8 @@ import jax
 import ml_collections
 import numpy as np
 
-from jaxgan import train
+from jaxgan import class_samples, train
+from jaxgan.checkpoint import Checkpointer, CheckpointError
 from jaxgan.config import build_gan
 from jaxgan.gan import GAN
 from jaxgan.run_config import config_from_dict
@@ -53,12 +54,12 @@ def load_run(workdir: str | pathlib.Path, step: int | None = None) -> TrainedRun
                                  f"of a finished or running `jaxgan train`")
     config = config_from_dict(_read_json(workdir / train.CONFIG_FILE, "run config"))
     spec = train.spec_from_json(_read_json(workdir / train.DATA_SPEC_FILE, "data description"))
-    gan = build_gan(config, spec.shape)
-    checkpointer = train.Checkpointer(workdir / train.CHECKPOINT_DIR,
+    gan = build_gan(config, spec.shape, spec.num_classes)
+    checkpointer = Checkpointer(workdir / train.CHECKPOINT_DIR,
                                       max_to_keep=config.keep_checkpoints)
     try:
         if checkpointer.latest_step() is None:
-            raise train.CheckpointError(f"no checkpoint in {workdir / train.CHECKPOINT_DIR}; "
+            raise CheckpointError(f"no checkpoint in {workdir / train.CHECKPOINT_DIR}; "
                                         f"train first (jaxgan train --workdir {workdir})")
         keys = train.run_keys(config.seed)
         restored = checkpointer.restore(train.abstract_state(gan, keys.init), step=step)
@@ -69,13 +70,18 @@ def load_run(workdir: str | pathlib.Path, step: int | None = None) -> TrainedRun
 
 
 def generate_samples(run: TrainedRun, num: int, seed: int, batch_size: int = 1000,
-                     use_ema: bool = True) -> np.ndarray:
+                     use_ema: bool = True, labels: jax.Array | None = None) -> np.ndarray:
     """`num` samples G(z), z = the first `num` rows of N(0, I) drawn with key(seed), as float32 in
     data space (points [num, 2]; images [num, H, W, C] in [-1, 1]). Generated `batch_size` at a
-    time in eval mode (BatchNorm running statistics), so each row depends only on its own z."""
+    time in eval mode (BatchNorm running statistics), so each row depends only on its own z.
+    Class-conditional runs take `labels` [num] (default: i mod K, every class equally often)."""
     if num < 1:
         raise ValueError(f"the number of samples must be >= 1, got {num}")
     z = run.gan.sample_latent(jax.random.key(seed), num)
+    if labels is None:
+        labels = class_samples.balanced_labels(run.gan, num)
     fn = jax.jit(functools.partial(generate, run.gan, use_ema=use_ema))
-    chunks = [np.asarray(fn(run.state, z[i:i + batch_size])) for i in range(0, num, batch_size)]
+    chunks = [np.asarray(fn(run.state, z[i:i + batch_size],
+                            None if labels is None else labels[i:i + batch_size]))
+              for i in range(0, num, batch_size)]
     return np.concatenate(chunks).astype(np.float32)

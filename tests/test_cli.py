@@ -50,6 +50,14 @@ def jaxgan(env, *args, timeout=300, cwd=REPO) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=timeout)
 
 
+def run_main(argv: list[str]) -> int:
+    """cli.main's exit status, whether returned or raised by argparse."""
+    try:
+        return cli.main(argv)
+    except SystemExit as exit_info:
+        return exit_info.code
+
+
 def read_png(path: pathlib.Path) -> np.ndarray:
     with Image.open(path) as image:
         image.load()
@@ -161,9 +169,6 @@ def test_digits_train_sample_eval(env, tmp_path):
     assert printed["protocol"]["feature_extractor"] == "digits_classifier"
     assert printed["protocol"]["num_fake"] == 100 and printed["protocol"]["num_real"] == 100
     assert sum(printed["class_coverage"]["histogram"]) == 100
-    # FID refuses fewer samples than feature dimensions: one line, exit 2.
-    result = jaxgan(env, "eval", "--workdir", workdir, "--num", 20)
-    assert result.returncode == 2 and "rank-deficient" in result.stderr.strip().splitlines()[-1]
 
 
 def _wait_for_line(process: subprocess.Popen, prefix: str, timeout: float = 240) -> list[str]:
@@ -205,28 +210,29 @@ def test_signal_checkpoints_and_stops(env, tmp_path, sig, expected_rc):
 
 @pytest.mark.parametrize("args, message", [
     (["--config.stepz=5"], "unknown config key 'stepz'; did you mean steps?"),
-    (["--config.loss=nope"], "unknown loss 'nope' (config.loss); valid choices: hinge, "
-                             "least_squares, minimax, non_saturating"),
     (["--config.dataset=no_such_data"], "unknown data set 'no_such_data'"),
-    (["--config.steps=ten"], "config.steps expects an integer, got 'ten'"),
-    (["--config.batch_size=0"], "config.batch_size must be an integer > 0, got 0"),
 ])
 def test_bad_input_exits_2_through_the_script(env, tmp_path, args, message):
     result = jaxgan(env, "train", "--workdir", tmp_path / "w", *args)
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [f"jaxgan train: error: {message}"] or \
-        message in result.stderr.strip().splitlines()[-1]
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"jaxgan train: error: {message}")
     assert "Traceback" not in result.stderr
-    assert not (tmp_path / "w" / "checkpoints").exists()
+    assert not (tmp_path / "w").exists()
 
 
-def test_debug_flag_shows_the_traceback(env, tmp_path):
-    result = jaxgan(env, "--debug", "train", "--workdir", tmp_path / "w", "--config.loss=nope")
-    assert result.returncode == 2
-    assert "Traceback" in result.stderr and "unknown loss 'nope'" in result.stderr
+def test_debug_flag_shows_the_traceback(tmp_path, capsys):
+    assert run_main(["--debug", "train", "--workdir", str(tmp_path / "w"),
+                     "--config.loss=nope"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "unknown loss 'nope'" in err
 
 
 @pytest.mark.parametrize("args, message", [
+    (["--config.loss=nope"], "unknown loss 'nope' (config.loss); valid choices: hinge, "
+                             "least_squares, minimax, non_saturating"),
+    (["--config.steps=ten"], "config.steps expects an integer, got 'ten'"),
+    (["--config.batch_size=0"], "config.batch_size must be an integer > 0, got 0"),
     (["--config.b1=1.0"], "config.b1 must be a number in [0, 1), got 1.0"),
     (["--config.g_lr=0"], "config.g_lr must be a number > 0, got 0.0"),
     (["--config.n_critic=0"], "config.n_critic must be an integer >= 1, got 0"),
@@ -237,7 +243,7 @@ def test_debug_flag_shows_the_traceback(env, tmp_path):
     (["--config.model=resnet"], "unknown model 'resnet' (config.model); valid choices: dcgan, mlp"),
     (["--config.mlp_g_batch_norm=maybe"], "config.mlp_g_batch_norm expects true or false"),
     (["--config", "no_such_experiment"], "experiment config 'no_such_experiment' not found; give a "
-                                         "file path or one of: dcgan_celeba64"),
+                                         "file path or one of: acgan_digits, cgan_digits, dcgan_celeba64"),
     (["--config.steps"], "--config.steps needs a value"),
 ])
 def test_bad_input_exits_2(tmp_path, capsys, args, message):
@@ -247,14 +253,6 @@ def test_bad_input_exits_2(tmp_path, capsys, args, message):
     assert message in err[-1]
     assert not any("Traceback" in line for line in err)
     assert not (tmp_path / "w").exists()
-
-
-def run_main(argv: list[str]) -> int:
-    """cli.main's exit status, whether returned or raised by argparse."""
-    try:
-        return cli.main(argv)
-    except SystemExit as exit_info:
-        return exit_info.code
 
 
 def test_unwritable_workdir_exits_2(tmp_path, capsys):
@@ -294,9 +292,6 @@ def test_help_explains_every_option(capsys):
 @pytest.mark.skipif(shutil.which("jaxgan") is None, reason="the console script is not installed")
 def test_installed_console_script_runs(env, tmp_path):
     """The `jaxgan` script itself (PYTHONPATH makes it import this checkout's package)."""
-    result = subprocess.run([shutil.which("jaxgan"), "train", "--help"], capture_output=True,
-                            text=True, timeout=120, env=env)
-    assert result.returncode == 0 and "--config.KEY" in result.stdout
     result = subprocess.run([shutil.which("jaxgan"), "train", "--workdir", str(tmp_path / "w"),
                              "--config.loss=nope"], capture_output=True, text=True, timeout=120,
                             env=env)

@@ -8,11 +8,10 @@ import io
 import json
 import re
 
-import jax
 import numpy as np
 import pytest
 
-from jaxgan import train
+from jaxgan import logs, train
 from jaxgan.run_config import config_from_dict, config_to_json, load_experiment
 
 
@@ -30,18 +29,10 @@ def run(config, workdir, **kwargs):
                                     **kwargs)
 
 
-def test_metrics_after_the_checkpoint_are_dropped_on_resume(tmp_path):
-    """Records an interrupted run wrote after its last checkpoint do not survive a resume."""
-    workdir = tmp_path / "w"
-    run(tiny_ring8(2), workdir)
-    with (workdir / "metrics.jsonl").open("a") as f:  # as if it crashed after logging step 3
-        f.write(json.dumps({"step": 3, "d_loss": 123.0}) + "\n")
-    run(tiny_ring8(4), workdir)
-    records = [json.loads(x) for x in (workdir / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in records] == [1, 2, 3, 4] and records[2]["d_loss"] != 123.0
-
-
-def test_monitor_stops_the_run_and_keeps_the_last_checkpoint(tmp_path):
+def test_monitor_stops_the_run_keeping_the_last_checkpoint_and_resume_rewrites_the_rest(
+        tmp_path):
+    """A monitor stops the run at step 5 (checkpoint 4 kept); the resumed run replaces the metrics
+    the stopped run logged after step 4."""
     seen = []
 
     def stop_at_5(step, metrics):
@@ -49,11 +40,23 @@ def test_monitor_stops_the_run_and_keeps_the_last_checkpoint(tmp_path):
         if step == 5:
             raise train.TrainingStopped("stopped by the test monitor at step 5")
 
+    workdir = tmp_path / "w"
     with pytest.raises(train.TrainingStopped) as info:
-        run(tiny_ring8(10, checkpoint_every=2), tmp_path / "w", monitors=[stop_at_5])
+        run(tiny_ring8(10, checkpoint_every=2), workdir, monitors=[stop_at_5])
     assert seen == [1, 2, 3, 4, 5]
     assert str(info.value) == ("stopped by the test monitor at step 5; the last good checkpoint "
-                               f"(step 4) is kept in {tmp_path / 'w' / 'checkpoints'}")
+                               f"(step 4) is kept in {workdir / 'checkpoints'}")
+    stopped = logs.read_metrics(workdir / "metrics.jsonl")
+    assert [r["step"] for r in stopped] == [1, 2, 3, 4, 5]
+
+    resumed = run(tiny_ring8(6), workdir)
+    assert (resumed.start_step, resumed.step) == (4, 6)
+    records = logs.read_metrics(workdir / "metrics.jsonl")
+    assert [r["step"] for r in records] == [1, 2, 3, 4, 5, 6]
+    assert records[:4] == stopped[:4]
+    # The same step 5 again (exact resume), written by the resumed run.
+    drop_rate = lambda r: {k: v for k, v in r.items() if k != "steps_per_sec"}
+    assert drop_rate(records[4]) == drop_rate(stopped[4])
 
 
 def test_diverging_run_names_the_step_and_the_quantity(tmp_path):
@@ -84,14 +87,12 @@ def test_finite_metrics_monitor():
         monitor(7, {"d_loss": 1.0, "g_loss": float("nan"), "penalty": float("inf")})
 
 
-def test_saved_config_round_trips(tmp_path):
+def test_saved_config_round_trips():
     config = tiny_ring8(2, loss="hinge")
-    run(config, tmp_path / "w")
-    saved = json.loads((tmp_path / "w" / "config.json").read_text())
-    assert saved == config_to_json(config)
+    saved = json.loads(json.dumps(config_to_json(config)))  # as written to config.json
     restored = config_from_dict(saved)
     assert restored.mlp_g_hidden == (16, 16) and restored.loss == "hinge"
-    assert config_to_json(restored) == saved
+    assert config_to_json(restored) == saved and restored == config
 
 
 def test_step_batch_stacks_n_critic_batches():

@@ -1,0 +1,588 @@
+"""Compare GAN loss variants over many seeds, all seeds of a variant trained at once (jaxgan.seeds).
+
+For a data set and a list of loss variants (default: every loss of jaxgan.losses.LOSSES with its
+usual penalty and n_critic), trains S seeds per variant with the same budget (the same number of
+generator updates, batch size and architecture), evaluates every seed and writes to --out:
+
+  results.md   per variant mean ± standard error over seeds of each metric, wall time (toy data:
+               PacGAN Table 1 beside ours); per-seed numbers below it
+  results.csv  the same, one row per variant;  seeds.csv: one row per (variant, seed)
+  samples.png  toy: one scatter panel per variant (its median seed, true modes marked);
+               images: a sample grid per variant
+  losses.png   D and G loss curves per variant (mean over seeds, shaded ± standard error)
+
+Usage (from the repository root):
+  PYTHONPATH=$PWD python benchmarks/compare_losses.py --dataset grid25 --out results/grid25
+  PYTHONPATH=$PWD python benchmarks/compare_losses.py --dataset ring8,grid25 --out results/toy
+  PYTHONPATH=$PWD python benchmarks/compare_losses.py --dataset ring8 --variants non_saturating,hinge \\
+      --seeds 4 --set steps=2000 --set g_lr=1e-3
+`--set key=value` overrides any field of the data set's config (toy_config / digits_config).
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import csv
+import dataclasses
+import math
+import os
+import pathlib
+import sys
+import time
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from jaxgan import seeds
+from jaxgan.config import OPTIMIZERS, base_config, build_gan
+from jaxgan.penalties import weight_clipping
+from jaxgan.losses import LOSSES
+from jaxgan.registry import Registry
+from jaxgan.toy_sampler import mixture_batch_sampler
+
+# --- loss variants -------------------------------------------------------------------------------
+
+VARIANTS: Registry[dict[str, Any]] = Registry("loss variant", {
+    # Goodfellow et al. 2014: saturating and non-saturating generator.
+    "minimax": {"loss": "minimax"},
+    "non_saturating": {"loss": "non_saturating"},
+    # Arjovsky et al. 2017: weight clipping 0.01, RMSProp 5e-5, 5 critic steps.
+    "wgan_clip": {"loss": "wasserstein", "weight_clip": 0.01, "optimizer": "rmsprop",
+                  "g_lr": 5e-5, "d_lr": 5e-5, "n_critic": 5},
+    # Gulrajani et al. 2017: gradient penalty λ = 10, 5 critic steps, Adam β = (0.5, 0.9).
+    # (and no BatchNorm in the critic: LayerNorm in the DCGAN critic; the MLP critic has none).
+    "wgan_gp": {"loss": "wasserstein", "penalty": "wgan_gp", "penalty_weight": 10.0,
+                "n_critic": 5, "b1": 0.5, "b2": 0.9, "d_norm": "layer"},
+    "hinge": {"loss": "hinge"},  # Lim & Ye 2017
+    "least_squares": {"loss": "least_squares"},  # Mao et al. 2017
+    "relativistic": {"loss": "relativistic"},  # Jolicoeur-Martineau 2018
+    "relativistic_average": {"loss": "relativistic_average"},
+})
+
+LOSS_VARIANTS: dict[str, tuple[str, ...]] = {"wasserstein": ("wgan_clip", "wgan_gp")}
+"""Losses run as several variants; every other loss of LOSSES is the variant of its own name."""
+
+
+def default_variants() -> list[str]:
+    """Every loss in jaxgan.losses.LOSSES with its usual companion(s), in registry order."""
+    return [v for name in LOSSES for v in LOSS_VARIANTS.get(name, (name,))]
+
+
+# --- PacGAN Table 1 (Lin et al. 2018, arXiv:1712.04086; 400 epochs, 10 trials, ± s.e.) ----------
+
+PACGAN_TABLE1: dict[str, list[tuple[str, float, float, float]]] = {
+    "ring8": [("GAN", 6.3, 98.2, 0.45), ("PacGAN2", 7.9, 95.6, 0.07),
+              ("PacGAN3", 7.8, 97.7, 0.10), ("PacGAN4", 7.8, 95.9, 0.07)],
+    "grid25": [("GAN", 17.3, 94.8, 0.70), ("ALI", 24.1, 95.7, 0.14),
+               ("PacGAN2", 23.8, 91.3, 0.13), ("PacGAN3", 24.6, 94.2, 0.06),
+               ("PacGAN4", 24.8, 93.6, 0.04)],
+}
+"""(method, modes captured, % high quality, reverse KL) as published."""
+
+
+# --- configs ---------------------------------------------------------------------------------------
+
+def toy_config(dataset: str) -> ml_collections.ConfigDict:
+    """The 2-D mode-collapse setup of PacGAN (Lin et al. 2018) cut down to a 2-core CPU budget.
+
+    PacGAN: G 4×400 ReLU + BatchNorm, D 3×200 maxout, z in R², Adam(1e-4, β1 0.8), batch 100,
+    400 epochs of 100,000 samples (400,000 steps), 2,500 evaluation samples, 10 trials.
+    Here: the same depth, z, batch and evaluation, but G 4×64 ReLU without BatchNorm, D 3×64
+    LeakyReLU(0.2), Adam(2e-3, β1 0.5) decayed to 0 by a cosine over 10,000 generator steps, a
+    fresh mixture sample every step (benchmarks/README.md: how this was chosen).
+    """
+    c = base_config()
+    c.dataset = dataset
+    c.model = "mlp"
+    c.latent_dim = 2
+    c.mlp_g_hidden = (64, 64, 64, 64)
+    c.mlp_d_hidden = (64, 64, 64)
+    c.mlp_g_batch_norm = False
+    c.mlp_d_activation = "leaky_relu"
+    c.batch_size = 100
+    c.optimizer = "adam"
+    c.g_lr = 2e-3
+    c.d_lr = 2e-3
+    c.b1 = 0.5
+    c.b2 = 0.999
+    c.lr_schedule = "cosine"
+    c.steps = 10_000
+    c.log_every = 250
+    c.eval_samples = 2500
+    c.seed_map = "vmap"
+    return c
+
+
+def digits_config(dataset: str) -> ml_collections.ConfigDict:
+    """A small DCGAN on the embedded digits at 16×16 (the budget of a CPU benchmark); metrics from
+    the shipped digits classifier (jaxgan.metrics) on `eval_samples` samples per seed."""
+    c = base_config()
+    c.dataset = dataset
+    c.resolution = 16
+    c.channels = 1
+    c.latent_dim = 32
+    c.g_features = 32
+    c.d_features = 32
+    c.batch_size = 64
+    c.steps = 1000
+    c.log_every = 50
+    c.eval_samples = 2000
+    c.lr_schedule = "constant"
+    c.seed_map = "unroll"  # XLA CPU runs vmapped convolutions slowly (jaxgan/seeds.py)
+    return c
+
+
+CONFIGS: Registry[Callable[[str], ml_collections.ConfigDict]] = Registry(
+    "benchmark data set", {"ring8": toy_config, "grid25": toy_config, "digits": digits_config})
+
+
+def apply_overrides(config: ml_collections.ConfigDict, assignments: list[str]) -> None:
+    """Applies `key=value` strings (values as Python literals, else strings) in place."""
+    for assignment in assignments:
+        key, sep, text = assignment.partition("=")
+        if not sep or key not in config:
+            raise ValueError(f"--set expects key=value with key one of {sorted(config)}, "
+                             f"got {assignment!r}")
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            value = text
+        if isinstance(config[key], float) and isinstance(value, int):
+            value = float(value)
+        config[key] = value
+
+
+def variant_config(base: ml_collections.ConfigDict, variant: str) -> ml_collections.ConfigDict:
+    """The data set's config with the variant's loss, penalty, n_critic and optimizer fields."""
+    config = ml_collections.ConfigDict(base.to_dict())
+    config.update(VARIANTS[variant])
+    return config
+
+
+LR_SCHEDULES: Registry[Callable[[float, int], Any]] = Registry("learning-rate schedule", {
+    "constant": lambda lr, steps: lr,
+    "linear": lambda lr, steps: optax.linear_schedule(lr, 0.0, steps),
+    "cosine": lambda lr, steps: optax.cosine_decay_schedule(lr, steps),
+})
+
+
+def with_lr_schedule(gan, config: ml_collections.ConfigDict):
+    """The GAN with its optimizers rebuilt on `config.lr_schedule` over `config.steps` updates
+    (D: over n_critic · steps); 'constant' leaves it unchanged."""
+    if config.lr_schedule == "constant":
+        LR_SCHEDULES["constant"]
+        return gan
+    schedule = LR_SCHEDULES[config.lr_schedule]
+    make = OPTIMIZERS[config.optimizer]
+    d_optimizer = make(schedule(config.d_lr, config.steps * config.n_critic), config.b1, config.b2)
+    if config.weight_clip > 0:
+        d_optimizer = optax.chain(d_optimizer, weight_clipping(config.weight_clip))
+    return dataclasses.replace(gan, g_optimizer=make(schedule(config.g_lr, config.steps),
+                                                     config.b1, config.b2),
+                               d_optimizer=d_optimizer)
+
+
+# --- one variant -------------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class VariantResult:
+    """Everything measured for one variant: per-seed metrics, curves, samples and cost."""
+
+    variant: str
+    per_seed: list[dict[str, float]]
+    curves: dict[str, np.ndarray]  # name -> [num_logs, S] (mean over each log interval)
+    curve_steps: np.ndarray  # [num_logs] generator step at the end of each interval
+    samples: np.ndarray  # [S, N, ...] evaluation samples
+    wall_s: float
+    cpu_s: float
+
+
+def _split_seed_keys(seed: int, num_seeds: int) -> tuple[jax.Array, jax.Array, jax.Array,
+                                                          jax.Array]:
+    """Per seed i (key PRNGKey(seed + i)): init, data, step-noise and evaluation keys, each [S, 2]."""
+    keys = jax.vmap(lambda k: jax.random.split(k, 4))(seeds.seed_keys(seed, num_seeds))
+    return keys[:, 0], keys[:, 1], keys[:, 2], keys[:, 3]
+
+
+def train_toy_variant(config: ml_collections.ConfigDict, variant: str, num_seeds: int, seed: int,
+                      get_spec: Callable, mode_metrics: Callable) -> VariantResult:
+    """Trains `num_seeds` seeds of one variant on a toy mixture at once and scores each seed."""
+    start_wall, start_cpu = time.perf_counter(), time.process_time()
+    if config.steps % config.log_every:
+        raise ValueError(f"steps ({config.steps}) must be a multiple of log_every "
+                         f"({config.log_every})")
+    spec = get_spec(config.dataset)
+    gan = with_lr_schedule(build_gan(config, spec.shape), config)
+    draw = mixture_batch_sampler(spec.mode_centers, spec.mode_std,
+                                 config.batch_size * config.n_critic)
+    init_keys, data_keys, step_keys, eval_keys = _split_seed_keys(seed, num_seeds)
+    states = seeds.create_seed_states(gan, init_keys)
+    loop = seeds.make_multi_seed_loop(gan, lambda key: {"x": draw(key)["x"]}, config.log_every,
+                                      seed_map=config.seed_map)
+    logged = []
+    for start in range(0, config.steps, config.log_every):
+        states, metrics = loop(states, data_keys, step_keys, start)
+        logged.append({k: jnp.mean(metrics[k], axis=0) for k in ("d_loss", "g_loss", "penalty")})
+    z = jax.vmap(lambda k: gan.sample_latent(k, config.eval_samples))(eval_keys)
+    samples = _generate(gan, states, z, config.seed_map)
+    per_seed = [_score_points(samples[i], spec, mode_metrics) for i in range(num_seeds)]
+    curves = {k: np.stack([np.asarray(entry[k]) for entry in logged]) for k in logged[0]}
+    return VariantResult(
+        variant=variant, per_seed=per_seed, curves=curves,
+        curve_steps=np.arange(1, len(logged) + 1) * config.log_every, samples=samples,
+        wall_s=time.perf_counter() - start_wall, cpu_s=time.process_time() - start_cpu)
+
+
+def train_image_variant(config: ml_collections.ConfigDict, variant: str, num_seeds: int,
+                        seed: int, real: np.ndarray) -> VariantResult:
+    """Trains `num_seeds` seeds of one variant on an image data set at once, seed i reading its own
+    iterator (seed + i), and scores each seed with the digits classifier against `real`."""
+    from jaxgan.data import make_iterator
+    from jaxgan.metrics import evaluate_images
+
+    start_wall, start_cpu = time.perf_counter(), time.process_time()
+    rows = config.batch_size * config.n_critic
+    iterators = [make_iterator(config.dataset, batch_size=rows, seed=seed + i,
+                               resolution=config.resolution, channels=config.channels)
+                 for i in range(num_seeds)]
+    spec = iterators[0].spec
+    gan = with_lr_schedule(build_gan(config, spec.shape), config)
+    init_keys, _, step_keys, eval_keys = _split_seed_keys(seed, num_seeds)
+    states = seeds.create_seed_states(gan, init_keys)
+    step = seeds.make_multi_seed_step(gan, seed_map=config.seed_map)
+    logged, pending = [], []
+    for t in range(config.steps):
+        batch = {"x": np.stack([next(it)["x"] for it in iterators])}
+        states, metrics = step(states, batch, seeds.multi_seed_step_keys(step_keys, t))
+        pending.append({k: metrics[k] for k in ("d_loss", "g_loss", "penalty")})
+        if (t + 1) % config.log_every == 0:
+            logged.append({k: jnp.mean(jnp.stack([m[k] for m in pending]), axis=0)
+                           for k in pending[0]})
+            pending = []
+    z = jax.vmap(lambda k: gan.sample_latent(k, config.eval_samples))(eval_keys)
+    samples = _generate(gan, states, z, config.seed_map)
+    per_seed = []
+    for i in range(num_seeds):
+        if not np.isfinite(samples[i]).all():
+            per_seed.append({"fid": math.nan, "kid": math.nan, "classes_covered": 0.0,
+                             "class_kl": math.nan, "diverged": 1.0})
+            continue
+        scores = evaluate_images(samples[i], real, "digits", seed=seed + i,
+                                 reference_split=f"{config.dataset}:all")
+        coverage = scores["class_coverage"]
+        per_seed.append({"fid": scores["fid"], "kid": 1e3 * scores["kid_mean"],
+                         "classes_covered": float(coverage["classes_covered"]),
+                         "class_kl": coverage["kl_to_uniform"], "diverged": 0.0})
+    curves = {k: np.stack([np.asarray(entry[k]) for entry in logged]) for k in logged[0]}
+    return VariantResult(
+        variant=variant, per_seed=per_seed, curves=curves,
+        curve_steps=np.arange(1, len(logged) + 1) * config.log_every, samples=samples,
+        wall_s=time.perf_counter() - start_wall, cpu_s=time.process_time() - start_cpu)
+
+
+def _generate(gan, states, z: jax.Array, seed_map: str) -> np.ndarray:
+    """Every seed's samples [S, N, ...] for its latents z [S, N, latent] (eval mode)."""
+    return np.asarray(jax.jit(
+        lambda s, z: seeds.generate_seeds(gan, s, z, seed_map=seed_map))(states, z))
+
+
+def _score_points(samples: np.ndarray, spec, mode_metrics: Callable) -> dict[str, float]:
+    if not np.isfinite(samples).all():  # a diverged seed: no mode, no high-quality sample
+        return {"modes": 0.0, "high_quality_percent": 0.0, "reverse_kl": math.nan,
+                "diverged": 1.0}
+    m = mode_metrics(samples, spec.mode_centers, spec.mode_std)
+    return {"modes": float(m["modes_captured"]), "high_quality_percent": m["high_quality_percent"],
+            "reverse_kl": m["reverse_kl"], "diverged": 0.0}
+
+
+# --- summaries -----------------------------------------------------------------------------------
+
+TOY_METRICS = (("modes", "modes"), ("high_quality_percent", "% high quality"),
+               ("reverse_kl", "reverse KL"))
+
+
+def mean_and_standard_error(values: list[float]) -> tuple[float, float, int]:
+    """(mean, s.e. = std(ddof=1)/sqrt(n), n) over the finite values (nan, nan, 0 if none)."""
+    finite = np.asarray([v for v in values if np.isfinite(v)], np.float64)
+    if finite.size == 0:
+        return math.nan, math.nan, 0
+    se = float(np.std(finite, ddof=1) / np.sqrt(finite.size)) if finite.size > 1 else math.nan
+    return float(np.mean(finite)), se, int(finite.size)
+
+
+def summary_rows(results: list[VariantResult], metrics) -> list[dict[str, Any]]:
+    """One dict per variant: `<metric>_mean`, `<metric>_se`, seeds, diverged, wall_s, cpu_s."""
+    rows = []
+    for r in results:
+        row: dict[str, Any] = {"variant": r.variant, "seeds": len(r.per_seed)}
+        for key, _ in metrics:
+            mean, se, _ = mean_and_standard_error([s[key] for s in r.per_seed])
+            row[f"{key}_mean"], row[f"{key}_se"] = mean, se
+        row["diverged"] = int(sum(s.get("diverged", 0.0) for s in r.per_seed))
+        row["wall_s"], row["cpu_s"] = round(r.wall_s, 1), round(r.cpu_s, 1)
+        rows.append(row)
+    return rows
+
+
+def _fmt(mean: float, se: float, digits: int) -> str:
+    if not np.isfinite(mean):
+        return "n/a"
+    return f"{mean:.{digits}f} ± {se:.{digits}f}" if np.isfinite(se) else f"{mean:.{digits}f}"
+
+
+IMAGE_METRICS = (("fid", "classifier-FID"), ("kid", "KID ×10³"),
+                 ("classes_covered", "classes covered"), ("class_kl", "class KL"))
+
+DIGITS = {"modes": 1, "high_quality_percent": 1, "reverse_kl": 3, "fid": 2, "kid": 2,
+          "classes_covered": 1, "class_kl": 3}
+
+
+def markdown_table(dataset: str, rows: list[dict[str, Any]], metrics) -> str:
+    """The results table; for toy data PacGAN Table 1 follows under its own heading rows."""
+    header = ["variant"] + [label for _, label in metrics] + ["diverged", "wall s"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        cells = [row["variant"]] + [
+            _fmt(row[f"{k}_mean"], row[f"{k}_se"], DIGITS.get(k, 3)) for k, _ in metrics]
+        cells += [f"{row['diverged']}/{row['seeds']}", f"{row['wall_s']:.0f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    for method, modes, hq, rkl in PACGAN_TABLE1.get(dataset, []):
+        cells = [f"*PacGAN Table 1: {method}*", f"{modes:.1f}", f"{hq:.1f}", f"{rkl:.2f}", "",
+                 "400 epochs"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_csv(path: pathlib.Path, rows: list[dict[str, Any]]) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def representative_seed(result: VariantResult, key: str = "reverse_kl") -> int:
+    """The seed with the median `key` (lower is better; diverged or nan seeds rank last)."""
+    kl = np.asarray([s[key] for s in result.per_seed], np.float64)
+    order = np.argsort(np.where(np.isfinite(kl), kl, np.inf), kind="stable")
+    return int(order[(len(order) - 1) // 2])
+
+
+# --- figures -------------------------------------------------------------------------------------
+
+def _grid(n: int) -> tuple[int, int]:
+    cols = min(n, 4)
+    return math.ceil(n / cols), cols
+
+
+def plot_toy_samples(path: pathlib.Path, dataset: str, results: list[VariantResult],
+                     centers: np.ndarray) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows, cols = _grid(len(results))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.2 * rows), squeeze=False)
+    span = np.abs(centers).max() * 1.35
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, r in zip(axes.ravel(), results):
+        i = representative_seed(r)
+        s = r.per_seed[i]
+        pts = r.samples[i]
+        pts = pts[np.isfinite(pts).all(axis=1)]
+        ax.axis("on")
+        ax.scatter(pts[:, 0], pts[:, 1], s=2, alpha=0.4, color="tab:blue", linewidths=0)
+        ax.scatter(centers[:, 0], centers[:, 1], marker="x", s=25, color="tab:red")
+        ax.set_xlim(-span, span)
+        ax.set_ylim(-span, span)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"{r.variant} (seed {i})\nmodes {s['modes']:.0f}, HQ "
+                     f"{s['high_quality_percent']:.1f}%, rKL {s['reverse_kl']:.3f}", fontsize=8)
+    fig.suptitle(f"{dataset}: a median seed per variant (x: true modes)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_image_samples(path: pathlib.Path, dataset: str, results: list[VariantResult],
+                       num: int = 36) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows, cols = _grid(len(results))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 3.3 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    side = int(math.sqrt(num))
+    for ax, r in zip(axes.ravel(), results):
+        i = representative_seed(r, "fid")
+        images = np.clip((np.nan_to_num(r.samples[i][:side * side]) + 1) / 2, 0, 1)
+        h, w, c = images.shape[1:]
+        tiled = images.reshape(side, side, h, w, c).transpose(0, 2, 1, 3, 4)
+        tiled = tiled.reshape(side * h, side * w, c)
+        ax.imshow(tiled[..., 0] if c == 1 else tiled, cmap="gray", vmin=0, vmax=1)
+        s = r.per_seed[i]
+        ax.set_title(f"{r.variant} (seed {i})\nFID {s['fid']:.2f}, "
+                     f"{s['classes_covered']:.0f} classes", fontsize=8)
+    fig.suptitle(f"{dataset}: samples of a median-FID seed per variant", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_losses(path: pathlib.Path, dataset: str, results: list[VariantResult]) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows, cols = _grid(len(results))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.6 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, r in zip(axes.ravel(), results):
+        ax.axis("on")
+        for name, color in (("d_loss", "tab:red"), ("g_loss", "tab:blue")):
+            values = r.curves[name]  # [T, S]
+            mean = np.nanmean(values, axis=1)
+            se = np.nanstd(values, axis=1) / np.sqrt(values.shape[1])
+            ax.plot(r.curve_steps, mean, color=color, label=name, lw=1)
+            ax.fill_between(r.curve_steps, mean - se, mean + se, color=color, alpha=0.25)
+        ax.set_title(r.variant, fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.set_xlabel("generator step", fontsize=7)
+    axes.ravel()[0].legend(fontsize=7)
+    fig.suptitle(f"{dataset}: losses, mean over seeds ± s.e.", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# --- driver ----------------------------------------------------------------------------------------
+
+def run_dataset(dataset: str, variants: list[str], num_seeds: int, seed: int,
+                overrides: list[str], out: pathlib.Path, log=print) -> list[dict[str, Any]]:
+    """Runs every variant on `dataset`, writes the outputs under `out`, returns the summary rows."""
+    from jaxgan.data import get_spec, sample_real
+    from jaxgan.metrics.modes import mode_metrics
+
+    base = CONFIGS[dataset](dataset)
+    apply_overrides(base, overrides)
+    points = base.model == "mlp"
+    metrics = TOY_METRICS if points else IMAGE_METRICS
+    if points:
+        train = lambda config, variant: train_toy_variant(  # noqa: E731
+            config, variant, num_seeds, seed, get_spec, mode_metrics)
+    else:
+        spec = get_spec(dataset, resolution=base.resolution, channels=base.channels)
+        real = sample_real(dataset, spec.num_examples, seed, resolution=base.resolution,
+                           channels=base.channels)
+        train = lambda config, variant: train_image_variant(  # noqa: E731
+            config, variant, num_seeds, seed, real)
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for variant in variants:
+        result = train(variant_config(base, variant), variant)
+        row = summary_rows([result], metrics)[0]
+        log(f"[{dataset}] {variant}: " + ", ".join(
+            f"{label} {_fmt(row[k + '_mean'], row[k + '_se'], DIGITS[k])}"
+            for k, label in metrics) + f", wall {result.wall_s:.1f}s, cpu {result.cpu_s:.1f}s")
+        results.append(result)
+    rows = summary_rows(results, metrics)
+    write_csv(out / "results.csv", [{"dataset": dataset, **r} for r in rows])
+    write_csv(out / "seeds.csv", [
+        {"dataset": dataset, "variant": r.variant, "seed": seed + i, **s}
+        for r in results for i, s in enumerate(r.per_seed)])
+    if points:
+        plot_toy_samples(out / "samples.png", dataset, results, get_spec(dataset).mode_centers)
+    else:
+        plot_image_samples(out / "samples.png", dataset, results)
+    plot_losses(out / "losses.png", dataset, results)
+    budget = (f"{base.steps} generator steps of batch {base.batch_size}, {num_seeds} seeds "
+              f"(PRNGKey({seed}) ... PRNGKey({seed + num_seeds - 1})), "
+              f"{base.eval_samples} evaluation samples per seed")
+    text = [f"# {dataset}: loss variants, mean ± standard error over seeds", "", budget, "",
+            markdown_table(dataset, rows, metrics), "",
+            "Config: " + ", ".join(f"{k}={base[k]}" for k in sorted(base)), ""]
+    (out / "results.md").write_text("\n".join(text))
+    return rows
+
+
+SINGLE_THREAD_XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+
+
+def _run_in_processes(datasets: list[str], args: argparse.Namespace, out: pathlib.Path) -> None:
+    """One single-threaded process per data set, `args.jobs` at a time (one per CPU core)."""
+    import subprocess
+
+    env = {**os.environ, "XLA_FLAGS": (os.environ.get("XLA_FLAGS", "") + " "
+                                       + SINGLE_THREAD_XLA_FLAGS).strip()}
+    pending, running = list(datasets), []
+    while pending or running:
+        while pending and len(running) < args.jobs:
+            dataset = pending.pop(0)
+            cmd = [sys.executable, os.path.abspath(__file__), "--dataset", dataset,
+                   "--variants", args.variants, "--seeds", str(args.seeds), "--seed",
+                   str(args.seed), "--out", str(out / dataset), "--jobs", "1"]
+            cmd += [a for assignment in args.set for a in ("--set", assignment)]
+            running.append((dataset, subprocess.Popen(cmd, env=env)))
+        time.sleep(0.5)
+        for dataset, proc in list(running):
+            if proc.poll() is not None:
+                running.remove((dataset, proc))
+                if proc.returncode:
+                    raise ValueError(f"the {dataset} run failed (exit status {proc.returncode})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dataset", default="grid25",
+                        help=f"comma-separated, from: {', '.join(CONFIGS)}")
+    parser.add_argument("--variants", default=",".join(default_variants()),
+                        help=f"comma-separated, from: {', '.join(VARIANTS)}")
+    parser.add_argument("--seeds", type=int, default=10, help="seeds per variant")
+    parser.add_argument("--seed", type=int, default=0, help="seed i uses PRNGKey(seed + i)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config field (repeatable)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="data sets run at once, each in its own single-threaded process")
+    parser.add_argument("--out", default="benchmark_results", help="output folder")
+    args = parser.parse_args(argv)
+    try:
+        datasets = [d for d in args.dataset.split(",") if d]
+        variants = [v for v in args.variants.split(",") if v]
+        for d in datasets:
+            CONFIGS[d]
+        for v in variants:
+            VARIANTS[v]
+        if args.seeds < 1 or args.jobs < 1:
+            raise ValueError(f"--seeds and --jobs must be >= 1, got {args.seeds}, {args.jobs}")
+        start = time.perf_counter()
+        out = pathlib.Path(args.out)
+        if len(datasets) == 1:
+            run_dataset(datasets[0], variants, args.seeds, args.seed, args.set, out)
+        elif args.jobs > 1:
+            _run_in_processes(datasets, args, out)
+        else:
+            for dataset in datasets:
+                run_dataset(dataset, variants, args.seeds, args.seed, args.set, out / dataset)
+        total = time.perf_counter() - start
+        if len(datasets) > 1:
+            parts = [(out / d / "results.md").read_text() for d in datasets]
+            (out / "results.md").write_text(
+                "\n".join(parts) + f"\nTotal wall time: {total:.0f} s ({args.jobs} job(s)).\n")
+        print(f"total wall time {total:.1f}s; results in {out}")
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
