@@ -168,18 +168,28 @@ def _all_finite_flags(leaves: list[jax.Array]) -> jax.Array:
     return jax.numpy.stack([jax.numpy.isfinite(leaf).all() for leaf in leaves])
 
 
+def _on_host(leaf: Any) -> bool:
+    devices = leaf.devices() if isinstance(leaf, jax.Array) else ()
+    return not isinstance(leaf, jax.Array) or all(d.platform == "cpu" for d in devices)
+
+
 def first_non_finite_leaf(state: PyTree) -> str | None:
-    """The tree path of the first floating-point leaf holding NaN or Inf, or None."""
+    """The tree path of the first floating-point leaf holding NaN or Inf, or None.
+
+    Leaves in host memory (numpy, CPU devices) are checked in place with numpy; the others on
+    their devices in one compiled call, whose flags come back in one transfer.
+    """
     leaves, _ = jax.tree_util.tree_flatten_with_path(state)
     floating = [(path, leaf) for path, leaf in leaves
                 if jax.numpy.issubdtype(leaf.dtype, jax.numpy.inexact)]
-    if not floating:
-        return None
-    flags = np.asarray(jax.device_get(_all_finite_flags([leaf for _, leaf in floating])))
-    for (path, _), ok in zip(floating, flags):
-        if not ok:
-            return _path_str(path)
-    return None
+    finite = {i: bool(np.isfinite(np.asarray(leaf)).all())
+              for i, (_, leaf) in enumerate(floating) if _on_host(leaf)}
+    on_device = [i for i in range(len(floating)) if i not in finite]
+    if on_device:
+        flags = jax.device_get(_all_finite_flags([floating[i][1] for i in on_device]))
+        finite.update(zip(on_device, map(bool, flags)))
+    bad = [i for i in range(len(floating)) if not finite[i]]
+    return _path_str(floating[bad[0]][0]) if bad else None
 
 
 def _abstract_leaf(leaf: Any, default_sharding: jax.sharding.Sharding) -> jax.ShapeDtypeStruct:
@@ -297,7 +307,7 @@ class Checkpointer:
 
     def _remove_stale_tmp(self) -> None:
         """Removes temporary directories left by interrupted writes, logging each one."""
-        if not os.path.isdir(self._directory):
+        if jax.process_index() != 0 or not os.path.isdir(self._directory):
             return
         for name in sorted(os.listdir(self._directory)):
             if TMP_SUFFIX in name:
@@ -449,7 +459,7 @@ class Checkpointer:
     def _report_unreadable(self, step: int, error: Exception, *, move_aside: bool) -> None:
         """Warns (warnings + log) about an unreadable step; optionally moves it out of the way."""
         where = ""
-        if move_aside:
+        if move_aside and jax.process_index() == 0:
             source = os.path.join(self._directory, str(step))
             corrupt_dir = os.path.join(self._directory, CORRUPT_DIRNAME)
             target = os.path.join(corrupt_dir, str(step))

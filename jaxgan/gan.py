@@ -17,7 +17,7 @@ from jaxgan.losses import GANLoss
 
 Array = jax.Array
 Penalty = Callable[[Callable[[Array], Array], Array, Array, Array], Array]
-Augment = Callable[[Array, Array, Array], Array]  # (x, key, step) -> x
+Augment = Callable[[Array, Array, Array, Array], tuple[Array, Array]]  # (real, fake, key, step)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,8 +33,11 @@ class GAN:
       latent_dim: size of z ~ N(0, I).
       data_shape: one example's shape, e.g. (32, 32, 3) or (2,).
       num_classes: number of labels (0: unconditional).
+      class_loss_weight: weight of the ACGAN class cross-entropy added to both nets' losses
+        (used only when D returns class logits; jaxgan.conditioning).
       ema_decay: decay of the generator's exponential moving average (0: none kept).
-      augment: optional differentiable transform of every discriminator input.
+      augment: optional differentiable transform of the discriminator's input pair,
+        (real, fake, key, step) -> (real, fake), one key per update (jaxgan.augment).
     """
 
     generator: nn.Module
@@ -47,6 +50,7 @@ class GAN:
     data_shape: tuple[int, ...]
     n_critic: int = 1
     num_classes: int = 0
+    class_loss_weight: float = 1.0
     ema_decay: float = 0.0
     augment: Augment | None = None
 

@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxgan import conditioning
 from jaxgan.gan import GAN
 from jaxgan.state import GANState, NetState
 
@@ -37,8 +38,14 @@ def _apply_updates(net: NetState, grads, optimizer: optax.GradientTransformation
                     opt_state=opt_state)
 
 
-def _augment(gan: GAN, x: Array, key: Array, step: Array) -> Array:
-    return x if gan.augment is None else gan.augment(x, key, step)
+def _augment(gan: GAN, real: Array, fake: Array, key: Array, step: Array) -> tuple[Array, Array]:
+    """D's inputs after `gan.augment` (jaxgan.augment), which sees the pair and one key."""
+    return (real, fake) if gan.augment is None else gan.augment(real, fake, key, step)
+
+
+def _all_finite(tree: Any) -> Array:
+    """Whether every element of every leaf is finite (no NaN, no ±Inf)."""
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]))
 
 
 def _d_outputs(gan: GAN, logits: Array) -> Array:
@@ -49,27 +56,33 @@ def _d_outputs(gan: GAN, logits: Array) -> Array:
 def discriminator_update(gan: GAN, state: GANState, real: Array, labels: Array | None,
                          key: Array, axis_name: str | None = None) -> tuple[GANState, Metrics]:
     """One D update on a real batch and a fresh fake batch (G in training mode, not updated)."""
-    key_z, key_penalty, key_aug_real, key_aug_fake = jax.random.split(key, 4)
+    key_z, key_penalty, key_aug = jax.random.split(key, 3)
     g, d = state.generator, state.discriminator
     z = gan.sample_latent(key_z, real.shape[0])
     fake, _ = gan.generator.apply(g.variables(), z, labels, train=True, mutable=["batch_stats"])
     fake = jax.lax.stop_gradient(fake)
-    real_in = _augment(gan, real, key_aug_real, state.step)
-    fake_in = _augment(gan, fake, key_aug_fake, state.step)
+    real_in, fake_in = _augment(gan, real, fake, key_aug, state.step)
 
     def loss_fn(params):
         def apply(variables, x):
             return gan.discriminator.apply(variables, x, labels, train=True,
                                            mutable=["batch_stats"])
-        real_logits, mutated = apply({"params": params, "batch_stats": d.batch_stats}, real_in)
-        fake_logits, mutated = apply({"params": params, **mutated}, fake_in)
+        real_out, mutated = apply({"params": params, "batch_stats": d.batch_stats}, real_in)
+        fake_out, mutated = apply({"params": params, **mutated}, fake_in)
+        # ACGAN discriminators return (logits, class_logits) (jaxgan.conditioning).
+        real_logits, real_class = conditioning.split_discriminator_output(real_out)
+        fake_logits, fake_class = conditioning.split_discriminator_output(fake_out)
         adversarial = gan.loss.discriminator(real_logits, fake_logits)
-        critic = lambda x: apply({"params": params, "batch_stats": d.batch_stats}, x)[0]
+        critic = lambda x: conditioning.split_discriminator_output(
+            apply({"params": params, "batch_stats": d.batch_stats}, x)[0])[0]
         penalty = gan.penalty(critic, real_in, fake_in, key_penalty)
-        aux = (adversarial, penalty, real_logits, fake_logits, mutated.get("batch_stats", {}))
-        return adversarial + penalty, aux
+        class_loss, class_metrics = conditioning.discriminator_class_loss(
+            real_class, fake_class, labels)
+        aux = (adversarial, penalty, real_logits, fake_logits, mutated.get("batch_stats", {}),
+               class_metrics)
+        return adversarial + penalty + gan.class_loss_weight * class_loss, aux
 
-    grads, (adversarial, penalty, real_logits, fake_logits, batch_stats) = jax.grad(
+    grads, (adversarial, penalty, real_logits, fake_logits, batch_stats, class_metrics) = jax.grad(
         loss_fn, has_aux=True)(d.params)
     grads, batch_stats = _mean_over((grads, batch_stats), axis_name)
     new_d = _apply_updates(d, grads, gan.d_optimizer, batch_stats)
@@ -82,6 +95,7 @@ def discriminator_update(gan: GAN, state: GANState, real: Array, labels: Array |
         "d_real": _d_outputs(gan, real_logits),
         "d_fake": _d_outputs(gan, fake_logits),
         "d_grad_norm": optax.tree.norm(grads),
+        **class_metrics,
     }
     return state.replace(discriminator=new_d), metrics
 
@@ -89,23 +103,27 @@ def discriminator_update(gan: GAN, state: GANState, real: Array, labels: Array |
 def generator_update(gan: GAN, state: GANState, real: Array, labels: Array | None, key: Array,
                      axis_name: str | None = None) -> tuple[GANState, Metrics]:
     """One G update against the current D; `real` is read only by relativistic losses."""
-    key_z, key_aug_real, key_aug_fake = jax.random.split(key, 3)
+    key_z, key_aug = jax.random.split(key)
     g, d = state.generator, state.discriminator
     z = gan.sample_latent(key_z, real.shape[0])
 
-    def d_logits(x):
-        return gan.discriminator.apply(d.variables(), x, labels, train=True,
-                                       mutable=["batch_stats"])[0]
+    def d_outputs(x):
+        return conditioning.split_discriminator_output(gan.discriminator.apply(
+            d.variables(), x, labels, train=True, mutable=["batch_stats"])[0])
 
     def loss_fn(params):
         fake, mutated = gan.generator.apply({"params": params, "batch_stats": g.batch_stats}, z,
                                             labels, train=True, mutable=["batch_stats"])
-        fake_logits = d_logits(_augment(gan, fake, key_aug_fake, state.step))
-        real_logits = (d_logits(_augment(gan, real, key_aug_real, state.step))
-                       if gan.loss.generator_needs_real else None)
-        return gan.loss.generator(fake_logits, real_logits), mutated.get("batch_stats", {})
+        real_in, fake_in = _augment(gan, real, fake, key_aug, state.step)
+        fake_logits, fake_class = d_outputs(fake_in)
+        real_logits = d_outputs(real_in)[0] if gan.loss.generator_needs_real else None
+        class_loss, class_metrics = conditioning.generator_class_loss(fake_class, labels)
+        loss = gan.loss.generator(fake_logits, real_logits)
+        aux = (loss, mutated.get("batch_stats", {}), class_metrics)
+        return loss + gan.class_loss_weight * class_loss, aux
 
-    (loss, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(g.params)
+    (_, (loss, batch_stats, class_metrics)), grads = jax.value_and_grad(
+        loss_fn, has_aux=True)(g.params)
     grads, batch_stats = _mean_over((grads, batch_stats), axis_name)
     new_g = _apply_updates(g, grads, gan.g_optimizer, batch_stats)
     ema = state.ema_params
@@ -113,7 +131,7 @@ def generator_update(gan: GAN, state: GANState, real: Array, labels: Array | Non
         # ema ← decay·ema + (1 − decay)·params
         ema = optax.incremental_update(new_g.params, ema, step_size=1.0 - gan.ema_decay)
     new_state = state.replace(generator=new_g, ema_params=ema, step=state.step + 1)
-    return new_state, {"g_loss": loss, "g_grad_norm": optax.tree.norm(grads)}
+    return new_state, {"g_loss": loss, "g_grad_norm": optax.tree.norm(grads), **class_metrics}
 
 
 def train_step(gan: GAN, state: GANState, batch: Batch, key: Array,
@@ -143,7 +161,8 @@ def train_step(gan: GAN, state: GANState, batch: Batch, key: Array,
                                         key_g, axis_name)
     metrics = _mean_over({**d_metrics, **g_metrics}, axis_name)
     metrics["finite"] = jnp.all(jnp.isfinite(jnp.stack(
-        [metrics[k] for k in ("d_loss", "g_loss", "penalty", "d_grad_norm", "g_grad_norm")])))
+        [metrics[k] for k in ("d_loss", "g_loss", "penalty", "d_grad_norm", "g_grad_norm")]))) \
+        & _all_finite((state.generator.params, state.discriminator.params))
     return state, metrics
 
 

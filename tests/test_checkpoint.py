@@ -16,6 +16,7 @@ import pytest
 from jax.sharding import Mesh, NamedSharding, PartitionSpec, SingleDeviceSharding
 
 from checkpoint_child import abstract_state, small_config, state_at
+from jaxgan import checkpoint as checkpoint_lib
 from jaxgan.checkpoint import (CheckpointError, Checkpointer, CorruptCheckpointWarning,
                                NonFiniteStateError, TMP_SUFFIX)
 
@@ -84,7 +85,11 @@ def test_async_save_keeps_its_copy_when_the_state_is_donated(tmp_path, config, a
 
 
 @pytest.mark.parametrize("where, value", [("discriminator", np.nan), ("ema", np.inf)])
-def test_non_finite_state_is_never_saved(tmp_path, config, abstract, where, value):
+@pytest.mark.parametrize("checked_on", ["host", "device"])
+def test_non_finite_state_is_never_saved(tmp_path, config, abstract, where, value, checked_on,
+                                         monkeypatch):
+    if checked_on == "device":  # the compiled check accelerator-resident states get
+        monkeypatch.setattr(checkpoint_lib, "_on_host", lambda leaf: False)
     state = state_at(abstract, 7)
     if where == "discriminator":
         params = state.discriminator.params

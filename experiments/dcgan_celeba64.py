@@ -1,0 +1,33 @@
+"""DCGAN on CelebA, 64x64 RGB (centre crop, bilinear resize).
+
+DCGAN as published (Radford et al. 2015, arXiv:1511.06434): batch 128, Adam(2e-4, b1 0.5),
+init N(0, 0.02), BatchNorm in G and D (not on G's output or D's input), the non-saturating loss,
+z of dimension 100; the common 64x64 form with 64 base features.
+Needs the data prepared once with TFDS (the error message gives the command).
+"""
+from jaxgan.config import base_config
+
+
+def get_config():
+    config = base_config()
+    config.dataset = 'celeb_a'
+    config.resolution = 64
+    config.channels = 3
+    config.model = 'dcgan'
+    config.latent_dim = 100
+    config.g_features = 64
+    config.d_features = 64
+    config.d_norm = 'batch'
+    config.loss = 'non_saturating'
+    config.n_critic = 1
+    config.batch_size = 128
+    config.optimizer = 'adam'
+    config.g_lr = 2e-4
+    config.d_lr = 2e-4
+    config.b1 = 0.5
+    config.b2 = 0.999
+    config.steps = 100000
+    config.log_every = 100
+    config.sample_every = 2000
+    config.checkpoint_every = 5000
+    return config
