@@ -310,11 +310,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
         if config.monitor_every > 0 else None)
     monitor_z = gan.sample_latent(jax.random.fold_in(keys.grid, 1), config.monitor_num_samples)
     monitor_labels = class_samples.balanced_labels(gan, config.monitor_num_samples)
+    # the trained G, not its EMA: the EMA starts at the untrained G and lags it by ~1/(1 − decay)
+    # steps, which would look like a collapse long after G has spread out
+    monitor_sampler = jax.jit(functools.partial(generate, gan, use_ema=False))
 
     def monitor_samples(step: int, logical: GANState) -> Report:
         """The failure monitor's verdict on G's samples of the fixed latent batch (computed on
         every process, so that all of them stop together)."""
-        samples = sampler(parallel.host_local_state(logical), monitor_z, monitor_labels)
+        samples = monitor_sampler(parallel.host_local_state(logical), monitor_z, monitor_labels)
         return failure.observe_samples(step, np.asarray(samples))
 
     def write_samples(step: int, logical: GANState) -> None:
