@@ -69,7 +69,10 @@ def reference_classifier(resolution: int) -> tuple[Callable, float, str]:
 
 def train(config, workdir: str) -> tuple:
     """Trains as `jaxgan train` does (jaxgan.train.train_and_evaluate) in `workdir`."""
-    summary = train_and_evaluate(config, workdir, stream=io.StringIO())
+    # handle_signals=False: a SIGTERM ends the benchmark instead of cutting one run short
+    summary = train_and_evaluate(config, workdir, stream=io.StringIO(), handle_signals=False)
+    if summary.step != config.steps:
+        raise RuntimeError(f"trained {summary.step} steps, not {config.steps}")
     iterator_spec = get_spec(config.dataset, resolution=config.resolution,
                              data_dir=config.data_dir or None)
     gan = build_gan(config, iterator_spec.shape, iterator_spec.num_classes)

@@ -3,7 +3,7 @@
 G multiplies the noise with a learned class embedding; D has a real/fake head and a class head, and
 both nets add the class cross-entropy (weight `class_loss_weight`) to their adversarial loss.
 The default experiment's nets and budget (dcgan_digits: 16×16, 32 base features, batch 64,
-2,000 steps, Adam 2e-4, β1 0.5).
+5,000 steps, Adam 2e-4, β1 0.5, generator EMA 0.999).
 
     jaxgan train --config experiments/acgan_digits.py --workdir runs/acgan_digits
     jaxgan sample --workdir runs/acgan_digits --label 3 --out three.png
@@ -20,9 +20,10 @@ def get_config():
     config.g_features = 32
     config.d_features = 32
     config.batch_size = 64
-    config.steps = 2000
-    config.sample_every = 250
-    config.checkpoint_every = 500
+    config.steps = 5000
+    config.ema_decay = 0.999
+    config.sample_every = 500
+    config.checkpoint_every = 1000
     config.num_samples_grid = 100  # 10 per class, one row per class
     config.conditioning = "acgan"
     config.class_loss_weight = 1.0

@@ -2,7 +2,7 @@
 
 The one-hot label is joined to G's noise and, as 10 constant channels, to D's input image.
 The default experiment's nets and budget (dcgan_digits: 16×16, 32 base features, batch 64,
-2,000 steps, Adam 2e-4, β1 0.5).
+5,000 steps, Adam 2e-4, β1 0.5, generator EMA 0.999).
 
     jaxgan train --config experiments/cgan_digits.py --workdir runs/cgan_digits
     jaxgan sample --workdir runs/cgan_digits --label 3 --out three.png
@@ -19,9 +19,10 @@ def get_config():
     config.g_features = 32
     config.d_features = 32
     config.batch_size = 64
-    config.steps = 2000
-    config.sample_every = 250
-    config.checkpoint_every = 500
+    config.steps = 5000
+    config.ema_decay = 0.999
+    config.sample_every = 500
+    config.checkpoint_every = 1000
     config.num_samples_grid = 100  # 10 per class, one row per class
     config.conditioning = "concat"
     config.label_embedding_dim = 0  # one-hot

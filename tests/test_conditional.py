@@ -274,24 +274,24 @@ def test_acgan_penalty_sees_only_the_real_fake_logit():
     assert np.isfinite(metrics["penalty"]) and metrics["penalty"] > 0
 
 
-def test_acgan_data_parallel_matches_the_whole_batch():
-    """pmap over 2 devices with pmean'd gradients = the update on the whole batch."""
+@pytest.mark.parametrize("mode", ["pmap", "shard_map"])
+def test_acgan_data_parallel_matches_the_whole_batch(mode):
+    """The project's data-parallel step on 2 devices = the update on the whole batch."""
+    from jaxgan.parallel import compile_train_step
+
     gan = _acgan()
     state = create_train_state(gan, jax.random.key(14))
     real = jax.random.normal(jax.random.key(15), (B, 2))
-    replicated = jax.tree.map(lambda a: jnp.stack([a, a]), state)
-    sharded = {"x": real.reshape(2, B // 2, 2), "label": LABELS.reshape(2, B // 2)}
-    step = jax.pmap(lambda s, b: discriminator_update(gan, s, b["x"], b["label"],
-                                                      jax.random.key(16), axis_name="d"),
-                    axis_name="d", devices=jax.devices()[:2])
-    new_states, metrics = step(replicated, sharded)
+    compiled = compile_train_step(gan, mode, devices=jax.devices()[:2])
+    new_device_state, metrics = compiled(compiled.put_state(state),
+                                         compiled.put_batch({"x": np.asarray(real),
+                                                             "label": np.asarray(LABELS)}),
+                                         jax.random.key(16))
+    new_state = compiled.get_state(new_device_state)
     want_params, want_class, _, _ = _expected_d_update(gan, state, real, LABELS)
     # the per-device class terms average to the whole batch's (equal halves)
-    np.testing.assert_allclose(jnp.mean(metrics["d_class_loss"]), want_class, rtol=1e-5)
-    for replica in range(2):
-        chex.assert_trees_all_close(
-            jax.tree.map(lambda a: a[replica], new_states.discriminator.params), want_params,
-            atol=1e-5)
+    np.testing.assert_allclose(np.mean(metrics["d_class_loss"]), want_class, rtol=1e-5)
+    chex.assert_trees_all_close(new_state.discriminator.params, want_params, atol=1e-5)
 
 
 def test_acgan_vmapped_seeds_match_separate_runs():
@@ -355,6 +355,8 @@ def test_cli_sample_label_and_class_grid(digits_run, tmp_path, capsys):
                      "--out", str(tmp_path / "grid.npy")]) == 0
     rows = trained.generate_samples(run, 30, 0, labels=jnp.repeat(jnp.arange(10), 3))
     np.testing.assert_allclose(np.load(tmp_path / "grid.npy"), rows, atol=1e-6)
+    # training's sample grids also have one row per class (num_samples_grid 10: one column)
+    assert _png(digits_run / "samples" / "step_0000002.png").shape[:2] == (10 * 65 + 1, 65 + 1)
     capsys.readouterr()
     assert cli.main(["sample", "--workdir", str(digits_run), "--label", "10",
                      "--out", str(tmp_path / "bad.png")]) == 2
