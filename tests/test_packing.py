@@ -63,10 +63,20 @@ def test_bad_packs_raise(bad):
         bad()
 
 
-@pytest.mark.parametrize("pack,num_classes", [(0, 0), (2, 10)])
-def test_bad_pack_config_raises(pack, num_classes):
+@pytest.mark.parametrize("pack,num_classes,conditioning",
+                         [(0, 0, "none"), (2, 10, "concat")])
+def test_bad_pack_config_raises(pack, num_classes, conditioning):
     c = base_config()
     c.model = "mlp"
     c.pack = pack
+    c.conditioning = conditioning
     with pytest.raises(ValueError, match="pack"):
         build_gan(c, (2,), num_classes=num_classes)
+
+
+def test_pack_is_fine_for_an_unconditional_gan_on_labelled_data():
+    c = base_config()
+    c.model = "mlp"
+    c.pack = 2
+    gan = build_gan(c, (2,), num_classes=10)
+    assert isinstance(gan.discriminator, PackedDiscriminator)
