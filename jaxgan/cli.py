@@ -366,7 +366,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                      f"{OVERRIDE_PREFIX}{overrides[0][0]}")
     args.overrides = overrides
     for name, fragments in QUIET_LOGS.items():
-        logging.getLogger(name).addFilter(_DropMessages(*fragments))
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropMessages) for f in logger.filters):
+            logger.addFilter(_DropMessages(*fragments))
     args.debug = args.debug or args.debug_all
     try:
         return COMMANDS[args.command](args)

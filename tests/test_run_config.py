@@ -39,8 +39,8 @@ def test_image_experiments_have_the_published_hyperparameters():
 def test_toy_experiments_have_the_pacgan_setup():
     for name in ("ring8", "grid25"):
         c = load_experiment(name)
-        assert (c.dataset, c.model, c.batch_size, c.g_lr, c.d_lr, c.b1) == \
-            (name, "mlp", 100, 1e-4, 1e-4, 0.8)
+        assert (c.dataset, c.model, c.latent_dim, c.batch_size, c.g_lr, c.d_lr, c.b1) == \
+            (name, "mlp", 2, 100, 1e-4, 1e-4, 0.8)
         assert tuple(c.mlp_g_hidden) == (400,) * 4 and c.mlp_g_batch_norm
         assert tuple(c.mlp_d_hidden) == (200,) * 3 and c.mlp_d_activation == "maxout"
 
