@@ -19,7 +19,8 @@ Pure detectors take recent step metrics (or samples from a fixed latent batch) a
 
 `TrainingMonitor` holds the window and the thresholds (`MonitorConfig.from_config`), turns signals
 into `Report`s (metrics for metrics.jsonl/TensorBoard, one warning line when a sign starts firing,
-and a stop reason when the sign is listed in `stop_on`).
+and a stop reason when the sign is listed in `stop_on`). Its window is not checkpointed: after a
+resume the window signs resume once `window` new steps have been seen.
 """
 from __future__ import annotations
 
