@@ -3,8 +3,8 @@
 Same architecture as jaxgan's DCGAN (Radford et al. 2015, arXiv:1511.06434; the 32x32 form in
 REFERENCE.md): G: z(100) -> ConvT 4x4 s1 -> 256@4x4 -> ConvT 4x4 s2 p1 -> 128@8x8 -> 64@16x16 -> C@32x32,
 BatchNorm + ReLU between, tanh output; D mirrors it with Conv 4x4 s2 p1 (64, 128, 256), LeakyReLU 0.2,
-BatchNorm except on the input layer, and a final 4x4 valid conv to one logit. No biases (as in the
-PyTorch DCGAN example). One step = one D Adam update on a real and a fake batch (BCE, real -> 1,
+BatchNorm except on the input layer, and a final 4x4 valid conv to one logit. No biases except on
+that logit (as jaxgan's models). One step = one D Adam update on a real and a fake batch (BCE, real -> 1,
 fake -> 0) and one G Adam update with the non-saturating loss -E log D(G(z)) (Goodfellow et al. 2014),
 both Adam(2e-4, beta1 0.5). By default G is run a second time on a fresh z for the G update (as
 jaxgan's step does); --reuse-fake reuses the D step's fake batch (as the PyTorch DCGAN example does).
@@ -18,15 +18,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
+from typing import Callable
 
 try:
     import torch
     from torch import nn
 except ImportError:  # pragma: no cover - depends on the machine
     torch = None
+
+MISSING = ("PyTorch is not installed; install the CPU wheel with "
+           "`pip install /opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl`")
 
 
 def _generator(resolution: int, channels: int, latent: int, width: int) -> "nn.Module":
@@ -48,7 +53,7 @@ def _discriminator(resolution: int, channels: int, width: int) -> "nn.Module":
     for f_in, f_out in zip(feats[:-1], feats[1:]):
         layers += [nn.Conv2d(f_in, f_out, 4, 2, 1, bias=False), nn.BatchNorm2d(f_out),
                    nn.LeakyReLU(0.2, True)]
-    layers += [nn.Conv2d(feats[-1], 1, 4, 1, 0, bias=False)]
+    layers += [nn.Conv2d(feats[-1], 1, 4, 1, 0)]  # jaxgan's logit layer has a bias
     return nn.Sequential(*layers)
 
 
@@ -59,6 +64,42 @@ def _init(m: "nn.Module") -> None:
     elif isinstance(m, nn.BatchNorm2d):
         nn.init.normal_(m.weight, 1.0, 0.02)
         nn.init.zeros_(m.bias)
+
+
+def make_step(resolution: int = 32, channels: int = 3, batch: int = 64, latent: int = 100,
+              width: int = 64, reuse_fake: bool = False, seed: int = 0,
+              threads: int = 0) -> Callable[[], float]:
+    """One DCGAN training step as a closure; each call runs one step and returns G's loss."""
+    if torch is None:
+        raise RuntimeError(MISSING)
+    if threads:
+        torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    g = _generator(resolution, channels, latent, width)
+    d = _discriminator(resolution, channels, width)
+    g.apply(_init)
+    d.apply(_init)
+    opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    bce = nn.BCEWithLogitsLoss()
+    real = torch.rand(batch, channels, resolution, resolution) * 2 - 1
+    ones = torch.ones(batch)
+    zeros = torch.zeros(batch)
+
+    def step() -> float:
+        fake = g(torch.randn(batch, latent, 1, 1))
+        opt_d.zero_grad(set_to_none=True)
+        loss_d = bce(d(real).view(-1), ones) + bce(d(fake.detach()).view(-1), zeros)
+        loss_d.backward()
+        opt_d.step()
+        if not reuse_fake:
+            fake = g(torch.randn(batch, latent, 1, 1))
+        opt_g.zero_grad(set_to_none=True)
+        loss_g = bce(d(fake).view(-1), ones)  # non-saturating: -E log sigmoid(D(G(z)))
+        loss_g.backward()
+        opt_g.step()
+        return float(loss_g.detach())  # waits for the step to finish
+    return step
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,39 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="last line: one JSON object")
     a = p.parse_args(argv)
     if torch is None:
-        print("torch_reference.py: PyTorch is not installed; install the CPU wheel with "
-              "`pip install /opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl`",
-              file=sys.stderr)
+        print(f"torch_reference.py: {MISSING}", file=sys.stderr)
         return 2
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    torch.manual_seed(a.seed)
-    g = _generator(a.resolution, a.channels, a.latent, a.width)
-    d = _discriminator(a.resolution, a.channels, a.width)
-    g.apply(_init)
-    d.apply(_init)
-    opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    bce = nn.BCEWithLogitsLoss()
-    real = torch.rand(a.batch, a.channels, a.resolution, a.resolution) * 2 - 1
-    ones = torch.ones(a.batch)
-    zeros = torch.zeros(a.batch)
-
-    def step() -> float:
-        z = torch.randn(a.batch, a.latent, 1, 1)
-        fake = g(z)
-        opt_d.zero_grad(set_to_none=True)
-        loss_d = bce(d(real).view(-1), ones) + bce(d(fake.detach()).view(-1), zeros)
-        loss_d.backward()
-        opt_d.step()
-        if not a.reuse_fake:
-            fake = g(torch.randn(a.batch, a.latent, 1, 1))
-        opt_g.zero_grad(set_to_none=True)
-        loss_g = bce(d(fake).view(-1), ones)  # non-saturating: -E log sigmoid(D(G(z)))
-        loss_g.backward()
-        opt_g.step()
-        return float(loss_g.detach())  # forces completion
-
+    step = make_step(a.resolution, a.channels, a.batch, a.latent, a.width, a.reuse_fake, a.seed,
+                     a.threads)
     for _ in range(a.warmup):
         step()
     times = []
@@ -121,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     row = {"framework": f"torch {torch.__version__}", "threads": torch.get_num_threads(),
            "resolution": a.resolution, "channels": a.channels, "batch": a.batch,
            "reuse_fake": a.reuse_fake, "steps": a.steps, "ms_per_step": ms,
-           "ms_per_step_min": min(times) * 1e3, "images_per_s": a.batch / ms * 1e3}
+           "ms_per_step_min": min(times) * 1e3, "images_per_s": a.batch / ms * 1e3,
+           "load_average": os.getloadavg()[0]}
     print(f"{'framework':<22}{'threads':>8}{'batch':>7}{'ms/step (median)':>18}{'ms/step (min)':>15}"
           f"{'images/s':>10}")
     print(f"{row['framework']:<22}{row['threads']:>8}{a.batch:>7}{ms:>18.1f}"

@@ -37,6 +37,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.g_features = 64
     c.d_features = 64
     c.d_norm = "batch"  # batch | layer | none
+    c.conv_impl = "auto"  # how DCGAN's 4x4 stride-2 convs are computed (jaxgan.layers; same result)
     c.mlp_g_hidden = (400, 400, 400, 400)
     c.mlp_d_hidden = (200, 200, 200)
     c.mlp_g_batch_norm = True
@@ -103,10 +104,13 @@ ModelPair = Callable[..., tuple]  # (config, data_shape, bn_axis_name) -> (gener
 def _dcgan(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],
            bn_axis_name: str | None = None):
     resolution, _, channels = data_shape
+    conv_impl = config.get("conv_impl", "auto")
     return (models.DCGANGenerator(resolution=resolution, channels=channels,
-                                  features=config.g_features, bn_axis_name=bn_axis_name),
+                                  features=config.g_features, bn_axis_name=bn_axis_name,
+                                  conv_impl=conv_impl),
             models.DCGANDiscriminator(resolution=resolution, features=config.d_features,
-                                      norm=config.d_norm, bn_axis_name=bn_axis_name))
+                                      norm=config.d_norm, bn_axis_name=bn_axis_name,
+                                      conv_impl=conv_impl))
 
 
 def _mlp(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],

@@ -372,6 +372,10 @@ CONV_4X4_S2: Registry[LayerFn] = Registry("Conv4x4S2 impl", {
     "winograd": conv_4x4_s2_winograd,
 })
 
+# Impl names a whole model can use for both layers (config.conv_impl).
+MODEL_CONV_IMPLS: tuple[str, ...] = ("auto",) + tuple(
+    sorted(set(CONV_TRANSPOSE_4X4_S2) & set(CONV_4X4_S2)))
+
 ImplChoice = Callable[[tuple[int, ...], tuple[int, ...]], str]
 
 

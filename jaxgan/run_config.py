@@ -22,6 +22,7 @@ import ml_collections
 from jaxgan.augment import DIFF_AUGMENT_POLICIES
 from jaxgan.conditioning import CONDITIONINGS
 from jaxgan.config import MODELS, OPTIMIZERS, base_config
+from jaxgan.layers import MODEL_CONV_IMPLS
 from jaxgan.losses import LOSSES
 from jaxgan.models import NORMS
 from jaxgan.monitors import SIGNS
@@ -272,7 +273,8 @@ KEY_NOTES = {
 
 # What a name-valued key is called in messages (default: the key).
 NAME_LABELS = {"d_norm": "discriminator norm", "mlp_d_activation": "MLP discriminator activation",
-               "parallel": "parallel mode", "lr_schedule": "learning-rate schedule"}
+               "parallel": "parallel mode", "lr_schedule": "learning-rate schedule",
+               "conv_impl": "DCGAN conv impl"}
 
 # key -> the valid names (registries list their names themselves).
 NAME_CHECKS: dict[str, Callable[[], Iterable[str]]] = {
@@ -285,6 +287,7 @@ NAME_CHECKS: dict[str, Callable[[], Iterable[str]]] = {
     "parallel": lambda: ("auto", *PARALLEL_MODES),
     "lr_schedule": lambda: LR_SCHEDULES,
     "conditioning": lambda: CONDITIONINGS,
+    "conv_impl": lambda: MODEL_CONV_IMPLS,
 }
 
 

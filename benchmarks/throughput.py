@@ -1,0 +1,246 @@
+"""Throughput of jaxgan's jitted training step: ms/step, images/s, FLOPs and the matmul peak.
+
+Builds the GAN from `jaxgan.config.base_config()` with the chosen architecture, resolution,
+channels, batch, loss and parallel mode (jaxgan.config.build_gan, jaxgan.parallel), runs the
+compiled step on a fixed random batch, and times it after warm-up: each step is synchronised
+(`jax.block_until_ready` on the new state and metrics), the median over `--steps` is reported
+(minimum and process CPU time too: on a shared machine they show how much of the wall time was
+waiting for a core).
+
+FLOPs per step come from XLA's cost analysis of the lowered step:
+  flops_per_step           the direct-convolution count: the same step lowered with
+                           conv_impl='matmul', where every convolution is an explicit matrix
+                           product that XLA counts exactly (the algorithm-independent work;
+                           what "achieved GFLOP/s" and the fraction of peak use);
+  executed_flops_per_step  the step as it runs (fewer with the Winograd forms, which do 9
+                           multiplications where the direct form does 16).
+The matmul peak is the best GFLOP/s of a float32 [n, n] x [n, n] product measured in the same
+run. With --torch, the PyTorch reference step (benchmarks/torch_reference.py) runs interleaved,
+step for step, so both see the same machine load.
+
+  python benchmarks/throughput.py --arch dcgan --resolution 32 --channels 3 --batch 64 \\
+      --steps 20 [--conv-impl auto] [--parallel jit] [--torch] [--json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from typing import Callable
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+from jaxgan import parallel  # noqa: E402
+from jaxgan.config import MODELS, base_config, build_gan  # noqa: E402
+from jaxgan.layers import MODEL_CONV_IMPLS  # noqa: E402
+from jaxgan.losses import LOSSES  # noqa: E402
+from jaxgan.state import create_train_state  # noqa: E402
+from jaxgan.step import step_key  # noqa: E402
+
+PARALLEL_CHOICES = ("jit", "pmap", "shard_map")
+
+
+def matmul_peak_gflops(n: int = 2048, reps: int = 5) -> float:
+    """Best GFLOP/s of a jitted float32 [n, n] @ [n, n] (2n³ FLOPs) over `reps` runs."""
+    a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
+    b = jax.random.normal(jax.random.key(1), (n, n), jnp.float32)
+    mm = jax.jit(jnp.dot)
+    mm(a, b).block_until_ready()
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        mm(a, b).block_until_ready()
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n ** 3 / best / 1e9
+
+
+def _config(a: argparse.Namespace, conv_impl: str):
+    c = base_config()
+    c.model, c.loss, c.batch_size, c.n_critic = a.arch, a.loss, a.batch, a.n_critic
+    c.resolution, c.channels, c.conv_impl = a.resolution, a.channels, conv_impl
+    return c
+
+
+def _data_shape(a: argparse.Namespace) -> tuple[int, ...]:
+    return (a.resolution, a.resolution, a.channels) if a.arch == "dcgan" else (2,)
+
+
+def _lowered_flops(compiled: parallel.CompiledStep, state, batch, key) -> float | None:
+    """XLA's FLOP count of the lowered step over all devices; None where unavailable."""
+    try:
+        cost = compiled.step.lower(state, batch, key).cost_analysis()
+    except Exception:  # noqa: BLE001 - cost analysis is optional
+        return None
+    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+    if not cost or "flops" not in cost:
+        return None
+    # pmap and shard_map lower the per-device program.
+    per_program = compiled.num_devices if compiled.mode in ("pmap", "shard_map") else 1
+    return float(cost["flops"]) * per_program
+
+
+def _build(a: argparse.Namespace, conv_impl: str, devices: list):
+    mode = a.parallel
+    config = _config(a, conv_impl)
+    gan = build_gan(config, _data_shape(a), axis_name=parallel.step_axis_name(mode))
+    compiled = parallel.compile_train_step(gan, mode, devices)
+    state = compiled.put_state(create_train_state(gan, jax.random.key(a.seed)))
+    rows = a.n_critic * a.batch
+    x = np.random.default_rng(a.seed).uniform(-1, 1, (rows,) + _data_shape(a)).astype(np.float32)
+    return compiled, state, compiled.put_batch({"x": x})
+
+
+def _timed(fn: Callable[[], None]) -> tuple[float, float]:
+    w, c = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - w, time.process_time() - c
+
+
+def run(a: argparse.Namespace) -> dict:
+    devices = jax.devices()[:a.devices] if a.devices else jax.devices()
+    if a.parallel == "jit":
+        devices = devices[:1]
+    compiled, state, batch = _build(a, a.conv_impl, devices)
+    base_key = jax.random.key(a.seed + 1)
+    flops = _lowered_flops(compiled, state, batch, step_key(base_key, 0))
+    model_flops = flops
+    if a.arch == "dcgan":
+        direct, d_state, d_batch = _build(a, "matmul", devices)
+        model_flops = _lowered_flops(direct, d_state, d_batch, step_key(base_key, 0))
+        del direct, d_state, d_batch
+
+    box = {"state": state}
+
+    def jax_step(i: int) -> None:
+        box["state"], metrics = compiled(box["state"], batch, step_key(base_key, i))
+        jax.block_until_ready((box["state"], metrics))
+
+    t0 = time.perf_counter()
+    jax_step(0)
+    compile_s = time.perf_counter() - t0
+    for i in range(1, a.warmup):
+        jax_step(i)
+
+    torch_step = None
+    if a.torch:
+        import torch_reference  # benchmarks/torch_reference.py
+        if torch_reference.torch is None:
+            raise SystemExit(f"throughput.py --torch: {torch_reference.MISSING}")
+        if a.arch != "dcgan":
+            raise SystemExit("throughput.py --torch: the PyTorch reference is the DCGAN step; "
+                             "use --arch dcgan")
+        torch_step = torch_reference.make_step(a.resolution, a.channels, a.batch,
+                                               threads=a.torch_threads, seed=a.seed)
+        for _ in range(a.warmup):
+            torch_step()
+
+    jax_times, torch_times = [], []
+    for i in range(a.steps):  # interleaved, so both see the same load
+        jax_times.append(_timed(lambda: jax_step(a.warmup + i)))
+        if torch_step is not None:
+            torch_times.append(_timed(torch_step))
+
+    peak = matmul_peak_gflops(a.peak_size)
+    ms = statistics.median(w for w, _ in jax_times) * 1e3
+    row = {
+        "arch": a.arch, "resolution": a.resolution, "channels": a.channels, "batch": a.batch,
+        "loss": a.loss, "n_critic": a.n_critic, "parallel": compiled.mode,
+        "num_devices": compiled.num_devices, "conv_impl": a.conv_impl,
+        "device": f"{jax.devices()[0].platform}:{jax.devices()[0].device_kind}",
+        "jax": jax.__version__, "steps": a.steps, "compile_s": compile_s,
+        "ms_per_step": ms, "ms_per_step_min": min(w for w, _ in jax_times) * 1e3,
+        "cpu_ms_per_step": statistics.median(c for _, c in jax_times) * 1e3,
+        "images_per_s": a.batch * a.n_critic / ms * 1e3,
+        "flops_per_step": model_flops, "executed_flops_per_step": flops,
+        "gflops_per_s": None if model_flops is None else model_flops / ms / 1e6,
+        "executed_gflops_per_s": None if flops is None else flops / ms / 1e6,
+        "peak_gflops_per_s": peak,
+        "load_average": os.getloadavg()[0], "xla_flags": os.environ.get("XLA_FLAGS", ""),
+    }
+    row["fraction_of_peak"] = (None if row["gflops_per_s"] is None
+                               else row["gflops_per_s"] / peak)
+    row["executed_fraction_of_peak"] = (None if row["executed_gflops_per_s"] is None
+                                        else row["executed_gflops_per_s"] / peak)
+    if torch_times:
+        t_ms = statistics.median(w for w, _ in torch_times) * 1e3
+        row.update({"torch_ms_per_step": t_ms,
+                    "torch_ms_per_step_min": min(w for w, _ in torch_times) * 1e3,
+                    "torch_images_per_s": a.batch / t_ms * 1e3,
+                    "jax_over_torch": ms / t_ms})
+    return row
+
+
+def _fmt(v, spec: str) -> str:
+    return "n/a" if v is None else format(v, spec)
+
+
+def print_table(row: dict) -> None:
+    print(f"{row['arch']}-{row['resolution']} x{row['channels']}, batch {row['batch']}, "
+          f"loss {row['loss']}, n_critic {row['n_critic']}, {row['parallel']} on "
+          f"{row['num_devices']} {row['device']}, conv_impl {row['conv_impl']}, jax "
+          f"{row['jax']}, load average {row['load_average']:.1f}, compile {row['compile_s']:.1f} s")
+    head = (f"{'':<8}{'ms/step':>9}{'min':>8}{'cpu ms':>8}{'images/s':>10}{'GFLOP/step':>12}"
+            f"{'GFLOP/s':>9}{'peak':>8}{'of peak':>9}")
+    print(head)
+    print(f"{'jax':<8}{row['ms_per_step']:>9.1f}{row['ms_per_step_min']:>8.1f}"
+          f"{row['cpu_ms_per_step']:>8.1f}{row['images_per_s']:>10.0f}"
+          f"{_fmt(row['flops_per_step'] and row['flops_per_step'] / 1e9, '.2f'):>12}"
+          f"{_fmt(row['gflops_per_s'], '.1f'):>9}{row['peak_gflops_per_s']:>8.1f}"
+          f"{_fmt(row['fraction_of_peak'], '.1%'):>9}")
+    if row.get("executed_flops_per_step") is not None:
+        print(f"{'  (executed)':<43}{row['executed_flops_per_step'] / 1e9:>12.2f}"
+              f"{row['executed_gflops_per_s']:>9.1f}{'':>8}"
+              f"{row['executed_fraction_of_peak']:>9.1%}")
+    if "torch_ms_per_step" in row:
+        print(f"{'torch':<8}{row['torch_ms_per_step']:>9.1f}{row['torch_ms_per_step_min']:>8.1f}"
+              f"{'':>8}{row['torch_images_per_s']:>10.0f}   jax/torch = "
+              f"{row['jax_over_torch']:.2f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--arch", default="dcgan", choices=sorted(MODELS))
+    p.add_argument("--resolution", type=int, default=32)
+    p.add_argument("--channels", type=int, default=3)
+    p.add_argument("--batch", type=int, default=64, help="images per D (and G) update")
+    p.add_argument("--loss", default="non_saturating", choices=sorted(LOSSES))
+    p.add_argument("--n-critic", type=int, default=1)
+    p.add_argument("--parallel", default="jit", help=f"one of {', '.join(PARALLEL_CHOICES)}")
+    p.add_argument("--devices", type=int, default=0, help="devices for pmap/shard_map (0: all)")
+    p.add_argument("--conv-impl", default="auto", choices=MODEL_CONV_IMPLS)
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps; the first compiles")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--peak-size", type=int, default=2048, help="n of the n x n peak matmul")
+    p.add_argument("--torch", action="store_true", help="interleave the PyTorch reference step")
+    p.add_argument("--torch-threads", type=int, default=0, help="0: torch's default")
+    p.add_argument("--json", action="store_true", help="last line: one JSON object")
+    a = p.parse_args(argv)
+    if a.parallel not in PARALLEL_CHOICES:
+        p.error(f"--parallel must be one of {', '.join(PARALLEL_CHOICES)}, got {a.parallel!r}")
+    if a.parallel not in parallel.PARALLEL_MODES:
+        p.error(f"--parallel {a.parallel} is not available in this jaxgan (jaxgan.parallel has "
+                f"{', '.join(sorted(parallel.PARALLEL_MODES))})")
+    if a.steps < 1 or a.warmup < 1 or a.batch < 1 or a.n_critic < 1:
+        p.error("--steps, --warmup, --batch and --n-critic must be >= 1")
+    try:
+        row = run(a)
+    except ValueError as e:  # bad model/data combination, e.g. an unsupported resolution
+        print(f"throughput.py: {e}", file=sys.stderr)
+        return 2
+    print_table(row)
+    if a.json:
+        print(json.dumps(row))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
