@@ -12,6 +12,8 @@ the evaluator registered for the data's kind:
   FID needs more samples than feature dimensions (64 for digits, 2,048 for Inception); Heusel et
   al. 2017 recommend at least 10,000, the default here.
 
+Class-conditional runs draw every class equally often and add `class_accuracy`.
+
 The result is a flat JSON-ready dict (non-finite numbers become null) that also records what was
 measured: step, data set, number of samples and seed.
 """
@@ -58,6 +60,34 @@ def image_evaluation(run: TrainedRun, samples: np.ndarray, seed: int,
                            reference_split=f"{config.dataset}:train[{num_real} random]")
 
 
+def class_accuracy(run: TrainedRun, samples: np.ndarray) -> dict[str, Any]:
+    """Class-conditional runs: how often a sample drawn for class k is recognised as class k.
+
+    Sample i was drawn for class i mod K (`jaxgan.class_samples.balanced_labels`). Recognised: by
+    the shipped digits classifier (argmax) for `digits`; by the nearest mixture centre for 2-D
+    mixtures (whose labels are the component indices). Returns {} for unconditional runs and
+    other data sets; else `class_accuracy` (the mean over classes) and `class_accuracy_per_class`.
+    """
+    from jaxgan import class_samples
+
+    labels = class_samples.balanced_labels(run.gan, len(samples))
+    if labels is None:
+        return {}
+    if run.spec.kind == "points" and run.spec.mode_centers is not None:
+        distances = np.linalg.norm(samples[:, None, :] - run.spec.mode_centers[None], axis=-1)
+        predicted = np.argmin(distances, axis=-1)
+    elif run.config.dataset == DIGITS:
+        from jaxgan.metrics.digits_classifier import load_classifier
+
+        predicted = np.argmax(load_classifier().probabilities(samples), axis=-1)
+    else:
+        return {}
+    labels = np.asarray(labels)
+    per_class = [float(np.mean(predicted[labels == k] == k)) if np.any(labels == k) else math.nan
+                 for k in range(run.gan.num_classes)]
+    return {"class_accuracy": float(np.nanmean(per_class)), "class_accuracy_per_class": per_class}
+
+
 EVALUATORS: Registry[Evaluator] = Registry("data kind with metrics", {
     "points": mode_evaluation,
     "image": image_evaluation,
@@ -88,6 +118,6 @@ def evaluate_run(run: TrainedRun, num: int | None = None, seed: int = 0,
     evaluator = EVALUATORS[run.spec.kind]
     num = DEFAULT_NUM_SAMPLES[run.spec.kind] if num is None else num
     samples = generate_samples(run, num, seed)
-    metrics = evaluator(run, samples, seed, weights=weights)
+    metrics = {**evaluator(run, samples, seed, weights=weights), **class_accuracy(run, samples)}
     return json_ready({"step": run.step, "dataset": run.spec.name, "num_samples": num,
                        "seed": seed, **metrics})

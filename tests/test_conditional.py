@@ -374,3 +374,20 @@ def test_cli_interpolate_digits_run(digits_run, tmp_path):
     assert cli.main(["interpolate", "--workdir", str(digits_run), "--out", str(out),
                      "--label", "2", "--rows", "3", "--steps", "4"]) == 0
     assert _png(out).shape[:2] == (3 * 65 + 1, 4 * 65 + 1)
+
+
+def test_eval_class_accuracy_counts_samples_recognised_as_their_class(digits_run):
+    from jaxgan import evaluate, trained
+    from jaxgan.data.digits_raw import load_digits_uint8
+
+    run = trained.load_run(digits_run)
+    images, labels = load_digits_uint8(8)
+    # real digits in the order the samples are drawn in: sample i asked for class i mod 10
+    order = np.concatenate([np.flatnonzero(labels == k)[:5] for k in range(10)])
+    order = order.reshape(10, 5).T.reshape(-1)
+    aligned = images[order].astype(np.float32) / 127.5 - 1.0
+    result = evaluate.class_accuracy(run, aligned)
+    assert result["class_accuracy"] >= 0.9  # the classifier is ~99% right on real digits
+    assert len(result["class_accuracy_per_class"]) == 10
+    shifted = evaluate.class_accuracy(run, np.roll(aligned, 1, axis=0))  # every label off by one
+    assert shifted["class_accuracy"] <= 0.1
