@@ -91,9 +91,11 @@ def toy_config(dataset: str) -> ml_collections.ConfigDict:
 
     PacGAN: G 4×400 ReLU + BatchNorm, D 3×200 maxout, z in R², Adam(1e-4, β1 0.8), batch 100,
     400 epochs of 100,000 samples (400,000 steps), 2,500 evaluation samples, 10 trials.
-    Here: the same depth, z, batch and evaluation, but G 4×64 ReLU without BatchNorm, D 3×64
-    LeakyReLU(0.2), Adam(2e-3, β1 0.5) decayed to 0 by a cosine over 10,000 generator steps, a
-    fresh mixture sample every step (benchmarks/README.md: how this was chosen).
+    Here: PacGAN2 (D judges packs of 2 samples, `pack`), the same depth, z, batch and evaluation,
+    but G 4×64 ReLU without BatchNorm, D 3×64 LeakyReLU(0.2), Adam(2e-3, β1 0.5) decayed to 0 by a
+    cosine over 10,000 generator steps, a fresh mixture sample every step, and the mixture scaled
+    into [-1, 1]² for training (`toy_scale`; samples are scored at the data's scale).
+    benchmarks/README.md: how this was chosen and what it costs.
     """
     c = base_config()
     c.dataset = dataset
@@ -114,6 +116,8 @@ def toy_config(dataset: str) -> ml_collections.ConfigDict:
     c.log_every = 250
     c.eval_samples = 2500
     c.seed_map = "vmap"
+    c.pack = 2  # PacGAN2: without it 2-4 of 10 seeds drop or starve modes (benchmarks/README.md)
+    c.toy_scale = 0.0  # 0: auto, the mixture scaled into [-1, 1]² for training (toy_data_scale)
     return c
 
 
@@ -134,6 +138,16 @@ def digits_config(dataset: str) -> ml_collections.ConfigDict:
     c.lr_schedule = "constant"
     c.seed_map = "unroll"  # XLA CPU runs vmapped convolutions slowly (jaxgan/seeds.py)
     return c
+
+
+def toy_data_scale(config: ml_collections.ConfigDict, centers: np.ndarray) -> float:
+    """The fixed scale s of a toy run: G and D work on x / s, G's samples are multiplied by s before
+    they are scored, as image data are mapped to [-1, 1]. `config.toy_scale` 0 (auto): the largest
+    |coordinate| of a mode centre (ring8: 1, grid25: 4), so every mixture spans [-1, 1]²."""
+    scale = config.get("toy_scale", 0.0) or float(np.max(np.abs(centers)))
+    if not scale > 0:
+        raise ValueError(f"toy_scale must be > 0 (or 0 for auto), got {scale}")
+    return scale
 
 
 CONFIGS: Registry[Callable[[str], ml_collections.ConfigDict]] = Registry(
@@ -217,7 +231,8 @@ def train_toy_variant(config: ml_collections.ConfigDict, variant: str, num_seeds
                          f"({config.log_every})")
     spec = get_spec(config.dataset)
     gan = with_lr_schedule(build_gan(config, spec.shape), config)
-    draw = mixture_batch_sampler(spec.mode_centers, spec.mode_std,
+    scale = toy_data_scale(config, spec.mode_centers)
+    draw = mixture_batch_sampler(spec.mode_centers / scale, spec.mode_std / scale,
                                  config.batch_size * config.n_critic)
     init_keys, data_keys, step_keys, eval_keys = _split_seed_keys(seed, num_seeds)
     states = seeds.create_seed_states(gan, init_keys)
@@ -228,7 +243,7 @@ def train_toy_variant(config: ml_collections.ConfigDict, variant: str, num_seeds
         states, metrics = loop(states, data_keys, step_keys, start)
         logged.append({k: jnp.mean(metrics[k], axis=0) for k in ("d_loss", "g_loss", "penalty")})
     z = jax.vmap(lambda k: gan.sample_latent(k, config.eval_samples))(eval_keys)
-    samples = _generate(gan, states, z, config.seed_map)
+    samples = _generate(gan, states, z, config.seed_map) * scale
     per_seed = [_score_points(samples[i], spec, mode_metrics) for i in range(num_seeds)]
     curves = {k: np.stack([np.asarray(entry[k]) for entry in logged]) for k in logged[0]}
     return VariantResult(
@@ -291,12 +306,17 @@ def _generate(gan, states, z: jax.Array, seed_map: str) -> np.ndarray:
 
 
 def _score_points(samples: np.ndarray, spec, mode_metrics: Callable) -> dict[str, float]:
+    """One seed's mode metrics. The reverse KL of a seed with no high-quality sample (diverged, or
+    all samples off the modes) is undefined; it counts as log K, the largest value KL(p̂ ‖ uniform)
+    takes (all mass on one mode), so a failed seed cannot drop out of the mean and flatter it."""
+    worst_kl = math.log(len(spec.mode_centers))
     if not np.isfinite(samples).all():  # a diverged seed: no mode, no high-quality sample
-        return {"modes": 0.0, "high_quality_percent": 0.0, "reverse_kl": math.nan,
+        return {"modes": 0.0, "high_quality_percent": 0.0, "reverse_kl": worst_kl,
                 "diverged": 1.0}
     m = mode_metrics(samples, spec.mode_centers, spec.mode_std)
+    reverse_kl = m["reverse_kl"] if math.isfinite(m["reverse_kl"]) else worst_kl
     return {"modes": float(m["modes_captured"]), "high_quality_percent": m["high_quality_percent"],
-            "reverse_kl": m["reverse_kl"], "diverged": 0.0}
+            "reverse_kl": reverse_kl, "diverged": 0.0}
 
 
 # --- summaries -----------------------------------------------------------------------------------

@@ -66,3 +66,20 @@ def test_bad_arguments_exit_2(argv, tmp_path, capsys):
     assert compare_losses.main(argv + ["--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ")
+
+
+def test_a_seed_without_high_quality_samples_scores_the_worst_reverse_kl():
+    from jaxgan.data import get_spec
+    from jaxgan.metrics.modes import mode_metrics
+
+    spec = get_spec("ring8")
+    on_modes = np.repeat(spec.mode_centers, 10, axis=0)  # every mode equally, exactly on centre
+    good = compare_losses._score_points(on_modes, spec, mode_metrics)
+    assert good["modes"] == 8 and good["high_quality_percent"] == 100.0
+    assert abs(good["reverse_kl"]) < 1e-12
+    off_modes = np.full((80, 2), 5.0)  # far from every mode
+    failed = compare_losses._score_points(off_modes, spec, mode_metrics)
+    assert failed["modes"] == 0 and failed["high_quality_percent"] == 0.0
+    assert math.isclose(failed["reverse_kl"], math.log(8))
+    diverged = compare_losses._score_points(np.full((80, 2), np.nan), spec, mode_metrics)
+    assert diverged["diverged"] == 1.0 and math.isclose(diverged["reverse_kl"], math.log(8))
