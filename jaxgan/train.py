@@ -257,12 +257,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     """
     started = time.monotonic()
     validate_config(config)
+    workdir = prepare_workdir(workdir)  # before the data: a first use may prepare a data set
     iterator = data.make_iterator(config.dataset, batch_size=config.batch_size, seed=config.seed,
                                   **data_options(config))
     spec = iterator.spec
     mode = parallel.resolve_mode(config.parallel, jax.device_count())
     gan = build_gan(config, spec.shape, spec.num_classes, axis_name=parallel.step_axis_name(mode))
-    workdir = prepare_workdir(workdir)
     is_writer = jax.process_index() == 0
     monitors = default_monitors() if monitors is None else list(monitors)
     schedule = critic_schedule(config)
