@@ -251,10 +251,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
       handle_signals: install SIGTERM/SIGINT handlers that checkpoint and stop after the step.
       stream: where progress and messages go (default stdout).
 
+    With config.num_seeds > 1 it trains seeds seed … seed + num_seeds − 1 at once, each into
+    workdir/seed_<k> (jaxgan.seed_runs.train_seeds).
+
     Raises:
       ValueError (ConfigError, DataError, CheckpointError, WorkdirError, UnknownNameError): bad
         input, one line each; DivergenceError: NaN/Inf metrics (the last good checkpoint is kept).
     """
+    if config.get("num_seeds", 1) > 1:  # several seeds at once (jaxgan.seed_runs)
+        from jaxgan.seed_runs import train_seeds
+        return train_seeds(config, workdir, handle_signals=handle_signals, stream=stream)
     started = time.monotonic()
     validate_config(config)
     iterator = data.make_iterator(config.dataset, batch_size=config.batch_size, seed=config.seed,
