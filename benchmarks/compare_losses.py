@@ -35,11 +35,9 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
 
 from jaxgan import seeds
-from jaxgan.config import OPTIMIZERS, base_config, build_gan
-from jaxgan.penalties import weight_clipping
+from jaxgan.config import base_config, build_gan
 from jaxgan.losses import LOSSES
 from jaxgan.registry import Registry
 from jaxgan.toy_sampler import mixture_batch_sampler
@@ -115,7 +113,6 @@ def toy_config(dataset: str) -> ml_collections.ConfigDict:
     c.steps = 10_000
     c.log_every = 250
     c.eval_samples = 2500
-    c.seed_map = "vmap"
     c.pack = 2  # PacGAN2: without it 2-4 of 10 seeds drop or starve modes (benchmarks/README.md)
     c.toy_scale = 0.0  # 0: auto, the mixture scaled into [-1, 1]² for training (toy_data_scale)
     return c
@@ -135,7 +132,6 @@ def digits_config(dataset: str) -> ml_collections.ConfigDict:
     c.steps = 1000
     c.log_every = 50
     c.eval_samples = 2000
-    c.lr_schedule = "constant"
     c.seed_map = "unroll"  # XLA CPU runs vmapped convolutions slowly (jaxgan/seeds.py)
     return c
 
@@ -177,29 +173,6 @@ def variant_config(base: ml_collections.ConfigDict, variant: str) -> ml_collecti
     return config
 
 
-LR_SCHEDULES: Registry[Callable[[float, int], Any]] = Registry("learning-rate schedule", {
-    "constant": lambda lr, steps: lr,
-    "linear": lambda lr, steps: optax.linear_schedule(lr, 0.0, steps),
-    "cosine": lambda lr, steps: optax.cosine_decay_schedule(lr, steps),
-})
-
-
-def with_lr_schedule(gan, config: ml_collections.ConfigDict):
-    """The GAN with its optimizers rebuilt on `config.lr_schedule` over `config.steps` updates
-    (D: over n_critic · steps); 'constant' leaves it unchanged."""
-    if config.lr_schedule == "constant":
-        LR_SCHEDULES["constant"]
-        return gan
-    schedule = LR_SCHEDULES[config.lr_schedule]
-    make = OPTIMIZERS[config.optimizer]
-    d_optimizer = make(schedule(config.d_lr, config.steps * config.n_critic), config.b1, config.b2)
-    if config.weight_clip > 0:
-        d_optimizer = optax.chain(d_optimizer, weight_clipping(config.weight_clip))
-    return dataclasses.replace(gan, g_optimizer=make(schedule(config.g_lr, config.steps),
-                                                     config.b1, config.b2),
-                               d_optimizer=d_optimizer)
-
-
 # --- one variant -------------------------------------------------------------------------------------
 
 @dataclasses.dataclass
@@ -230,7 +203,7 @@ def train_toy_variant(config: ml_collections.ConfigDict, variant: str, num_seeds
         raise ValueError(f"steps ({config.steps}) must be a multiple of log_every "
                          f"({config.log_every})")
     spec = get_spec(config.dataset)
-    gan = with_lr_schedule(build_gan(config, spec.shape), config)
+    gan = build_gan(config, spec.shape)
     scale = toy_data_scale(config, spec.mode_centers)
     draw = mixture_batch_sampler(spec.mode_centers / scale, spec.mode_std / scale,
                                  config.batch_size * config.n_critic)
@@ -265,7 +238,7 @@ def train_image_variant(config: ml_collections.ConfigDict, variant: str, num_see
                                resolution=config.resolution, channels=config.channels)
                  for i in range(num_seeds)]
     spec = iterators[0].spec
-    gan = with_lr_schedule(build_gan(config, spec.shape), config)
+    gan = build_gan(config, spec.shape)
     init_keys, _, step_keys, eval_keys = _split_seed_keys(seed, num_seeds)
     states = seeds.create_seed_states(gan, init_keys)
     step = seeds.make_multi_seed_step(gan, seed_map=config.seed_map)

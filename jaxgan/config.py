@@ -88,6 +88,8 @@ def base_config() -> ml_collections.ConfigDict:
     c.monitor_healthy_accuracy = (0.7, 0.8)  # healthy range of D's mean accuracy (reported)
     c.monitor_stop_on = ""  # signs that stop the run: "convergence_failure,mode_collapse"
     # run
+    c.num_seeds = 1  # > 1: train seeds seed..seed+num_seeds-1 at once (jaxgan.seed_runs)
+    c.seed_map = "vmap"  # how those seeds are mapped in the step: vmap | map | unroll (jaxgan.seeds)
     c.parallel = "auto"  # jaxgan.parallel mode: auto | jit | pmap | shard_map
     c.sync_batch_norm = True  # BatchNorm statistics over the global batch, not per device
     c.log_every = 50

@@ -29,6 +29,7 @@ from jaxgan.monitors import SIGNS
 from jaxgan.optim import LR_SCHEDULES
 from jaxgan.parallel import PARALLEL_MODES
 from jaxgan.penalties import PENALTIES
+from jaxgan.seeds import SEED_MAPS
 
 DEFAULT_EXPERIMENT = "dcgan_digits"
 EXPERIMENTS_DIR = "experiments"
@@ -210,6 +211,7 @@ def _is_power_of_two(n: int) -> bool:
 # key -> (check, what a valid value is). Only keys present in the config are checked.
 RANGE_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "seed": (lambda v: v >= 0, "an integer >= 0"),
+    "num_seeds": (lambda v: v >= 1, "an integer >= 1 (1: one run)"),
     "steps": (lambda v: v > 0, "an integer > 0"),
     "batch_size": (lambda v: v > 0, "an integer > 0"),
     "n_critic": (lambda v: v >= 1, "an integer >= 1"),
@@ -288,6 +290,7 @@ NAME_CHECKS: dict[str, Callable[[], Iterable[str]]] = {
     "lr_schedule": lambda: LR_SCHEDULES,
     "conditioning": lambda: CONDITIONINGS,
     "conv_impl": lambda: MODEL_CONV_IMPLS,
+    "seed_map": lambda: SEED_MAPS,
 }
 
 

@@ -76,10 +76,14 @@ def num_seeds(stacked: PyTree) -> int:
 
 
 def create_seed_states(gan: GAN, keys: Array) -> GANState:
-    """S fresh states, state i = create_train_state(gan, keys[i]), stacked: jit(vmap(init))."""
-    if keys.ndim != 2:
-        raise ValueError(f"create_seed_states needs keys of shape [S, 2] (seed_keys), got "
-                         f"{keys.shape}")
+    """S fresh states, state i = create_train_state(gan, keys[i]), stacked: jit(vmap(init)).
+
+    `keys`: typed keys [S] (jax.random.key) or raw keys [S, 2] (jax.random.PRNGKey, seed_keys).
+    """
+    typed = jax.dtypes.issubdtype(keys.dtype, jax.dtypes.prng_key)
+    if keys.ndim != (1 if typed else 2):
+        raise ValueError(f"create_seed_states needs one key per seed: typed keys [S] or raw keys "
+                         f"[S, 2] (seed_keys), got shape {keys.shape}")
     return jax.jit(jax.vmap(functools.partial(create_train_state, gan)))(keys)
 
 
@@ -135,7 +139,7 @@ def make_multi_seed_step(gan: GAN, axis_name: str | None = None, donate: bool = 
 
 
 def multi_seed_step_keys(base_keys: Array, step: int | Array) -> Array:
-    """Keys [S, 2] of one step: row i = step_key(base_keys[i], step), as a single run draws them."""
+    """Keys of one step: row i = step_key(base_keys[i], step), as a single run draws them."""
     return jax.vmap(step_key, in_axes=(0, None))(base_keys, step)
 
 

@@ -129,6 +129,17 @@ class TrainSummary:
 
 # --- workdir and data -----------------------------------------------------------------------------
 
+def check_workdir_writable(workdir: str | os.PathLike) -> None:
+    """Raises WorkdirError unless `workdir` could be created and written, without creating it:
+    its nearest existing ancestor must be a writable directory."""
+    path = pathlib.Path(workdir).expanduser().absolute()
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not (existing.is_dir() and os.access(existing, os.W_OK | os.X_OK)):
+        reason = "not a directory" if not existing.is_dir() else "permission denied"
+        raise WorkdirError(f"cannot write to workdir {str(path)!r} ({existing}: {reason}); "
+                           f"choose a writable --workdir")
+
+
 def prepare_workdir(workdir: str | os.PathLike) -> pathlib.Path:
     """Creates `workdir` if needed and checks that files can be written in it."""
     path = pathlib.Path(workdir).expanduser().absolute()
@@ -251,18 +262,25 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
       handle_signals: install SIGTERM/SIGINT handlers that checkpoint and stop after the step.
       stream: where progress and messages go (default stdout).
 
+    With config.num_seeds > 1 it trains seeds seed … seed + num_seeds − 1 at once, each into
+    workdir/seed_<k> (jaxgan.seed_runs.train_seeds).
+
     Raises:
       ValueError (ConfigError, DataError, CheckpointError, WorkdirError, UnknownNameError): bad
         input, one line each; DivergenceError: NaN/Inf metrics (the last good checkpoint is kept).
     """
+    if config.get("num_seeds", 1) > 1:  # several seeds at once (jaxgan.seed_runs)
+        from jaxgan.seed_runs import train_seeds
+        return train_seeds(config, workdir, handle_signals=handle_signals, stream=stream)
     started = time.monotonic()
     validate_config(config)
-    workdir = prepare_workdir(workdir)  # before the data: a first use may prepare a data set
+    check_workdir_writable(workdir)  # before the data: a first use may prepare a data set
     iterator = data.make_iterator(config.dataset, batch_size=config.batch_size, seed=config.seed,
                                   **data_options(config))
     spec = iterator.spec
     mode = parallel.resolve_mode(config.parallel, jax.device_count())
     gan = build_gan(config, spec.shape, spec.num_classes, axis_name=parallel.step_axis_name(mode))
+    workdir = prepare_workdir(workdir)
     is_writer = jax.process_index() == 0
     monitors = default_monitors() if monitors is None else list(monitors)
     schedule = critic_schedule(config)
