@@ -7,23 +7,10 @@ The default experiment's nets and budget (dcgan_digits: 16×16, 32 base features
     jaxgan train --config experiments/cgan_digits.py --workdir runs/cgan_digits
     jaxgan sample --workdir runs/cgan_digits --label 3 --out three.png
 """
-from jaxgan.config import base_config
+from jaxgan import presets
 
 
 def get_config():
-    config = base_config()
-    # the default experiment's budget and nets (experiments/dcgan_digits.py)
-    config.dataset = "digits"
-    config.resolution = 16
-    config.channels = 1
-    config.g_features = 32
-    config.d_features = 32
-    config.batch_size = 64
-    config.steps = 5000
-    config.ema_decay = 0.999
-    config.sample_every = 500
-    config.checkpoint_every = 1000
-    config.num_samples_grid = 100  # 10 per class, one row per class
-    config.conditioning = "concat"
+    config = presets.conditional_digits("concat")
     config.label_embedding_dim = 0  # one-hot
     return config

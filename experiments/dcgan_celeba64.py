@@ -5,29 +5,8 @@ init N(0, 0.02), BatchNorm in G and D (not on G's output or D's input), the non-
 z of dimension 100; the common 64x64 form with 64 base features.
 Needs the data prepared once with TFDS (the error message gives the command).
 """
-from jaxgan.config import base_config
+from jaxgan import presets
 
 
 def get_config():
-    config = base_config()
-    config.dataset = 'celeb_a'
-    config.resolution = 64
-    config.channels = 3
-    config.model = 'dcgan'
-    config.latent_dim = 100
-    config.g_features = 64
-    config.d_features = 64
-    config.d_norm = 'batch'
-    config.loss = 'non_saturating'
-    config.n_critic = 1
-    config.batch_size = 128
-    config.optimizer = 'adam'
-    config.g_lr = 2e-4
-    config.d_lr = 2e-4
-    config.b1 = 0.5
-    config.b2 = 0.999
-    config.steps = 100000
-    config.log_every = 100
-    config.sample_every = 2000
-    config.checkpoint_every = 5000
-    return config
+    return presets.dcgan_images("celeb_a", resolution=64, channels=3)

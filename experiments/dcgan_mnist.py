@@ -6,29 +6,12 @@ z of dimension 100; the common 32x32 form with 64 base features. Lucic et al. 20
 MNIST FID of 6.8 for the non-saturating GAN (their small nets, z 64, batch 64, 10k samples).
 Needs the data prepared once with TFDS (the error message gives the command).
 """
-from jaxgan.config import base_config
+from jaxgan import presets
 
 
 def get_config():
-    config = base_config()
-    config.dataset = 'mnist'
-    config.resolution = 32
-    config.channels = 1
-    config.model = 'dcgan'
-    config.latent_dim = 100
-    config.g_features = 64
-    config.d_features = 64
-    config.d_norm = 'batch'
-    config.loss = 'non_saturating'
-    config.n_critic = 1
-    config.batch_size = 128
-    config.optimizer = 'adam'
-    config.g_lr = 2e-4
-    config.d_lr = 2e-4
-    config.b1 = 0.5
-    config.b2 = 0.999
+    config = presets.dcgan_images("mnist", resolution=32, channels=1)
     config.steps = 20000
-    config.log_every = 100
     config.sample_every = 1000
     config.checkpoint_every = 2000
     return config

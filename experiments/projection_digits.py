@@ -10,24 +10,11 @@ the hinge and with the non-saturating loss; 98.8% with LayerNorm; benchmarks/con
     jaxgan train --config experiments/projection_digits.py --workdir runs/projection_digits
     jaxgan sample --workdir runs/projection_digits --label 3 --out three.png
 """
-from jaxgan.config import base_config
+from jaxgan import presets
 
 
 def get_config():
-    config = base_config()
-    # the default experiment's budget and nets (experiments/dcgan_digits.py)
-    config.dataset = "digits"
-    config.resolution = 16
-    config.channels = 1
-    config.g_features = 32
-    config.d_features = 32
-    config.batch_size = 64
-    config.steps = 5000
-    config.ema_decay = 0.999
-    config.sample_every = 500
-    config.checkpoint_every = 1000
-    config.num_samples_grid = 100  # 10 per class, one row per class
-    config.conditioning = "projection"
+    config = presets.conditional_digits("projection")
     config.loss = "hinge"
     config.d_norm = "layer"
     return config

@@ -6,28 +6,8 @@ with 3 maxout layers of 200 (5 pieces), batch 100, Adam(lr 1e-4, b1 0.8), non-sa
 on 2,500 samples (`jaxgan eval`). PacGAN trains 400 epochs of 100,000 points (400,000 steps); the
 budget here is CPU-sized: 20,000 steps. Pass --config.steps=400000 for the paper's.
 """
-from jaxgan.config import base_config
+from jaxgan import presets
 
 
 def get_config():
-    config = base_config()
-    config.dataset = "ring8"
-    config.model = "mlp"
-    config.latent_dim = 2
-    config.mlp_g_hidden = (400, 400, 400, 400)
-    config.mlp_g_batch_norm = True
-    config.mlp_d_hidden = (200, 200, 200)
-    config.mlp_d_activation = "maxout"
-    config.loss = "non_saturating"
-    config.batch_size = 100
-    config.steps = 20000
-    config.optimizer = "adam"
-    config.g_lr = 1e-4
-    config.d_lr = 1e-4
-    config.b1 = 0.8
-    config.b2 = 0.999
-    config.log_every = 100
-    config.sample_every = 2000
-    config.checkpoint_every = 5000
-    config.num_samples_grid = 2500
-    return config
+    return presets.pacgan_mixture("ring8")

@@ -7,31 +7,19 @@ BatchNorm in the critic (LayerNorm instead, as the paper recommends). Reference:
 DCGAN, 7.86 for their ResNet; mimicry FID 22.29.
 Needs the data prepared once with TFDS (the error message gives the command).
 """
-from jaxgan.config import base_config
+from jaxgan import presets
 
 
 def get_config():
-    config = base_config()
-    config.dataset = 'cifar10'
-    config.resolution = 32
-    config.channels = 3
-    config.model = 'dcgan'
+    config = presets.dcgan_images("cifar10", resolution=32, channels=3)
     config.latent_dim = 128
-    config.g_features = 64
-    config.d_features = 64
-    config.d_norm = 'layer'
-    config.loss = 'wasserstein'
-    config.penalty = 'wgan_gp'
+    config.d_norm = "layer"  # no BatchNorm in a gradient-penalty critic
+    config.loss = "wasserstein"
+    config.penalty = "wgan_gp"
     config.penalty_weight = 10.0
     config.n_critic = 5
     config.batch_size = 64
-    config.optimizer = 'adam'
     config.g_lr = 1e-4
     config.d_lr = 1e-4
-    config.b1 = 0.5
     config.b2 = 0.9
-    config.steps = 100000
-    config.log_every = 100
-    config.sample_every = 2000
-    config.checkpoint_every = 5000
     return config
