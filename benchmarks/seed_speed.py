@@ -31,6 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import compare_losses  # noqa: E402
 from jaxgan import seeds  # noqa: E402
 from jaxgan.config import build_gan  # noqa: E402
+from jaxgan.run_config import apply_assignments  # noqa: E402
 from jaxgan.state import create_train_state  # noqa: E402
 from jaxgan.step import jit_train_step, step_key  # noqa: E402
 from jaxgan.toy_sampler import mixture_batch_sampler  # noqa: E402
@@ -100,7 +101,7 @@ def main(argv=None) -> int:
     from jaxgan.data import get_spec
 
     base = compare_losses.CONFIGS[args.dataset](args.dataset)
-    compare_losses.apply_overrides(base, args.set + [f"steps={args.steps}"])
+    apply_assignments(base, args.set + [f"steps={args.steps}"])
     config = compare_losses.variant_config(base, args.variant)
     spec = get_spec(args.dataset)
     print(f"{args.dataset} {args.variant}: {args.seeds} seeds x {args.steps} steps, batch "

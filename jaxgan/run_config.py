@@ -202,6 +202,17 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: Iterable[tuple
     return config
 
 
+def apply_assignments(config: ml_collections.ConfigDict, assignments: Iterable[str]):
+    """Applies `KEY=VALUE` strings (the benchmarks' `--set`) in order, as `apply_override` does;
+    returns `config`."""
+    for assignment in assignments:
+        key, sep, text = assignment.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"expected KEY=VALUE, got {assignment!r}")
+        apply_override(config, key, text)
+    return config
+
+
 # --- validation -----------------------------------------------------------------------------------
 
 def _is_power_of_two(n: int) -> bool:

@@ -127,3 +127,18 @@ def test_broken_experiment_file_is_one_line(tmp_path):
     with pytest.raises(ConfigError, match="ModuleNotFoundError: No module named "
                                           "'no_such_module_xyz'"):
         load_experiment(str(bad))
+
+
+def test_apply_assignments_parses_key_value_strings_with_the_field_types():
+    from jaxgan.run_config import apply_assignments
+
+    c = apply_assignments(base_config(), ["steps=7", "g_lr=1", "mlp_d_hidden=(8,8)",
+                                          "d_spectral_norm=true", "loss=hinge"])
+    assert (c.steps, c.g_lr, tuple(c.mlp_d_hidden), c.d_spectral_norm, c.loss) == \
+        (7, 1.0, (8, 8), True, "hinge")
+    assert isinstance(c.g_lr, float)
+    for bad, message in (("steps", "expected KEY=VALUE"), ("=3", "expected KEY=VALUE"),
+                         ("stepz=3", "unknown config key 'stepz'"),
+                         ("steps=many", "expects an integer")):
+        with pytest.raises(ConfigError, match=message):
+            apply_assignments(base_config(), [bad])
