@@ -21,7 +21,6 @@ Usage (from the repository root):
 from __future__ import annotations
 
 import argparse
-import ast
 import csv
 import dataclasses
 import math
@@ -36,10 +35,11 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from jaxgan import seeds
+from jaxgan import seeds, visualize
 from jaxgan.config import base_config, build_gan
 from jaxgan.losses import LOSSES
 from jaxgan.registry import Registry
+from jaxgan.run_config import apply_assignments
 from jaxgan.toy_sampler import mixture_batch_sampler
 
 # --- loss variants -------------------------------------------------------------------------------
@@ -148,22 +148,6 @@ def toy_data_scale(config: ml_collections.ConfigDict, centers: np.ndarray) -> fl
 
 CONFIGS: Registry[Callable[[str], ml_collections.ConfigDict]] = Registry(
     "benchmark data set", {"ring8": toy_config, "grid25": toy_config, "digits": digits_config})
-
-
-def apply_overrides(config: ml_collections.ConfigDict, assignments: list[str]) -> None:
-    """Applies `key=value` strings (values as Python literals, else strings) in place."""
-    for assignment in assignments:
-        key, sep, text = assignment.partition("=")
-        if not sep or key not in config:
-            raise ValueError(f"--set expects key=value with key one of {sorted(config)}, "
-                             f"got {assignment!r}")
-        try:
-            value = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            value = text
-        if isinstance(config[key], float) and isinstance(value, int):
-            value = float(value)
-        config[key] = value
 
 
 def variant_config(base: ml_collections.ConfigDict, variant: str) -> ml_collections.ConfigDict:
@@ -371,18 +355,33 @@ def _grid(n: int) -> tuple[int, int]:
     return math.ceil(n / cols), cols
 
 
-def plot_toy_samples(path: pathlib.Path, dataset: str, results: list[VariantResult],
-                     centers: np.ndarray) -> None:
+def save_variant_panels(path: pathlib.Path, results: list[VariantResult],
+                        panel_size: tuple[float, float], title: str,
+                        draw_panel: Callable[[Any, VariantResult], None]) -> None:
+    """One figure with a panel per variant (4 per row, unused panels blank), saved as a PNG;
+    `draw_panel(ax, result)` fills one panel, whose axes start hidden."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     rows, cols = _grid(len(results))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.2 * rows), squeeze=False)
-    span = np.abs(centers).max() * 1.35
+    width, height = panel_size
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for ax, r in zip(axes.ravel(), results):
+        draw_panel(ax, r)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_toy_samples(path: pathlib.Path, dataset: str, results: list[VariantResult],
+                     centers: np.ndarray) -> None:
+    span = np.abs(centers).max() * 1.35
+
+    def draw(ax, r: VariantResult) -> None:
         i = representative_seed(r)
         s = r.per_seed[i]
         pts = r.samples[i]
@@ -397,49 +396,30 @@ def plot_toy_samples(path: pathlib.Path, dataset: str, results: list[VariantResu
         ax.set_yticks([])
         ax.set_title(f"{r.variant} (seed {i})\nmodes {s['modes']:.0f}, HQ "
                      f"{s['high_quality_percent']:.1f}%, rKL {s['reverse_kl']:.3f}", fontsize=8)
-    fig.suptitle(f"{dataset}: a median seed per variant (x: true modes)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+
+    save_variant_panels(path, results, (3.2, 3.2),
+                        f"{dataset}: a median seed per variant (x: true modes)", draw)
 
 
 def plot_image_samples(path: pathlib.Path, dataset: str, results: list[VariantResult],
                        num: int = 36) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows, cols = _grid(len(results))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 3.3 * rows), squeeze=False)
-    for ax in axes.ravel():
-        ax.axis("off")
     side = int(math.sqrt(num))
-    for ax, r in zip(axes.ravel(), results):
+
+    def draw(ax, r: VariantResult) -> None:
         i = representative_seed(r, "fid")
-        images = np.clip((np.nan_to_num(r.samples[i][:side * side]) + 1) / 2, 0, 1)
-        h, w, c = images.shape[1:]
-        tiled = images.reshape(side, side, h, w, c).transpose(0, 2, 1, 3, 4)
-        tiled = tiled.reshape(side * h, side * w, c)
-        ax.imshow(tiled[..., 0] if c == 1 else tiled, cmap="gray", vmin=0, vmax=1)
+        grid = visualize.image_grid(np.nan_to_num(r.samples[i][:side * side]), columns=side,
+                                    padding=0)
+        ax.imshow(grid[..., 0] if grid.shape[-1] == 1 else grid, cmap="gray", vmin=0, vmax=255)
         s = r.per_seed[i]
         ax.set_title(f"{r.variant} (seed {i})\nFID {s['fid']:.2f}, "
                      f"{s['classes_covered']:.0f} classes", fontsize=8)
-    fig.suptitle(f"{dataset}: samples of a median-FID seed per variant", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+
+    save_variant_panels(path, results, (3.0, 3.3),
+                        f"{dataset}: samples of a median-FID seed per variant", draw)
 
 
 def plot_losses(path: pathlib.Path, dataset: str, results: list[VariantResult]) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows, cols = _grid(len(results))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.6 * rows), squeeze=False)
-    for ax in axes.ravel():
-        ax.axis("off")
-    for ax, r in zip(axes.ravel(), results):
+    def draw(ax, r: VariantResult) -> None:
         ax.axis("on")
         for name, color in (("d_loss", "tab:red"), ("g_loss", "tab:blue")):
             values = r.curves[name]  # [T, S]
@@ -450,11 +430,11 @@ def plot_losses(path: pathlib.Path, dataset: str, results: list[VariantResult]) 
         ax.set_title(r.variant, fontsize=9)
         ax.tick_params(labelsize=7)
         ax.set_xlabel("generator step", fontsize=7)
-    axes.ravel()[0].legend(fontsize=7)
-    fig.suptitle(f"{dataset}: losses, mean over seeds ± s.e.", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+        if r is results[0]:
+            ax.legend(fontsize=7)
+
+    save_variant_panels(path, results, (3.4, 2.6),
+                        f"{dataset}: losses, mean over seeds ± s.e.", draw)
 
 
 # --- driver ----------------------------------------------------------------------------------------
@@ -466,7 +446,7 @@ def run_dataset(dataset: str, variants: list[str], num_seeds: int, seed: int,
     from jaxgan.metrics.modes import mode_metrics
 
     base = CONFIGS[dataset](dataset)
-    apply_overrides(base, overrides)
+    apply_assignments(base, overrides)
     points = base.model == "mlp"
     metrics = TOY_METRICS if points else IMAGE_METRICS
     if points:
