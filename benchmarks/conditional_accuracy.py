@@ -14,79 +14,50 @@ weights); its accuracy on its own held-out real digits at the same resolution is
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import io
 import json
-import os
 import sys
 import tempfile
-from typing import Callable
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from jaxgan.config import build_gan
-from jaxgan.data import get_spec
-from jaxgan.state import generate
+from jaxgan import evaluate, trained
+from jaxgan.run_config import apply_assignments, load_experiment
 from jaxgan.train import train_and_evaluate
 
 DEFAULT_CONFIGS = ("experiments/cgan_digits.py", "experiments/acgan_digits.py",
                    "experiments/projection_digits.py")
 
 
-def load_config(path: str):
-    spec = importlib.util.spec_from_file_location(os.path.basename(path)[:-3], path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config()
-
-
-def apply_overrides(config, overrides: list[str]):
-    for item in overrides:
-        key, value = item.split("=", 1)
-        config[key] = type(config[key])(value) if not isinstance(config[key], bool) else \
-            value.lower() in ("1", "true", "yes")
-    return config
-
-
-def reference_classifier(resolution: int) -> tuple[Callable, float, str]:
-    """(predict(images [N,R,R,1] in [-1,1]) -> labels, accuracy on its held-out real digits, name).
-
-    The project's digits classifier (jaxgan.metrics.digits_classifier) with its shipped weights.
-    """
+def reference_classifier(resolution: int) -> tuple[float, str]:
+    """(accuracy on its held-out real digits at `resolution`, name) of the project's digits
+    classifier (jaxgan.metrics.digits_classifier) with its shipped weights."""
     from jaxgan.data.digits_raw import load_digits_uint8
     from jaxgan.metrics.digits_classifier import held_out_split, load_classifier
 
     classifier = load_classifier()
-    predict = lambda images: np.argmax(classifier.probabilities(np.asarray(images)), -1)
     images, labels = load_digits_uint8(resolution)
     _, held_out = held_out_split(len(images))
     real = images[held_out].astype(np.float32) / 127.5 - 1.0
-    accuracy = float(np.mean(predict(real) == labels[held_out]))
-    return predict, accuracy, f"jaxgan.metrics.digits_classifier (sha256 {classifier.sha256[:12]})"
+    predicted = np.argmax(classifier.probabilities(real), -1)
+    accuracy = float(np.mean(predicted == labels[held_out]))
+    return accuracy, f"jaxgan.metrics.digits_classifier (sha256 {classifier.sha256[:12]})"
 
 
-def train(config, workdir: str) -> tuple:
-    """Trains as `jaxgan train` does (jaxgan.train.train_and_evaluate) in `workdir`."""
-    # handle_signals=False: a SIGTERM ends the benchmark instead of cutting one run short
-    summary = train_and_evaluate(config, workdir, stream=io.StringIO(), handle_signals=False)
-    if summary.step != config.steps:
-        raise RuntimeError(f"trained {summary.step} steps, not {config.steps}")
-    iterator_spec = get_spec(config.dataset, resolution=config.resolution,
-                             data_dir=config.data_dir or None)
-    gan = build_gan(config, iterator_spec.shape, iterator_spec.num_classes)
-    return gan, summary.state, summary.seconds, summary.metrics
-
-
-def class_accuracy(gan, state, predict, per_class: int, seed: int) -> np.ndarray:
-    """Fraction of `per_class` samples of each class that `predict` assigns to that class."""
-    z = gan.sample_latent(jax.random.key(seed + 12345), per_class * gan.num_classes)
-    labels = jnp.repeat(jnp.arange(gan.num_classes), per_class)
-    images = np.asarray(generate(gan, state, z, labels))
-    predicted = predict(images)
-    return np.array([np.mean(predicted[np.asarray(labels) == k] == k)
-                     for k in range(gan.num_classes)])
+def train_and_score(config, per_class: int) -> tuple[np.ndarray, float, dict]:
+    """Trains as `jaxgan train` does (jaxgan.train.train_and_evaluate) in a temporary workdir, then
+    scores `per_class` samples of every class as `jaxgan eval` does (jaxgan.evaluate.class_accuracy:
+    sample i asks for class i mod K). Returns (per-class accuracy, training seconds, last metrics)."""
+    with tempfile.TemporaryDirectory() as workdir:
+        # handle_signals=False: a SIGTERM ends the benchmark instead of cutting one run short
+        summary = train_and_evaluate(config, workdir, stream=io.StringIO(), handle_signals=False)
+        if summary.step != config.steps:
+            raise RuntimeError(f"trained {summary.step} steps, not {config.steps}")
+        run = trained.load_run(workdir)
+        samples = trained.generate_samples(run, per_class * run.gan.num_classes, config.seed)
+        scores = evaluate.class_accuracy(run, samples)
+    return np.asarray(scores["class_accuracy_per_class"]), summary.seconds, summary.metrics
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,19 +71,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=None, help="write the results here")
     args = parser.parse_args(argv)
     results = []
-    classifiers = {}
+    classifiers = {}  # resolution -> (held-out accuracy, name)
     runs = [(path, seed) for path in (args.config or DEFAULT_CONFIGS)
             for seed in ([None] if args.seeds is None else map(int, args.seeds.split(",")))]
     for path, seed in runs:
-        config = apply_overrides(load_config(path), args.set)
+        config = apply_assignments(load_experiment(path), args.set)
         if seed is not None:
             config.seed = seed
         if config.resolution not in classifiers:
             classifiers[config.resolution] = reference_classifier(config.resolution)
-        predict, held_out, description = classifiers[config.resolution]
-        with tempfile.TemporaryDirectory() as workdir:
-            gan, state, seconds, last = train(config, workdir)
-        accuracy = class_accuracy(gan, state, predict, args.per_class, config.seed)
+        held_out, description = classifiers[config.resolution]
+        accuracy, seconds, last = train_and_score(config, args.per_class)
         result = dict(config=path, seed=config.seed, overrides=args.set,
                       conditioning=config.conditioning,
                       loss=config.loss, steps=config.steps, batch_size=config.batch_size,
