@@ -1,6 +1,6 @@
 """Compare GAN loss variants over many seeds, all seeds of a variant trained at once (jaxgan.seeds).
 
-For a data set and a list of loss variants (default: every loss of jaxgan.losses.LOSSES with its
+For a data set and a list of loss variants (default: every loss of jaxgan.core.losses.LOSSES with its
 usual penalty and n_critic), trains S seeds per variant with the same budget (the same number of
 generator updates, batch size and architecture), evaluates every seed and writes to --out:
 
@@ -37,8 +37,8 @@ import numpy as np
 
 from jaxgan import seeds, visualize
 from jaxgan.config import base_config, build_gan
-from jaxgan.losses import LOSSES
-from jaxgan.registry import Registry
+from jaxgan.core.losses import LOSSES
+from jaxgan.core.registry import Registry
 from jaxgan.run_config import apply_assignments
 from jaxgan.toy_sampler import mixture_batch_sampler
 
@@ -66,7 +66,7 @@ LOSS_VARIANTS: dict[str, tuple[str, ...]] = {"wasserstein": ("wgan_clip", "wgan_
 
 
 def default_variants() -> list[str]:
-    """Every loss in jaxgan.losses.LOSSES with its usual companion(s), in registry order."""
+    """Every loss in jaxgan.core.losses.LOSSES with its usual companion(s), in registry order."""
     return [v for name in LOSSES for v in LOSS_VARIANTS.get(name, (name,))]
 
 

@@ -6,7 +6,7 @@ generator steps, each timed from building the GAN to the last step (compilation 
   vmapped     S seeds in one run: jaxgan.seeds.make_multi_seed_loop (the step vmapped over seeds,
               batches drawn on device, `log_every` steps per call), as compare_losses.py trains.
   sequential  S separate runs one after another, each the ordinary single-seed path: the jitted step
-              (jaxgan.step.jit_train_step) called once per step on a batch from the host iterator
+              (jaxgan.core.step.jit_train_step) called once per step on a batch from the host iterator
               (jaxgan.data.make_iterator), compiled once per run as separate runs would be.
   sequential_fused
               S separate runs through the same fused loop as `vmapped` with S = 1 (batches on device,
@@ -32,8 +32,8 @@ import compare_losses  # noqa: E402
 from jaxgan import seeds  # noqa: E402
 from jaxgan.config import build_gan  # noqa: E402
 from jaxgan.run_config import apply_assignments  # noqa: E402
-from jaxgan.state import create_train_state  # noqa: E402
-from jaxgan.step import jit_train_step, step_key  # noqa: E402
+from jaxgan.core.state import create_train_state  # noqa: E402
+from jaxgan.core.step import jit_train_step, step_key  # noqa: E402
 from jaxgan.toy_sampler import mixture_batch_sampler  # noqa: E402
 
 

@@ -41,9 +41,9 @@ import numpy as np  # noqa: E402
 from jaxgan import parallel  # noqa: E402
 from jaxgan.config import MODELS, base_config, build_gan  # noqa: E402
 from jaxgan.layers import MODEL_CONV_IMPLS  # noqa: E402
-from jaxgan.losses import LOSSES  # noqa: E402
-from jaxgan.state import create_train_state  # noqa: E402
-from jaxgan.step import step_key  # noqa: E402
+from jaxgan.core.losses import LOSSES  # noqa: E402
+from jaxgan.core.state import create_train_state  # noqa: E402
+from jaxgan.core.step import step_key  # noqa: E402
 
 PARALLEL_CHOICES = ("jit", "pmap", "shard_map")
 

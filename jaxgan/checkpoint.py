@@ -47,7 +47,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers as ocp_managers
 
-from jaxgan.state import GANState
+from jaxgan.core.state import GANState
 
 logger = logging.getLogger(__name__)
 

@@ -268,7 +268,8 @@ def _writable_output(path: str, formats: Sequence[str] = SAMPLE_FORMATS) -> path
 def run_sample(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from jaxgan import class_samples, data, trained, visualize
+    from jaxgan import data, trained, visualize
+    from jaxgan.core import class_samples
 
     out = _writable_output(args.out)
     if args.num < 1:
@@ -308,7 +309,8 @@ def run_eval(args: argparse.Namespace) -> int:
 def run_interpolate(args: argparse.Namespace) -> int:
     import jax
 
-    from jaxgan import class_samples, data, interpolate, trained, visualize
+    from jaxgan import data, interpolate, trained, visualize
+    from jaxgan.core import class_samples
 
     out = _writable_output(args.out, (".png",))
     if args.steps < 2:

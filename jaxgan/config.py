@@ -12,14 +12,14 @@ import ml_collections
 import optax
 
 from jaxgan import models
-from jaxgan.augment import build_augment
-from jaxgan.conditioning import is_conditional
-from jaxgan.gan import GAN
-from jaxgan.losses import get_loss
-from jaxgan.optim import clip_gradients, learning_rates
+from jaxgan.core.augment import build_augment
+from jaxgan.core.conditioning import is_conditional
+from jaxgan.core.gan import GAN
+from jaxgan.core.losses import get_loss
+from jaxgan.core.optim import clip_gradients, learning_rates
 from jaxgan.packing import PackedDiscriminator
-from jaxgan.penalties import get_penalty, weight_clipping
-from jaxgan.registry import Registry
+from jaxgan.core.penalties import get_penalty, weight_clipping
+from jaxgan.core.registry import Registry
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -42,7 +42,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.mlp_d_hidden = (200, 200, 200)
     c.mlp_g_batch_norm = True
     c.mlp_d_activation = "maxout"  # maxout | leaky_relu
-    # class conditioning (jaxgan.conditioning)
+    # class conditioning (jaxgan.core.conditioning)
     c.conditioning = "none"  # none | concat | acgan | projection
     c.label_embedding_dim = 0  # label code joined to inputs: 0 one-hot, > 0 learned embedding
     c.class_loss_weight = 1.0  # acgan: weight of the class cross-entropy in both losses
@@ -53,7 +53,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.penalty_weight = 10.0
     c.weight_clip = 0.0  # > 0: WGAN weight clipping of D's params to [-c, c]
     c.n_critic = 1
-    # stabilisers (jaxgan.augment, jaxgan.critic_schedule, jaxgan.optim, jaxgan.monitors)
+    # stabilisers (jaxgan.core.augment, jaxgan.core.critic_schedule, jaxgan.core.optim, jaxgan.monitors)
     c.n_critic_boost = 0  # > 0: WGAN schedule, this many critic steps at the boosted steps (100)
     c.n_critic_boost_first = 25  # ... for the first this many generator steps
     c.n_critic_boost_every = 500  # ... and at every this-many-th generator step
@@ -150,7 +150,7 @@ def build_gan(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],
               num_classes: int = 0, axis_name: str | None = None) -> GAN:
     """The GAN a config describes, for data of `data_shape`.
 
-    `num_classes`: the data's classes (used by class-conditional configs, jaxgan.conditioning).
+    `num_classes`: the data's classes (used by class-conditional configs, jaxgan.core.conditioning).
     `axis_name`: the device axis the step runs under (`jaxgan.parallel.step_axis_name(mode)`);
     with `config.sync_batch_norm` the BatchNorm layers average their batch statistics over it
     (cross-GPU BatchNorm, Peng et al. 2018, arXiv:1711.07240).

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxgan.registry import Registry
+from jaxgan.core.registry import Registry
 from jaxgan.trained import TrainedRun, generate_samples
 
 EVAL_FILE = "eval.json"
@@ -63,12 +63,12 @@ def image_evaluation(run: TrainedRun, samples: np.ndarray, seed: int,
 def class_accuracy(run: TrainedRun, samples: np.ndarray) -> dict[str, Any]:
     """Class-conditional runs: how often a sample drawn for class k is recognised as class k.
 
-    Sample i was drawn for class i mod K (`jaxgan.class_samples.balanced_labels`). Recognised: by
+    Sample i was drawn for class i mod K (`jaxgan.core.class_samples.balanced_labels`). Recognised: by
     the shipped digits classifier (argmax) for `digits`; by the nearest mixture centre for 2-D
     mixtures (whose labels are the component indices). Returns {} for unconditional runs and
     other data sets; else `class_accuracy` (the mean over classes) and `class_accuracy_per_class`.
     """
-    from jaxgan import class_samples
+    from jaxgan.core import class_samples
 
     labels = class_samples.balanced_labels(run.gan, len(samples))
     if labels is None:

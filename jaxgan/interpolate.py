@@ -1,7 +1,7 @@
 """Pictures of a trained generator along latent paths: image rows, or a path plot for 2-D data.
 
 `interpolation_samples` decodes `rows` spherical (or linear) paths of `steps` latents each
-(jaxgan.latent); `interpolation_picture` draws them: one row of images per path for image data, or,
+(jaxgan.core.latent); `interpolation_picture` draws them: one row of images per path for image data, or,
 for 2-D point data, each path as a line of points over the real data. For class-conditional
 generators every row keeps one label (row r: class r mod K, or the label asked for), so a row shows
 how the style varies within a class.
@@ -14,10 +14,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgan import class_samples, visualize
-from jaxgan.gan import GAN
-from jaxgan.latent import random_interpolations
-from jaxgan.state import GANState, generate
+from jaxgan import visualize
+from jaxgan.core import class_samples
+from jaxgan.core.gan import GAN
+from jaxgan.core.latent import random_interpolations
+from jaxgan.core.state import GANState, generate
 
 Array = jax.Array
 
@@ -36,7 +37,7 @@ def interpolation_samples(gan: GAN, state: GANState, key: Array, rows: int, step
                           use_ema: bool = True) -> np.ndarray:
     """G along `rows` random latent paths of `steps` points: [rows, steps, *data_shape].
 
-    Path r runs from z0_r to z1_r, both drawn from N(0, I) with `key` (jaxgan.latent).
+    Path r runs from z0_r to z1_r, both drawn from N(0, I) with `key` (jaxgan.core.latent).
     """
     if rows < 1:
         raise ValueError(f"rows must be >= 1, got {rows}")

@@ -35,7 +35,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxgan.registry import Registry
+from jaxgan.core.registry import Registry
 
 Array = jax.Array
 Initializer = jax.nn.initializers.Initializer

@@ -3,7 +3,7 @@
 Every generator maps (z [B, latent], labels [B] | None, train) to a sample in data space; every
 discriminator maps (x, labels | None, train) to logits [B]. `labels` is accepted everywhere so that
 conditional variants share the call signature: every model carries `conditioning` ('none', 'concat',
-'acgan', 'projection'), `num_classes` and `label_embedding_dim` (jaxgan.conditioning); with
+'acgan', 'projection'), `num_classes` and `label_embedding_dim` (jaxgan.core.conditioning); with
 'acgan' a discriminator returns (logits [B], class_logits [B, K]).
 
 DCGAN (Radford et al. 2015, arXiv:1511.06434): init N(0, 0.02), BatchNorm scale N(1, 0.02), ReLU in
@@ -20,7 +20,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxgan.conditioning import condition_input, condition_latent, condition_output
+from jaxgan.core.conditioning import condition_input, condition_latent, condition_output
 from jaxgan.layers import Conv4x4S2, ConvTranspose4x4S2
 
 Array = jax.Array

@@ -32,8 +32,8 @@ import jax
 import ml_collections
 import numpy as np
 
-from jaxgan.losses import GANLoss
-from jaxgan.registry import Registry
+from jaxgan.core.losses import GANLoss
+from jaxgan.core.registry import Registry
 
 Metrics = Mapping[str, Any]
 SIGNS = ("convergence_failure", "mode_collapse")
@@ -168,7 +168,7 @@ def class_coverage(predicted: np.ndarray, num_classes: int,
 # --- non-finite values ----------------------------------------------------------------------------
 
 COMPUTATION_ORDER = ("d_loss", "penalty", "d_grad_norm", "g_loss", "g_grad_norm")
-"""The step's scalars in the order it computes them (jaxgan.step)."""
+"""The step's scalars in the order it computes them (jaxgan.core.step)."""
 
 
 def _is_finite(value) -> bool:

@@ -2,7 +2,7 @@
 
 `compile_train_step(gan, mode, devices)` returns a `CompiledStep`: it moves a logical state and a
 process-local batch into the device layout its mode wants, runs the step, and gives back a logical
-state for checkpoints and sampling. The step body is `jaxgan.step.train_step`, written once; the
+state for checkpoints and sampling. The step body is `jaxgan.core.step.train_step`, written once; the
 modes only differ in how it is compiled:
 
 - 'jit': one device.
@@ -20,7 +20,7 @@ on the whole batch. BatchNorm statistics are either synchronised (the model's `b
 the data axis: config `sync_batch_norm`) or computed per device and averaged after the step.
 
 Batch layout: a process-local batch `{'x': [n_critic·B_local, ...], 'label'?: [n_critic·B_local]}`
-holds n_critic chunks of B_local rows (jaxgan.step). Device j of this process gets rows
+holds n_critic chunks of B_local rows (jaxgan.core.step). Device j of this process gets rows
 [j·b, (j+1)·b) of *every* chunk, b = B_local / local devices, so that its own n_critic chunks are
 b rows each (`device_major`). Across processes, `process_shard` picks a process's rows out of a
 global batch the same way, so N processes with local batches equal one process with the global
@@ -36,10 +36,10 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from jaxgan.gan import GAN
-from jaxgan.registry import Registry
-from jaxgan.state import GANState, create_train_state
-from jaxgan.step import jit_train_step, make_train_step
+from jaxgan.core.gan import GAN
+from jaxgan.core.registry import Registry
+from jaxgan.core.state import GANState, create_train_state
+from jaxgan.core.step import jit_train_step, make_train_step
 
 Array = jax.Array
 Batch = dict[str, np.ndarray]

@@ -92,7 +92,7 @@ def digits_dcgan() -> ml_collections.ConfigDict:
 
 
 def conditional_digits(conditioning: str) -> ml_collections.ConfigDict:
-    """`digits_dcgan` made class-conditional (jaxgan.conditioning), sample grids with one row per
+    """`digits_dcgan` made class-conditional (jaxgan.core.conditioning), sample grids with one row per
     class."""
     config = digits_dcgan()
     config.conditioning = conditioning

@@ -19,16 +19,16 @@ from typing import Any
 
 import ml_collections
 
-from jaxgan.augment import DIFF_AUGMENT_POLICIES
-from jaxgan.conditioning import CONDITIONINGS
+from jaxgan.core.augment import DIFF_AUGMENT_POLICIES
+from jaxgan.core.conditioning import CONDITIONINGS
 from jaxgan.config import MODELS, OPTIMIZERS, base_config
 from jaxgan.layers import MODEL_CONV_IMPLS
-from jaxgan.losses import LOSSES
+from jaxgan.core.losses import LOSSES
 from jaxgan.models import NORMS
 from jaxgan.monitors import SIGNS
-from jaxgan.optim import LR_SCHEDULES
+from jaxgan.core.optim import LR_SCHEDULES
 from jaxgan.parallel import PARALLEL_MODES
-from jaxgan.penalties import PENALTIES
+from jaxgan.core.penalties import PENALTIES
 from jaxgan.seeds import SEED_MAPS
 
 DEFAULT_EXPERIMENT = "dcgan_digits"
@@ -248,7 +248,7 @@ RANGE_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "mlp_d_hidden": (lambda v: len(v) > 0 and all(w > 0 for w in v), "positive widths"),
     "label_embedding_dim": (lambda v: v >= 0, "an integer >= 0 (0: one-hot labels)"),
     "class_loss_weight": (lambda v: 0 <= v < math.inf, "a number >= 0"),
-    # stabilisers and failure detection (jaxgan.augment, .critic_schedule, .optim, .monitors)
+    # stabilisers and failure detection (jaxgan.core.augment, .critic_schedule, .optim, .monitors)
     "n_critic_boost": (lambda v: v >= 0, "an integer >= 0 (0: no boost; WGAN: 100)"),
     "n_critic_boost_first": (lambda v: v >= 0, "an integer >= 0"),
     "n_critic_boost_every": (lambda v: v >= 0, "an integer >= 0 (0: never again)"),

@@ -1,7 +1,7 @@
 """Training S independent seeds at once: the pure step vmapped over a leading seed axis.
 
 Single GAN runs vary a lot between seeds, so a fair comparison of losses needs many of them. Every
-piece of a run is a pure function of arrays (jaxgan.state, jaxgan.step), so S runs are one run of
+piece of a run is a pure function of arrays (jaxgan.core.state, jaxgan.core.step), so S runs are one run of
 `jax.vmap(train_step)` over states, batches and keys stacked on a leading axis of size S, compiled
 once into one `jax.jit`:
 
@@ -35,10 +35,10 @@ from typing import Any, Callable, Sequence
 import jax
 import jax.numpy as jnp
 
-from jaxgan.gan import GAN
-from jaxgan.registry import Registry
-from jaxgan.state import GANState, create_train_state, generate
-from jaxgan.step import Batch, Metrics, step_key, train_step
+from jaxgan.core.gan import GAN
+from jaxgan.core.registry import Registry
+from jaxgan.core.state import GANState, create_train_state, generate
+from jaxgan.core.step import Batch, Metrics, step_key, train_step
 
 Array = jax.Array
 PyTree = Any
@@ -117,7 +117,7 @@ def map_over_seeds(fn: Callable[..., Any], seed_map: str = "vmap") -> Callable[.
 def multi_seed_train_step(gan: GAN, states: GANState, batches: Batch, keys: Array,
                           axis_name: str | None = None,
                           seed_map: str = "vmap") -> tuple[GANState, Metrics]:
-    """`jaxgan.step.train_step` mapped over seeds: seed i steps states[i] on batches[i] with keys[i].
+    """`jaxgan.core.step.train_step` mapped over seeds: seed i steps states[i] on batches[i] with keys[i].
 
     Returns the stacked new states and metrics (every metric [S]). Pure.
     """

@@ -12,7 +12,7 @@ data_spec.json (shape and modes of the data, for sampling without the data), met
 tensorboard/, samples/step_NNNNNNN.png (a fixed latent batch every sample_every steps) and, at the
 end, training_curves.png (losses and D accuracy on real/fake).
 
-Step s makes n(s) critic updates (jaxgan.critic_schedule: n_critic, or the WGAN boost) on n(s)
+Step s makes n(s) critic updates (jaxgan.core.critic_schedule: n_critic, or the WGAN boost) on n(s)
 batches, one compiled step per distinct n(s); n(s) depends only on s, so resuming stays exact.
 
 Stopping: SIGTERM/SIGINT set a flag; after the current step the loop saves a checkpoint at that
@@ -42,16 +42,17 @@ import jax
 import ml_collections
 import numpy as np
 
-from jaxgan import class_samples, data, parallel, visualize
+from jaxgan import data, parallel, visualize
+from jaxgan.core import class_samples
 from jaxgan.checkpoint import Checkpointer, NonFiniteStateError
 from jaxgan.config import build_gan
-from jaxgan.critic_schedule import critic_schedule, gans_by_critic_steps
-from jaxgan.gan import GAN
+from jaxgan.core.critic_schedule import critic_schedule, gans_by_critic_steps
+from jaxgan.core.gan import GAN
 from jaxgan.logs import METRICS_FILE, RunLog, read_metrics
 from jaxgan.monitors import Report, monitor_for_run, non_finite_message
 from jaxgan.run_config import config_to_json, validate_config
-from jaxgan.state import GANState, create_train_state, generate
-from jaxgan.step import step_key
+from jaxgan.core.state import GANState, create_train_state, generate
+from jaxgan.core.step import step_key
 
 CHECKPOINT_DIR = "checkpoints"
 CONFIG_FILE = "config.json"
@@ -180,7 +181,7 @@ def spec_from_json(values: Mapping[str, Any]):
 
 
 def step_batch(iterator, n_critic: int) -> dict[str, np.ndarray]:
-    """n_critic consecutive batches stacked row-wise: one step's real data (jaxgan.step)."""
+    """n_critic consecutive batches stacked row-wise: one step's real data (jaxgan.core.step)."""
     batches = [next(iterator) for _ in range(n_critic)]
     if n_critic == 1:
         return batches[0]

@@ -16,12 +16,13 @@ import jax
 import ml_collections
 import numpy as np
 
-from jaxgan import class_samples, train
+from jaxgan import train
+from jaxgan.core import class_samples
 from jaxgan.checkpoint import Checkpointer, CheckpointError
 from jaxgan.config import build_gan
-from jaxgan.gan import GAN
+from jaxgan.core.gan import GAN
 from jaxgan.run_config import config_from_dict
-from jaxgan.state import GANState, generate
+from jaxgan.core.state import GANState, generate
 
 
 @dataclasses.dataclass(frozen=True)

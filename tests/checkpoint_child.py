@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgan.config import base_config, build_gan
-from jaxgan.state import GANState, create_train_state
+from jaxgan.core.state import GANState, create_train_state
 
 
 def small_config(**overrides):

@@ -7,13 +7,14 @@ import numpy as np
 import optax
 import pytest
 
-from jaxgan import conditioning, config as config_lib, models
-from jaxgan.gan import GAN
-from jaxgan.losses import LOSSES, get_loss
-from jaxgan.penalties import get_penalty
-from jaxgan.registry import UnknownNameError
-from jaxgan.state import create_train_state
-from jaxgan.step import discriminator_update, train_step
+from jaxgan import config as config_lib, models
+from jaxgan.core import conditioning
+from jaxgan.core.gan import GAN
+from jaxgan.core.losses import LOSSES, get_loss
+from jaxgan.core.penalties import get_penalty
+from jaxgan.core.registry import UnknownNameError
+from jaxgan.core.state import create_train_state
+from jaxgan.core.step import discriminator_update, train_step
 
 K = 4  # classes
 B = 8  # batch

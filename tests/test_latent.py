@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgan import latent
+from jaxgan.core import latent
 
 
 def test_slerp_of_orthogonal_unit_vectors_follows_the_circle():
@@ -82,10 +82,10 @@ def test_perturb_stays_within_the_box():
 def _tiny_gan(generator, data_shape, num_classes=0):
     import optax
 
-    from jaxgan.gan import GAN
-    from jaxgan.losses import get_loss
+    from jaxgan.core.gan import GAN
+    from jaxgan.core.losses import get_loss
     from jaxgan.models import MLPDiscriminator
-    from jaxgan.penalties import get_penalty
+    from jaxgan.core.penalties import get_penalty
 
     return GAN(generator=generator, discriminator=MLPDiscriminator(hidden=(4,)),
                g_optimizer=optax.sgd(0.1), d_optimizer=optax.sgd(0.1),
@@ -96,7 +96,7 @@ def _tiny_gan(generator, data_shape, num_classes=0):
 def test_interpolation_pictures_for_images_and_points():
     from jaxgan import interpolate
     from jaxgan.models import DCGANGenerator, MLPGenerator
-    from jaxgan.state import GANState, NetState, generate
+    from jaxgan.core.state import GANState, NetState, generate
 
     def state_of(gan):
         labels = jnp.zeros((2,), jnp.int32) if gan.num_classes else None

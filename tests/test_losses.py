@@ -5,9 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgan import losses
-from jaxgan.losses import LOSSES, get_loss
-from jaxgan.registry import UnknownNameError
+from jaxgan.core import losses
+from jaxgan.core.losses import LOSSES, get_loss
+from jaxgan.core.registry import UnknownNameError
 
 
 def _log_sigmoid(x):

@@ -24,10 +24,10 @@ import pytest
 
 from jaxgan import config as config_lib
 from jaxgan import parallel
-from jaxgan.gan import GAN
-from jaxgan.registry import UnknownNameError
-from jaxgan.state import create_train_state
-from jaxgan.step import step_key
+from jaxgan.core.gan import GAN
+from jaxgan.core.registry import UnknownNameError
+from jaxgan.core.state import create_train_state
+from jaxgan.core.step import step_key
 
 NUM_DEVICES = 8
 B = 16  # global batch per critic step: 2 rows per device

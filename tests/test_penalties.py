@@ -6,9 +6,9 @@ import numpy as np
 import optax
 import pytest
 
-from jaxgan.penalties import (PENALTIES, clip_weights, dragan_penalty, get_penalty, r1_penalty,
+from jaxgan.core.penalties import (PENALTIES, clip_weights, dragan_penalty, get_penalty, r1_penalty,
                               weight_clipping, wgan_gp_penalty)
-from jaxgan.registry import UnknownNameError
+from jaxgan.core.registry import UnknownNameError
 
 W = jnp.array([0.3, -1.2, 2.0, 0.5])
 

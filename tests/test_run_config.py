@@ -6,7 +6,7 @@ import pathlib
 import pytest
 
 from jaxgan.config import base_config
-from jaxgan.losses import LOSSES
+from jaxgan.core.losses import LOSSES
 from jaxgan.run_config import (ConfigError, apply_override, available_experiments,
                                load_experiment, parse_value, validate_config)
 

@@ -9,8 +9,8 @@ import pytest
 
 from jaxgan import seeds
 from jaxgan.config import base_config, build_gan
-from jaxgan.state import create_train_state, generate
-from jaxgan.step import jit_train_step, step_key
+from jaxgan.core.state import create_train_state, generate
+from jaxgan.core.step import jit_train_step, step_key
 from jaxgan.toy_sampler import mixture_batch_sampler
 
 NUM_SEEDS = 3

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from jaxgan.config import base_config, build_gan
-from jaxgan.state import create_train_state, generate
-from jaxgan.step import jit_train_step, make_train_step, step_key
+from jaxgan.core.state import create_train_state, generate
+from jaxgan.core.step import jit_train_step, make_train_step, step_key
 
 RING8 = np.stack([np.cos(2 * np.pi * np.arange(8) / 8), np.sin(2 * np.pi * np.arange(8) / 8)], 1)
 

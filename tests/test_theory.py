@@ -10,11 +10,11 @@ import numpy as np
 import optax
 import pytest
 
-from jaxgan.gan import GAN
-from jaxgan.losses import LOSSES, minimax_discriminator_loss
-from jaxgan.penalties import get_penalty
-from jaxgan.state import create_train_state
-from jaxgan.step import jit_train_step, step_key
+from jaxgan.core.gan import GAN
+from jaxgan.core.losses import LOSSES, minimax_discriminator_loss
+from jaxgan.core.penalties import get_penalty
+from jaxgan.core.state import create_train_state
+from jaxgan.core.step import jit_train_step, step_key
 
 
 def _kl(a, b):

@@ -9,7 +9,7 @@ gradients, BatchNorm statistics and metrics are averaged across the axis, keepin
 real batch per critic step, as in Arjovsky et al. 2017), and the generator update reuses the last
 chunk where a relativistic loss needs real logits. `batch['label']` (optional) holds their labels.
 
-`gan.augment` (jaxgan.augment) transforms D's input pair (real, fake) with one key per update, in
+`gan.augment` (jaxgan.core.augment) transforms D's input pair (real, fake) with one key per update, in
 the D and in the G update alike. The `finite` metric is False when a loss, a gradient norm or any
 parameter of the updated state holds NaN/Inf (jaxgan.monitors names which).
 """
@@ -22,9 +22,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxgan import conditioning
-from jaxgan.gan import GAN
-from jaxgan.state import GANState, NetState
+from jaxgan.core import conditioning
+from jaxgan.core.gan import GAN
+from jaxgan.core.state import GANState, NetState
 
 Array = jax.Array
 Batch = dict[str, Array]
@@ -43,7 +43,7 @@ def _apply_updates(net: NetState, grads, optimizer: optax.GradientTransformation
 
 
 def _augment(gan: GAN, real: Array, fake: Array, key: Array, step: Array) -> tuple[Array, Array]:
-    """D's inputs after `gan.augment` (jaxgan.augment), which sees the pair and one key."""
+    """D's inputs after `gan.augment` (jaxgan.core.augment), which sees the pair and one key."""
     return (real, fake) if gan.augment is None else gan.augment(real, fake, key, step)
 
 
@@ -73,7 +73,7 @@ def discriminator_update(gan: GAN, state: GANState, real: Array, labels: Array |
                                            mutable=["batch_stats"])
         real_out, mutated = apply({"params": params, "batch_stats": d.batch_stats}, real_in)
         fake_out, mutated = apply({"params": params, **mutated}, fake_in)
-        # ACGAN discriminators return (logits, class_logits) (jaxgan.conditioning).
+        # ACGAN discriminators return (logits, class_logits) (jaxgan.core.conditioning).
         real_logits, real_class = conditioning.split_discriminator_output(real_out)
         fake_logits, fake_class = conditioning.split_discriminator_output(fake_out)
         adversarial = gan.loss.discriminator(real_logits, fake_logits)

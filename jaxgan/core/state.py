@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxgan.gan import GAN
+from jaxgan.core.gan import GAN
 
 Array = jax.Array
 PyTree = Any

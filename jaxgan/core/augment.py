@@ -1,7 +1,7 @@
 """Transforms of the discriminator's inputs: DiffAugment and instance noise, composed.
 
 A D-input transform is a pure function `(real, fake, key, step) -> (real, fake)` of the pair of
-batches the discriminator is about to see (`GAN.augment`, applied by jaxgan.step in every D and G
+batches the discriminator is about to see (`GAN.augment`, applied by jaxgan.core.step in every D and G
 update, with one key per update and `step` = the state's generator step). Seeing the pair at once
 lets a transform decide how the two sides share randomness:
 
@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from jaxgan.registry import Registry
+from jaxgan.core.registry import Registry
 
 Array = jax.Array
 PairTransform = Callable[[Array, Array, Array, Array], tuple[Array, Array]]

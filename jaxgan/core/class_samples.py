@@ -1,7 +1,7 @@
 """Which labels to give a class-conditional generator when sampling from it.
 
 Unconditional GANs get `None` everywhere. Conditional ones (models with `conditioning` other than
-'none', jaxgan.conditioning) get: one class for every sample (`jaxgan sample --label K`), a grid with
+'none', jaxgan.core.conditioning) get: one class for every sample (`jaxgan sample --label K`), a grid with
 one row per class, or class-balanced labels (i mod K) for metrics.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from jaxgan.gan import GAN
+from jaxgan.core.gan import GAN
 
 Array = jax.Array
 

@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxgan.registry import Registry
+from jaxgan.core.registry import Registry
 
 Array = jax.Array
 DiscriminatorOutput = Array | tuple[Array, Array]

@@ -16,7 +16,7 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from jaxgan.registry import Registry
+from jaxgan.core.registry import Registry
 
 Array = jax.Array
 
@@ -63,7 +63,7 @@ def non_saturating_generator_loss(fake_logits: Array, real_logits: Array | None 
 def wasserstein_discriminator_loss(real_logits: Array, fake_logits: Array) -> Array:
     """E[D(G(z))] − E[D(x)]: the critic maximises E[D(x)] − E[D(G(z))] (Arjovsky et al. 2017).
 
-    Needs a Lipschitz constraint: weight clipping or a gradient penalty (jaxgan.penalties).
+    Needs a Lipschitz constraint: weight clipping or a gradient penalty (jaxgan.core.penalties).
     """
     return jnp.mean(fake_logits) - jnp.mean(real_logits)
 

@@ -1,7 +1,7 @@
 """The static definition of a GAN: networks, optimizers, loss, penalty, schedule.
 
-A `GAN` holds no arrays; it is closed over by the pure update step (jaxgan.step). The arrays live in
-the state pytree (jaxgan.state).
+A `GAN` holds no arrays; it is closed over by the pure update step (jaxgan.core.step). The arrays live in
+the state pytree (jaxgan.core.state).
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxgan.losses import GANLoss
+from jaxgan.core.losses import GANLoss
 
 Array = jax.Array
 Penalty = Callable[[Callable[[Array], Array], Array, Array, Array], Array]
@@ -27,17 +27,17 @@ class GAN:
     Attributes:
       generator / discriminator: flax modules with `(inputs, labels, train)` call signatures.
       g_optimizer / d_optimizer: separate optax transformations (TTUR is two learning rates).
-      loss: a `jaxgan.losses.GANLoss`.
-      penalty: `(critic_fn, real, fake, key) -> scalar` added to the D loss (jaxgan.penalties).
+      loss: a `jaxgan.core.losses.GANLoss`.
+      penalty: `(critic_fn, real, fake, key) -> scalar` added to the D loss (jaxgan.core.penalties).
       n_critic: discriminator updates per generator update.
       latent_dim: size of z ~ N(0, I).
       data_shape: one example's shape, e.g. (32, 32, 3) or (2,).
       num_classes: number of labels (0: unconditional).
       class_loss_weight: weight of the ACGAN class cross-entropy added to both nets' losses
-        (used only when D returns class logits; jaxgan.conditioning).
+        (used only when D returns class logits; jaxgan.core.conditioning).
       ema_decay: decay of the generator's exponential moving average (0: none kept).
       augment: optional differentiable transform of the discriminator's input pair,
-        (real, fake, key, step) -> (real, fake), one key per update (jaxgan.augment).
+        (real, fake, key, step) -> (real, fake), one key per update (jaxgan.core.augment).
     """
 
     generator: nn.Module

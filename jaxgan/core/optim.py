@@ -2,7 +2,7 @@
 
 TTUR (Heusel et al. 2017, arXiv:1706.08500) is simply two learning rates, `g_lr` and `d_lr`.
 A schedule maps an optimizer's own update count to a learning rate. G makes one update per
-generator step; D makes n(s) per step (jaxgan.critic_schedule), so D's schedule is stretched over
+generator step; D makes n(s) per step (jaxgan.core.critic_schedule), so D's schedule is stretched over
 D's exact update count: both reach the same point of their schedules at the same generator step,
 boosted critic phases included.
 """
@@ -13,8 +13,8 @@ from typing import Callable
 import ml_collections
 import optax
 
-from jaxgan.critic_schedule import critic_schedule
-from jaxgan.registry import Registry
+from jaxgan.core.critic_schedule import critic_schedule
+from jaxgan.core.registry import Registry
 
 LearningRate = float | optax.Schedule
 ScheduleFactory = Callable[[float, int, int], LearningRate]  # (peak, warmup, total) -> schedule

@@ -14,7 +14,7 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from jaxgan.registry import Registry
+from jaxgan.core.registry import Registry
 
 Array = jax.Array
 

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxgan.registry import Registry
+from jaxgan.core.registry import Registry
 
 Array = jax.Array
 CriticFn = Callable[[Array], Array]
