@@ -1,7 +1,7 @@
 """Per-layer speed of the DCGAN 4x4 stride-2 layers in each impl, and of BatchNorm.
 
 For every layer shape of DCGAN-32 (and DCGAN-64 with --resolution 64) and every impl of
-jaxgan.layers, times the jitted forward and the jitted forward+backward (gradients with respect
+jaxgan.models.layers, times the jitted forward and the jitted forward+backward (gradients with respect
 to the input and the kernel of <layer(x, k), g>). Implementations are run round-robin, `--reps`
 times each, and the minimum is reported, both wall-clock and process CPU time (the sum over
 threads, steadier than wall time on a shared machine). BatchNorm (flax, training mode) is timed
@@ -24,7 +24,7 @@ import flax.linen as nn  # noqa: E402
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
-from jaxgan import layers  # noqa: E402
+from jaxgan.models import layers  # noqa: E402
 
 
 def _shapes(resolution: int, channels: int, width: int) -> dict[str, list[tuple[int, int, int]]]:

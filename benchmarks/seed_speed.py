@@ -31,9 +31,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import compare_losses  # noqa: E402
 from jaxgan import seeds  # noqa: E402
 from jaxgan.config import build_gan  # noqa: E402
-from jaxgan.run_config import apply_assignments  # noqa: E402
 from jaxgan.core.state import create_train_state  # noqa: E402
 from jaxgan.core.step import jit_train_step, step_key  # noqa: E402
+from jaxgan.run_config import apply_assignments  # noqa: E402
 from jaxgan.toy_sampler import mixture_batch_sampler  # noqa: E402
 
 

@@ -39,11 +39,12 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from jaxgan import parallel  # noqa: E402
-from jaxgan.config import MODELS, base_config, build_gan  # noqa: E402
-from jaxgan.layers import MODEL_CONV_IMPLS  # noqa: E402
+from jaxgan.config import base_config, build_gan  # noqa: E402
 from jaxgan.core.losses import LOSSES  # noqa: E402
 from jaxgan.core.state import create_train_state  # noqa: E402
 from jaxgan.core.step import step_key  # noqa: E402
+from jaxgan.models import MODELS  # noqa: E402
+from jaxgan.models.layers import MODEL_CONV_IMPLS  # noqa: E402
 
 PARALLEL_CHOICES = ("jit", "pmap", "shard_map")
 

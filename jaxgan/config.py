@@ -11,15 +11,15 @@ from typing import Callable
 import ml_collections
 import optax
 
-from jaxgan import models
 from jaxgan.core.augment import build_augment
 from jaxgan.core.conditioning import is_conditional
 from jaxgan.core.gan import GAN
 from jaxgan.core.losses import get_loss
 from jaxgan.core.optim import clip_gradients, learning_rates
-from jaxgan.packing import PackedDiscriminator
 from jaxgan.core.penalties import get_penalty, weight_clipping
 from jaxgan.core.registry import Registry
+from jaxgan.models import MODELS
+from jaxgan.models.packing import PackedDiscriminator
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -37,7 +37,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.g_features = 64
     c.d_features = 64
     c.d_norm = "batch"  # batch | layer | none
-    c.conv_impl = "auto"  # how DCGAN's 4x4 stride-2 convs are computed (jaxgan.layers; same result)
+    c.conv_impl = "auto"  # how DCGAN's 4x4 stride-2 convs are computed (jaxgan.models.layers; same result)
     c.mlp_g_hidden = (400, 400, 400, 400)
     c.mlp_d_hidden = (200, 200, 200)
     c.mlp_g_batch_norm = True
@@ -61,7 +61,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.diffaugment = ""  # DiffAugment policy of D's inputs, e.g. "color,translation,cutout"
     c.instance_noise_std = 0.0  # > 0: N(0, std²) added to D's real and fake inputs
     c.instance_noise_anneal_steps = 0  # std decays linearly to 0 over these steps (0: constant)
-    c.pack = 1  # > 1: PacGAN, D judges packs of this many samples (jaxgan.packing)
+    c.pack = 1  # > 1: PacGAN, D judges packs of this many samples (jaxgan.models.packing)
     # optimisation
     c.batch_size = 64
     c.steps = 2000
@@ -99,31 +99,6 @@ def base_config() -> ml_collections.ConfigDict:
     c.num_samples_grid = 64
     return c
 
-
-ModelPair = Callable[..., tuple]  # (config, data_shape, bn_axis_name) -> (generator, discriminator)
-
-
-def _dcgan(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],
-           bn_axis_name: str | None = None):
-    resolution, _, channels = data_shape
-    conv_impl = config.get("conv_impl", "auto")
-    return (models.DCGANGenerator(resolution=resolution, channels=channels,
-                                  features=config.g_features, bn_axis_name=bn_axis_name,
-                                  conv_impl=conv_impl),
-            models.DCGANDiscriminator(resolution=resolution, features=config.d_features,
-                                      norm=config.d_norm, bn_axis_name=bn_axis_name,
-                                      conv_impl=conv_impl))
-
-
-def _mlp(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],
-         bn_axis_name: str | None = None):
-    return (models.MLPGenerator(hidden=tuple(config.mlp_g_hidden), out_dim=data_shape[-1],
-                                batch_norm=config.mlp_g_batch_norm, bn_axis_name=bn_axis_name),
-            models.MLPDiscriminator(hidden=tuple(config.mlp_d_hidden),
-                                    activation=config.mlp_d_activation))
-
-
-MODELS: Registry[ModelPair] = Registry("model", {"dcgan": _dcgan, "mlp": _mlp})
 
 OPTIMIZERS: Registry[Callable[..., optax.GradientTransformation]] = Registry("optimizer", {
     "adam": lambda lr, b1, b2: optax.adam(lr, b1=b1, b2=b2),

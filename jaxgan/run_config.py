@@ -19,16 +19,16 @@ from typing import Any
 
 import ml_collections
 
+from jaxgan.config import OPTIMIZERS, base_config
 from jaxgan.core.augment import DIFF_AUGMENT_POLICIES
 from jaxgan.core.conditioning import CONDITIONINGS
-from jaxgan.config import MODELS, OPTIMIZERS, base_config
-from jaxgan.layers import MODEL_CONV_IMPLS
 from jaxgan.core.losses import LOSSES
-from jaxgan.models import NORMS
-from jaxgan.monitors import SIGNS
 from jaxgan.core.optim import LR_SCHEDULES
-from jaxgan.parallel import PARALLEL_MODES
 from jaxgan.core.penalties import PENALTIES
+from jaxgan.models import MODELS, NORMS
+from jaxgan.models.layers import MODEL_CONV_IMPLS
+from jaxgan.monitors import SIGNS
+from jaxgan.parallel import PARALLEL_MODES
 from jaxgan.seeds import SEED_MAPS
 
 DEFAULT_EXPERIMENT = "dcgan_digits"

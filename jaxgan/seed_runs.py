@@ -32,14 +32,14 @@ import ml_collections
 import numpy as np
 
 from jaxgan import data, visualize
-from jaxgan.core import class_samples
 from jaxgan.checkpoint import Checkpointer, NonFiniteStateError
 from jaxgan.config import build_gan
+from jaxgan.core import class_samples
 from jaxgan.core.critic_schedule import critic_schedule, gans_by_critic_steps
+from jaxgan.core.state import generate
 from jaxgan.logs import METRICS_FILE, RunLog, read_metrics
 from jaxgan.run_config import ConfigError, config_to_json, validate_config
 from jaxgan.seeds import make_multi_seed_step, multi_seed_step_keys, stack_trees, unstack_state
-from jaxgan.core.state import generate
 
 SEED_DIR_FORMAT = "seed_{}"
 

@@ -43,16 +43,16 @@ import ml_collections
 import numpy as np
 
 from jaxgan import data, parallel, visualize
-from jaxgan.core import class_samples
 from jaxgan.checkpoint import Checkpointer, NonFiniteStateError
 from jaxgan.config import build_gan
+from jaxgan.core import class_samples
 from jaxgan.core.critic_schedule import critic_schedule, gans_by_critic_steps
 from jaxgan.core.gan import GAN
+from jaxgan.core.state import GANState, create_train_state, generate
+from jaxgan.core.step import step_key
 from jaxgan.logs import METRICS_FILE, RunLog, read_metrics
 from jaxgan.monitors import Report, monitor_for_run, non_finite_message
 from jaxgan.run_config import config_to_json, validate_config
-from jaxgan.core.state import GANState, create_train_state, generate
-from jaxgan.core.step import step_key
 
 CHECKPOINT_DIR = "checkpoints"
 CONFIG_FILE = "config.json"

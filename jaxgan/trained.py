@@ -17,12 +17,12 @@ import ml_collections
 import numpy as np
 
 from jaxgan import train
-from jaxgan.core import class_samples
 from jaxgan.checkpoint import Checkpointer, CheckpointError
 from jaxgan.config import build_gan
+from jaxgan.core import class_samples
 from jaxgan.core.gan import GAN
-from jaxgan.run_config import config_from_dict
 from jaxgan.core.state import GANState, generate
+from jaxgan.run_config import config_from_dict
 
 
 @dataclasses.dataclass(frozen=True)

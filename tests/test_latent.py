@@ -84,8 +84,8 @@ def _tiny_gan(generator, data_shape, num_classes=0):
 
     from jaxgan.core.gan import GAN
     from jaxgan.core.losses import get_loss
-    from jaxgan.models import MLPDiscriminator
     from jaxgan.core.penalties import get_penalty
+    from jaxgan.models import MLPDiscriminator
 
     return GAN(generator=generator, discriminator=MLPDiscriminator(hidden=(4,)),
                g_optimizer=optax.sgd(0.1), d_optimizer=optax.sgd(0.1),
@@ -95,8 +95,8 @@ def _tiny_gan(generator, data_shape, num_classes=0):
 
 def test_interpolation_pictures_for_images_and_points():
     from jaxgan import interpolate
-    from jaxgan.models import DCGANGenerator, MLPGenerator
     from jaxgan.core.state import GANState, NetState, generate
+    from jaxgan.models import DCGANGenerator, MLPGenerator
 
     def state_of(gan):
         labels = jnp.zeros((2,), jnp.int32) if gan.num_classes else None

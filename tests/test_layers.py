@@ -10,7 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgan import layers, models
+from jaxgan import models
+from jaxgan.models import layers
 
 TOL = 1e-5  # on max |fast − reference| / max(1, max |reference|)
 

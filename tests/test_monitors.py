@@ -15,12 +15,12 @@ from scipy.spatial.distance import pdist
 from jaxgan import monitors, train
 from jaxgan.checkpoint import Checkpointer
 from jaxgan.config import base_config, build_gan
-from jaxgan.data.digits_raw import load_digits_uint8
-from jaxgan.logs import read_metrics
 from jaxgan.core.losses import get_loss
-from jaxgan.run_config import load_experiment
 from jaxgan.core.state import GANState, NetState, create_train_state, generate
 from jaxgan.core.step import jit_train_step, step_key
+from jaxgan.data.digits_raw import load_digits_uint8
+from jaxgan.logs import read_metrics
+from jaxgan.run_config import load_experiment
 
 RING8 = np.stack([np.cos(2 * np.pi * np.arange(8) / 8), np.sin(2 * np.pi * np.arange(8) / 8)], 1)
 OFFSET = 3.0  # the ring's centre is moved to (3, 3), away from the untrained G's samples

@@ -1,4 +1,4 @@
-"""PacGAN packing (jaxgan.packing) and its `pack` config field."""
+"""PacGAN packing (jaxgan.models.packing) and its `pack` config field."""
 from __future__ import annotations
 
 import jax
@@ -8,7 +8,7 @@ import pytest
 
 from jaxgan import models
 from jaxgan.config import base_config, build_gan
-from jaxgan.packing import PackedDiscriminator, pack_examples
+from jaxgan.models.packing import PackedDiscriminator, pack_examples
 
 
 def test_pack_points_concatenates_consecutive_examples():

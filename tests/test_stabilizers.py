@@ -11,15 +11,15 @@ import optax
 import pytest
 from jax.test_util import check_grads
 
-from jaxgan.core import augment
 from jaxgan.config import base_config, build_gan
+from jaxgan.core import augment
 from jaxgan.core.critic_schedule import CriticSchedule, critic_schedule, gans_by_critic_steps
 from jaxgan.core.losses import get_loss
-from jaxgan.models import DCGANDiscriminator, MLPDiscriminator
 from jaxgan.core.optim import clip_gradients, learning_rate, learning_rates
 from jaxgan.core.registry import UnknownNameError
 from jaxgan.core.state import create_train_state, generate
 from jaxgan.core.step import make_train_step
+from jaxgan.models import DCGANDiscriminator, MLPDiscriminator
 
 RING8 = np.stack([np.cos(2 * np.pi * np.arange(8) / 8), np.sin(2 * np.pi * np.arange(8) / 8)], 1)
 
