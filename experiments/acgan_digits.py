@@ -8,7 +8,7 @@ The default experiment's nets and budget (dcgan_digits: 16×16, 32 base features
     jaxgan train --config experiments/acgan_digits.py --workdir runs/acgan_digits
     jaxgan sample --workdir runs/acgan_digits --label 3 --out three.png
 """
-from jaxgan import presets
+from jaxgan.config import presets
 
 
 def get_config():

@@ -5,7 +5,7 @@ init N(0, 0.02), BatchNorm in G and D (not on G's output or D's input), the non-
 z of dimension 100; the common 64x64 form with 64 base features.
 Needs the data prepared once with TFDS (the error message gives the command).
 """
-from jaxgan import presets
+from jaxgan.config import presets
 
 
 def get_config():

@@ -6,7 +6,7 @@ z of dimension 100; the common 32x32 form with 64 base features. Reference: DCGA
 (Gulrajani et al. 2017), mimicry FID 28.95 (50k vs 50k).
 Needs the data prepared once with TFDS (the error message gives the command).
 """
-from jaxgan import presets
+from jaxgan.config import presets
 
 
 def get_config():

@@ -6,7 +6,7 @@ z of dimension 100; the common 32x32 form with 64 base features. Lucic et al. 20
 MNIST FID of 6.8 for the non-saturating GAN (their small nets, z 64, batch 64, 10k samples).
 Needs the data prepared once with TFDS (the error message gives the command).
 """
-from jaxgan import presets
+from jaxgan.config import presets
 
 
 def get_config():

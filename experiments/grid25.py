@@ -6,7 +6,7 @@ with 3 maxout layers of 200 (5 pieces), batch 100, Adam(lr 1e-4, b1 0.8), non-sa
 on 2,500 samples (`jaxgan eval`). PacGAN trains 400 epochs of 100,000 points (400,000 steps); the
 budget here is CPU-sized: 20,000 steps. Pass --config.steps=400000 for the paper's.
 """
-from jaxgan import presets
+from jaxgan.config import presets
 
 
 def get_config():

@@ -10,7 +10,7 @@ the hinge and with the non-saturating loss; 98.8% with LayerNorm; benchmarks/con
     jaxgan train --config experiments/projection_digits.py --workdir runs/projection_digits
     jaxgan sample --workdir runs/projection_digits --label 3 --out three.png
 """
-from jaxgan import presets
+from jaxgan.config import presets
 
 
 def get_config():

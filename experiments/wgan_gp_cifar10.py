@@ -7,7 +7,7 @@ BatchNorm in the critic (LayerNorm instead, as the paper recommends). Reference:
 DCGAN, 7.86 for their ResNet; mimicry FID 22.29.
 Needs the data prepared once with TFDS (the error message gives the command).
 """
-from jaxgan import presets
+from jaxgan.config import presets
 
 
 def get_config():

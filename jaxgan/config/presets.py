@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from jaxgan.config import base_config
+from jaxgan.config.base import base_config
 
 
 def pacgan_mixture(dataset: str) -> ml_collections.ConfigDict:

@@ -1,0 +1,83 @@
+"""`build_gan(config, data_shape, num_classes)`: a config turned into the static `GAN`
+definition through the registries (models, losses, penalties, optimizers, augmentations)."""
+from __future__ import annotations
+
+from typing import Callable
+
+import ml_collections
+import optax
+
+from jaxgan.core.augment import build_augment
+from jaxgan.core.conditioning import is_conditional
+from jaxgan.core.gan import GAN
+from jaxgan.core.losses import get_loss
+from jaxgan.core.optim import clip_gradients, learning_rates
+from jaxgan.core.penalties import get_penalty, weight_clipping
+from jaxgan.core.registry import Registry
+from jaxgan.models import MODELS
+from jaxgan.models.packing import PackedDiscriminator
+
+OPTIMIZERS: Registry[Callable[..., optax.GradientTransformation]] = Registry("optimizer", {
+    "adam": lambda lr, b1, b2: optax.adam(lr, b1=b1, b2=b2),
+    "rmsprop": lambda lr, b1, b2: optax.rmsprop(lr),
+})
+
+
+def make_conditional(generator, discriminator, config: ml_collections.ConfigDict,
+                     num_classes: int) -> tuple:
+    """The model pair with `config.conditioning` applied (unchanged for 'none')."""
+    name = config.get("conditioning", "none")
+    if not is_conditional(name, num_classes):
+        return generator, discriminator
+    fields = dict(conditioning=name, num_classes=num_classes,
+                  label_embedding_dim=config.get("label_embedding_dim", 0))
+    for module in (generator, discriminator):
+        if not all(hasattr(module, field) for field in fields):
+            raise ValueError(f"model {config.model!r} ({type(module).__name__}) does not support "
+                             f"class conditioning; use conditioning='none'")
+    return generator.clone(**fields), discriminator.clone(**fields)
+
+
+def build_gan(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],
+              num_classes: int = 0, axis_name: str | None = None) -> GAN:
+    """The GAN a config describes, for data of `data_shape`.
+
+    `num_classes`: the data's classes (used by class-conditional configs, jaxgan.core.conditioning).
+    `axis_name`: the device axis the step runs under (`jaxgan.parallel.step_axis_name(mode)`);
+    with `config.sync_batch_norm` the BatchNorm layers average their batch statistics over it
+    (cross-GPU BatchNorm, Peng et al. 2018, arXiv:1711.07240).
+    `config.pack` > 1 wraps D for PacGAN (Lin et al. 2018): D judges packs of samples.
+    """
+    bn_axis_name = axis_name if config.get("sync_batch_norm", True) else None
+    generator, discriminator = MODELS[config.model](config, tuple(data_shape), bn_axis_name)
+    generator, discriminator = make_conditional(generator, discriminator, config, num_classes)
+    pack = config.get("pack", 1)
+    if pack > 1:
+        if is_conditional(config.get("conditioning", "none"), num_classes):
+            raise ValueError(f"pack={pack} (PacGAN) is for unconditional GANs; set pack=1 "
+                             f"or conditioning=none")
+        discriminator = PackedDiscriminator(discriminator, pack)
+    elif pack < 1:
+        raise ValueError(f"pack must be >= 1 (1: no packing), got {pack}")
+    make_optimizer = OPTIMIZERS[config.optimizer]
+    g_lr, d_lr = learning_rates(config)
+    clip_norm = config.get("grad_clip_norm", 0.0)
+    d_optimizer = clip_gradients(make_optimizer(d_lr, config.b1, config.b2), clip_norm)
+    if config.weight_clip > 0:
+        d_optimizer = optax.chain(d_optimizer, weight_clipping(config.weight_clip))
+    return GAN(
+        generator=generator,
+        discriminator=(discriminator.clone(spectral_norm=True)
+                       if config.get("d_spectral_norm", False) else discriminator),
+        g_optimizer=clip_gradients(make_optimizer(g_lr, config.b1, config.b2), clip_norm),
+        d_optimizer=d_optimizer,
+        loss=get_loss(config.loss, real_target=config.real_label),
+        penalty=get_penalty(config.penalty, config.penalty_weight),
+        latent_dim=config.latent_dim,
+        data_shape=tuple(data_shape),
+        n_critic=config.n_critic,
+        num_classes=num_classes,
+        class_loss_weight=config.get("class_loss_weight", 1.0),
+        ema_decay=config.ema_decay,
+        augment=build_augment(config),
+    )
