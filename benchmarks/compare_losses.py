@@ -1,4 +1,4 @@
-"""Compare GAN loss variants over many seeds, all seeds of a variant trained at once (jaxgan.seeds).
+"""Compare GAN loss variants over many seeds, all seeds of a variant trained at once (jaxgan.training.seeds).
 
 For a data set and a list of loss variants (default: every loss of jaxgan.core.losses.LOSSES with its
 usual penalty and n_critic), trains S seeds per variant with the same budget (the same number of
@@ -35,12 +35,13 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from jaxgan import seeds, visualize
+from jaxgan import visualize
 from jaxgan.config import base_config, build_gan
 from jaxgan.core.losses import LOSSES
 from jaxgan.core.registry import Registry
-from jaxgan.run_config import apply_assignments
-from jaxgan.toy_sampler import mixture_batch_sampler
+from jaxgan.data.toy_sampler import mixture_batch_sampler
+from jaxgan.training import seeds
+from jaxgan.training.run_config import apply_assignments
 
 # --- loss variants -------------------------------------------------------------------------------
 
@@ -132,7 +133,7 @@ def digits_config(dataset: str) -> ml_collections.ConfigDict:
     c.steps = 1000
     c.log_every = 50
     c.eval_samples = 2000
-    c.seed_map = "unroll"  # XLA CPU runs vmapped convolutions slowly (jaxgan/seeds.py)
+    c.seed_map = "unroll"  # XLA CPU runs vmapped convolutions slowly (jaxgan/training/seeds.py)
     return c
 
 

@@ -3,7 +3,7 @@
 Three ways to train S seeds of one toy variant (benchmarks/compare_losses.py's config) for --steps
 generator steps, each timed from building the GAN to the last step (compilation included):
 
-  vmapped     S seeds in one run: jaxgan.seeds.make_multi_seed_loop (the step vmapped over seeds,
+  vmapped     S seeds in one run: jaxgan.training.seeds.make_multi_seed_loop (the step vmapped over seeds,
               batches drawn on device, `log_every` steps per call), as compare_losses.py trains.
   sequential  S separate runs one after another, each the ordinary single-seed path: the jitted step
               (jaxgan.core.step.jit_train_step) called once per step on a batch from the host iterator
@@ -29,12 +29,12 @@ import jax
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import compare_losses  # noqa: E402
-from jaxgan import seeds  # noqa: E402
 from jaxgan.config import build_gan  # noqa: E402
 from jaxgan.core.state import create_train_state  # noqa: E402
 from jaxgan.core.step import jit_train_step, step_key  # noqa: E402
-from jaxgan.run_config import apply_assignments  # noqa: E402
-from jaxgan.toy_sampler import mixture_batch_sampler  # noqa: E402
+from jaxgan.data.toy_sampler import mixture_batch_sampler  # noqa: E402
+from jaxgan.training import seeds  # noqa: E402
+from jaxgan.training.run_config import apply_assignments  # noqa: E402
 
 
 def _timed(fn):

@@ -1,7 +1,7 @@
 """Throughput of jaxgan's jitted training step: ms/step, images/s, FLOPs and the matmul peak.
 
 Builds the GAN from `jaxgan.config.base_config()` with the chosen architecture, resolution,
-channels, batch, loss and parallel mode (jaxgan.config.build_gan, jaxgan.parallel), runs the
+channels, batch, loss and parallel mode (jaxgan.config.build_gan, jaxgan.training.parallel), runs the
 compiled step on a fixed random batch, and times it after warm-up: each step is synchronised
 (`jax.block_until_ready` on the new state and metrics), the median over `--steps` is reported
 (minimum and process CPU time too: on a shared machine they show how much of the wall time was
@@ -38,13 +38,13 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from jaxgan import parallel  # noqa: E402
 from jaxgan.config import base_config, build_gan  # noqa: E402
 from jaxgan.core.losses import LOSSES  # noqa: E402
 from jaxgan.core.state import create_train_state  # noqa: E402
 from jaxgan.core.step import step_key  # noqa: E402
 from jaxgan.models import MODELS  # noqa: E402
 from jaxgan.models.layers import MODEL_CONV_IMPLS  # noqa: E402
+from jaxgan.training import parallel  # noqa: E402
 
 PARALLEL_CHOICES = ("jit", "pmap", "shard_map")
 
@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.parallel not in PARALLEL_CHOICES:
         p.error(f"--parallel must be one of {', '.join(PARALLEL_CHOICES)}, got {a.parallel!r}")
     if a.parallel not in parallel.PARALLEL_MODES:
-        p.error(f"--parallel {a.parallel} is not available in this jaxgan (jaxgan.parallel has "
+        p.error(f"--parallel {a.parallel} is not available in this jaxgan (jaxgan.training.parallel has "
                 f"{', '.join(sorted(parallel.PARALLEL_MODES))})")
     if a.steps < 1 or a.warmup < 1 or a.batch < 1 or a.n_critic < 1:
         p.error("--steps, --warmup, --batch and --n-critic must be >= 1")

@@ -36,8 +36,8 @@ class UsageError(ValueError):
 # --- argument parsing -----------------------------------------------------------------------------
 
 def _config_keys_help() -> str:
-    from jaxgan import run_config
     from jaxgan.config import base_config
+    from jaxgan.training import run_config
 
     config = base_config()
     lines = ["config keys (defaults of jaxgan.config.base_config(); experiments override some),",
@@ -214,9 +214,9 @@ def resolve_train_config(config_spec: str | None, workdir: str,
                          overrides: Sequence[tuple[str, str]]):
     """The config of a train command: the experiment (or DIR/config.json when resuming without
     --config, or the default experiment), then the overrides, validated."""
-    from jaxgan import run_config, train
+    from jaxgan.training import loop, run_config
 
-    saved = pathlib.Path(workdir).expanduser() / train.CONFIG_FILE
+    saved = pathlib.Path(workdir).expanduser() / loop.CONFIG_FILE
     notes = []
     if config_spec is None and saved.is_file():
         config = run_config.config_from_dict(json.loads(saved.read_text()))
@@ -228,18 +228,18 @@ def resolve_train_config(config_spec: str | None, workdir: str,
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from jaxgan import parallel
+    from jaxgan.training import parallel
 
     # before anything touches a device
     parallel.initialize_distributed(args.coordinator_address, args.num_processes, args.process_id)
-    from jaxgan import train
+    from jaxgan.training import loop
 
     config, notes = resolve_train_config(args.config, args.workdir, args.overrides)
     for note in notes if parallel.is_main_process() else ():
         print(note, flush=True)
     try:
-        summary = train.train_and_evaluate(config, args.workdir)
-    except train.TrainingStopped as err:
+        summary = loop.train_and_evaluate(config, args.workdir)
+    except loop.TrainingStopped as err:
         print(f"jaxgan: {err}", file=sys.stderr)
         return EXIT_FAILED
     if summary.stopped_by == "SIGINT":

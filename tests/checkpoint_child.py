@@ -55,7 +55,7 @@ def state_at(abstract: GANState, step: int, sharding: jax.sharding.Sharding | No
 
 
 def main(directory: str) -> None:
-    from jaxgan.checkpoint import Checkpointer
+    from jaxgan.training.checkpoint import Checkpointer
 
     config = small_config(mlp_g_hidden=(256, 256), mlp_d_hidden=(256, 256))
     abstract = abstract_state(config)

@@ -1,4 +1,4 @@
-"""jaxgan.checkpoint: exact round trips, refusals, corrupt fall-back, layouts, SIGKILL mid-save."""
+"""jaxgan.training.checkpoint: exact round trips, refusals, corrupt fall-back, layouts, SIGKILL mid-save."""
 from __future__ import annotations
 
 import glob
@@ -16,8 +16,8 @@ import pytest
 from jax.sharding import Mesh, NamedSharding, PartitionSpec, SingleDeviceSharding
 
 from checkpoint_child import abstract_state, small_config, state_at
-from jaxgan import checkpoint as checkpoint_lib
-from jaxgan.checkpoint import (CheckpointError, Checkpointer, CorruptCheckpointWarning,
+from jaxgan.training import checkpoint as checkpoint_lib
+from jaxgan.training.checkpoint import (CheckpointError, Checkpointer, CorruptCheckpointWarning,
                                NonFiniteStateError, TMP_SUFFIX)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -131,7 +131,7 @@ def test_corrupt_latest_falls_back_to_previous(tmp_path, config, abstract, corru
     corrupt(os.path.join(tmp_path, "3"))
 
     ckpt = Checkpointer(tmp_path, max_to_keep=3)
-    with caplog.at_level(logging.WARNING, logger="jaxgan.checkpoint"), \
+    with caplog.at_level(logging.WARNING, logger="jaxgan.training.checkpoint"), \
             pytest.warns(CorruptCheckpointWarning, match="checkpoint step 3 .* corrupt"):
         restored = ckpt.restore(abstract, config=config)
     assert restored.step == 2 and restored.data_state == {"step": 2}
@@ -275,7 +275,7 @@ def test_sigkill_during_async_save_leaves_a_complete_checkpoint(tmp_path, caplog
 
         # the next run saves again; the interrupted write is removed, and says so
         caplog.clear()
-        with caplog.at_level(logging.WARNING, logger="jaxgan.checkpoint"):
+        with caplog.at_level(logging.WARNING, logger="jaxgan.training.checkpoint"):
             next_step = restored.step + 100
             ckpt.save(next_step, state_at(abstract, next_step), {}, {}, wait=True)
         ckpt.close()

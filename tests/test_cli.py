@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 
 from jaxgan import cli
-from jaxgan.checkpoint import Checkpointer
+from jaxgan.training.checkpoint import Checkpointer
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 EXPERIMENTS = REPO / "experiments"

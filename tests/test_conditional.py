@@ -278,7 +278,7 @@ def test_acgan_penalty_sees_only_the_real_fake_logit():
 @pytest.mark.parametrize("mode", ["pmap", "shard_map"])
 def test_acgan_data_parallel_matches_the_whole_batch(mode):
     """The project's data-parallel step on 2 devices = the update on the whole batch."""
-    from jaxgan.parallel import compile_train_step
+    from jaxgan.training.parallel import compile_train_step
 
     gan = _acgan()
     state = create_train_state(gan, jax.random.key(14))

@@ -12,15 +12,15 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import pdist
 
-from jaxgan import monitors, train
-from jaxgan.checkpoint import Checkpointer
 from jaxgan.config import base_config, build_gan
 from jaxgan.core.losses import get_loss
 from jaxgan.core.state import GANState, NetState, create_train_state, generate
 from jaxgan.core.step import jit_train_step, step_key
 from jaxgan.data.digits_raw import load_digits_uint8
-from jaxgan.logs import read_metrics
-from jaxgan.run_config import load_experiment
+from jaxgan.training import loop, monitors
+from jaxgan.training.checkpoint import Checkpointer
+from jaxgan.training.logs import read_metrics
+from jaxgan.training.run_config import load_experiment
 
 RING8 = np.stack([np.cos(2 * np.pi * np.arange(8) / 8), np.sin(2 * np.pi * np.arange(8) / 8)], 1)
 OFFSET = 3.0  # the ring's centre is moved to (3, 3), away from the untrained G's samples
@@ -230,14 +230,14 @@ def tiny_ring8(steps, **overrides):
 
 
 def run(config, workdir, stream=None):
-    return train.train_and_evaluate(config, workdir, handle_signals=False,
+    return loop.train_and_evaluate(config, workdir, handle_signals=False,
                                     stream=stream or io.StringIO())
 
 
 def test_divergence_stops_the_loop_naming_step_and_quantity_and_keeps_the_last_checkpoint(
         tmp_path):
     # a learning rate of 1e10 overflows D's logits at step 3 (Adam moves every weight by ~lr)
-    with pytest.raises(train.DivergenceError) as info:
+    with pytest.raises(loop.DivergenceError) as info:
         run(tiny_ring8(30, g_lr=1e10, d_lr=1e10, checkpoint_every=1), tmp_path)
     message = str(info.value)
     match = re.fullmatch(r"training diverged at step (\d+): the first non-finite quantity is "
@@ -252,7 +252,7 @@ def test_divergence_stops_the_loop_naming_step_and_quantity_and_keeps_the_last_c
     with Checkpointer(tmp_path / "checkpoints") as checkpointer:
         assert checkpointer.all_steps()[-1] == kept  # nothing written at or after the bad step
         gan = build_gan(tiny_ring8(30), (2,))
-        restored = checkpointer.restore(train.abstract_state(gan, jax.random.key(0)))
+        restored = checkpointer.restore(loop.abstract_state(gan, jax.random.key(0)))
     assert int(restored.step) == kept
     assert monitors.first_non_finite_param(restored.state) is None
     assert all(np.isfinite(np.asarray(leaf)).all() for leaf in jax.tree.leaves(restored.state))

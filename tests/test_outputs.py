@@ -8,7 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from jaxgan import logs, visualize
+from jaxgan import visualize
+from jaxgan.training import logs
 
 
 def test_to_uint8_maps_the_unit_range_onto_bytes():

@@ -1,4 +1,4 @@
-"""Data-parallel step (jaxgan.parallel) on 8 simulated CPU devices (tests/conftest.py).
+"""Data-parallel step (jaxgan.training.parallel) on 8 simulated CPU devices (tests/conftest.py).
 
 What "the same" means here. The single-device step draws its noise from the step key, while each
 of N devices draws from fold_in(key, device index): deliberately different noise per device, so
@@ -23,11 +23,11 @@ import numpy as np
 import pytest
 
 from jaxgan import config as config_lib
-from jaxgan import parallel
 from jaxgan.core.gan import GAN
 from jaxgan.core.registry import UnknownNameError
 from jaxgan.core.state import create_train_state
 from jaxgan.core.step import step_key
+from jaxgan.training import parallel
 
 NUM_DEVICES = 8
 B = 16  # global batch per critic step: 2 rows per device
@@ -281,7 +281,7 @@ def test_checkpoint_restores_and_continues_on_another_device_count(tmp_path, fir
     (`abstract_state`: a replicated NamedSharding over 8 devices, or one device), step 1 there.
     The restored state is the saved one exactly, sits on the new layout, and the continued run
     ends where two uninterrupted steps on 8 devices end (rtol 1e-5, atol 2e-6)."""
-    from jaxgan.checkpoint import Checkpointer
+    from jaxgan.training.checkpoint import Checkpointer
 
     batches, key = _batches((2,)), jax.random.PRNGKey(1)
     gan, before = _mlp_step(first, True, True)

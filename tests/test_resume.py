@@ -1,4 +1,4 @@
-"""Exact resume through the training loop and the real Orbax checkpoints (jaxgan.checkpoint).
+"""Exact resume through the training loop and the real Orbax checkpoints (jaxgan.training.checkpoint).
 
 N steps straight; N/2 steps then a second `train` to N in the same workdir; and a run stopped by a
 SIGTERM part-way, then resumed to N: all three end in bit-identical parameters, optimizer states,
@@ -17,9 +17,10 @@ import jax
 import numpy as np
 import pytest
 
-from jaxgan import train, trained
-from jaxgan.checkpoint import Checkpointer
-from jaxgan.run_config import load_experiment
+from jaxgan import trained
+from jaxgan.training import loop
+from jaxgan.training.checkpoint import Checkpointer
+from jaxgan.training.run_config import load_experiment
 
 N = 8
 
@@ -35,7 +36,7 @@ def tiny_ring8(steps: int):
 
 def run(config, workdir, **kwargs):
     kwargs.setdefault("handle_signals", False)
-    return train.train_and_evaluate(config, workdir, stream=io.StringIO(), **kwargs)
+    return loop.train_and_evaluate(config, workdir, stream=io.StringIO(), **kwargs)
 
 
 def leaves_bytes(tree):
@@ -45,8 +46,8 @@ def leaves_bytes(tree):
 
 def latest_checkpoint(workdir):
     loaded = trained.load_run(workdir)
-    abstract = train.abstract_state(loaded.gan, train.run_keys(loaded.config.seed).init)
-    checkpointer = Checkpointer(workdir / train.CHECKPOINT_DIR)
+    abstract = loop.abstract_state(loaded.gan, loop.run_keys(loaded.config.seed).init)
+    checkpointer = Checkpointer(workdir / loop.CHECKPOINT_DIR)
     try:
         return checkpointer.restore(abstract)
     finally:
@@ -91,7 +92,7 @@ def test_sigterm_checkpoints_the_current_step_and_the_run_resumes_exactly(tmp_pa
     sent_after = []
 
     def send_sigterm_once(step, metrics):
-        train.FiniteMetrics()(step, metrics)
+        loop.FiniteMetrics()(step, metrics)
         if step == 2 and not sent_after:
             sent_after.append(step)
             os.kill(os.getpid(), signal.SIGTERM)
@@ -100,7 +101,7 @@ def test_sigterm_checkpoints_the_current_step_and_the_run_resumes_exactly(tmp_pa
     assert sent_after == [2] and stopped.stopped_by == "SIGTERM"
     # the step running when the signal came is finished and checkpointed, and nothing later
     assert stopped.step in (2, 3) and stopped.step < N
-    checkpointer = Checkpointer(tmp_path / train.CHECKPOINT_DIR)
+    checkpointer = Checkpointer(tmp_path / loop.CHECKPOINT_DIR)
     assert checkpointer.all_steps() == [stopped.step]
     checkpointer.close()
     at_stop = latest_checkpoint(tmp_path)

@@ -1,4 +1,4 @@
-"""Experiment files, dotted overrides and config validation (jaxgan.run_config)."""
+"""Experiment files, dotted overrides and config validation (jaxgan.training.run_config)."""
 from __future__ import annotations
 
 import pathlib
@@ -7,7 +7,7 @@ import pytest
 
 from jaxgan.config import base_config
 from jaxgan.core.losses import LOSSES
-from jaxgan.run_config import (ConfigError, apply_override, available_experiments,
+from jaxgan.training.run_config import (ConfigError, apply_override, available_experiments,
                                load_experiment, parse_value, validate_config)
 
 EXPERIMENTS = pathlib.Path(__file__).resolve().parent.parent / "experiments"
@@ -130,7 +130,7 @@ def test_broken_experiment_file_is_one_line(tmp_path):
 
 
 def test_apply_assignments_parses_key_value_strings_with_the_field_types():
-    from jaxgan.run_config import apply_assignments
+    from jaxgan.training.run_config import apply_assignments
 
     c = apply_assignments(base_config(), ["steps=7", "g_lr=1", "mlp_d_hidden=(8,8)",
                                           "d_spectral_norm=true", "loss=hinge"])

@@ -1,4 +1,4 @@
-"""Vmapped multi-seed training (jaxgan.seeds) against separate single-seed runs."""
+"""Vmapped multi-seed training (jaxgan.training.seeds) against separate single-seed runs."""
 from __future__ import annotations
 
 import chex
@@ -7,11 +7,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgan import seeds
 from jaxgan.config import base_config, build_gan
 from jaxgan.core.state import create_train_state, generate
 from jaxgan.core.step import jit_train_step, step_key
-from jaxgan.toy_sampler import mixture_batch_sampler
+from jaxgan.data.toy_sampler import mixture_batch_sampler
+from jaxgan.training import seeds
 
 NUM_SEEDS = 3
 BATCH = 8

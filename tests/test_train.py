@@ -11,8 +11,8 @@ import re
 import numpy as np
 import pytest
 
-from jaxgan import logs, train
-from jaxgan.run_config import config_from_dict, config_to_json, load_experiment
+from jaxgan.training import logs, loop
+from jaxgan.training.run_config import config_from_dict, config_to_json, load_experiment
 
 
 def tiny_ring8(steps: int, **overrides):
@@ -25,7 +25,7 @@ def tiny_ring8(steps: int, **overrides):
 
 
 def run(config, workdir, **kwargs):
-    return train.train_and_evaluate(config, workdir, handle_signals=False, stream=io.StringIO(),
+    return loop.train_and_evaluate(config, workdir, handle_signals=False, stream=io.StringIO(),
                                     **kwargs)
 
 
@@ -38,10 +38,10 @@ def test_monitor_stops_the_run_keeping_the_last_checkpoint_and_resume_rewrites_t
     def stop_at_5(step, metrics):
         seen.append(step)
         if step == 5:
-            raise train.TrainingStopped("stopped by the test monitor at step 5")
+            raise loop.TrainingStopped("stopped by the test monitor at step 5")
 
     workdir = tmp_path / "w"
-    with pytest.raises(train.TrainingStopped) as info:
+    with pytest.raises(loop.TrainingStopped) as info:
         run(tiny_ring8(10, checkpoint_every=2), workdir, monitors=[stop_at_5])
     assert seen == [1, 2, 3, 4, 5]
     assert str(info.value) == ("stopped by the test monitor at step 5; the last good checkpoint "
@@ -61,7 +61,7 @@ def test_monitor_stops_the_run_keeping_the_last_checkpoint_and_resume_rewrites_t
 
 def test_diverging_run_names_the_step_and_the_quantity(tmp_path):
     """A learning rate of 1e30 overflows within two steps: the run stops at the first bad step."""
-    with pytest.raises(train.DivergenceError) as info:
+    with pytest.raises(loop.DivergenceError) as info:
         run(tiny_ring8(50, g_lr=1e30, d_lr=1e30, checkpoint_every=1), tmp_path / "w")
     message = str(info.value)
     match = re.fullmatch(r"training diverged at step (\d+): the first non-finite quantity is "
@@ -78,10 +78,10 @@ def test_diverging_run_names_the_step_and_the_quantity(tmp_path):
 
 
 def test_finite_metrics_monitor():
-    monitor = train.FiniteMetrics()
+    monitor = loop.FiniteMetrics()
     monitor(3, {"d_loss": 1.0, "g_loss": 2.0})
     # named in the order the step computes them: the penalty (D update) before g_loss
-    with pytest.raises(train.DivergenceError, match=r"^training diverged at step 7: the first "
+    with pytest.raises(loop.DivergenceError, match=r"^training diverged at step 7: the first "
                                                     r"non-finite quantity is penalty = inf \(then "
                                                     r"g_loss = nan\); lower the learning rates"):
         monitor(7, {"d_loss": 1.0, "g_loss": float("nan"), "penalty": float("inf")})
@@ -98,7 +98,7 @@ def test_saved_config_round_trips():
 def test_step_batch_stacks_n_critic_batches():
     batches = iter([{"x": np.full((2, 3), i, np.float32), "label": np.full(2, i)}
                     for i in range(3)])
-    stacked = train.step_batch(batches, 3)
+    stacked = loop.step_batch(batches, 3)
     assert stacked["x"].shape == (6, 3)
     np.testing.assert_array_equal(stacked["x"][:, 0], [0, 0, 1, 1, 2, 2])
     np.testing.assert_array_equal(stacked["label"], [0, 0, 1, 1, 2, 2])

@@ -39,7 +39,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.penalty_weight = 10.0
     c.weight_clip = 0.0  # > 0: WGAN weight clipping of D's params to [-c, c]
     c.n_critic = 1
-    # stabilisers (jaxgan.core.augment, jaxgan.core.critic_schedule, jaxgan.core.optim, jaxgan.monitors)
+    # stabilisers (jaxgan.core.augment, jaxgan.core.critic_schedule, jaxgan.core.optim, jaxgan.training.monitors)
     c.n_critic_boost = 0  # > 0: WGAN schedule, this many critic steps at the boosted steps (100)
     c.n_critic_boost_first = 25  # ... for the first this many generator steps
     c.n_critic_boost_every = 500  # ... and at every this-many-th generator step
@@ -60,7 +60,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.warmup_steps = 0  # generator steps of linear warm-up (linear_warmup, warmup_cosine)
     c.grad_clip_norm = 0.0  # > 0: clip each net's gradient to this global norm
     c.ema_decay = 0.0
-    # failure detection (jaxgan.monitors): thresholds of the signs, checked while training
+    # failure detection (jaxgan.training.monitors): thresholds of the signs, checked while training
     c.monitor_every = 100  # G's samples of a fixed latent batch checked every N steps (0: off)
     c.monitor_num_samples = 256  # size of that batch and of the real sample it is compared to
     c.monitor_window = 100  # steps the convergence-failure and D-accuracy signs average over
@@ -74,9 +74,9 @@ def base_config() -> ml_collections.ConfigDict:
     c.monitor_healthy_accuracy = (0.7, 0.8)  # healthy range of D's mean accuracy (reported)
     c.monitor_stop_on = ""  # signs that stop the run: "convergence_failure,mode_collapse"
     # run
-    c.num_seeds = 1  # > 1: train seeds seed..seed+num_seeds-1 at once (jaxgan.seed_runs)
-    c.seed_map = "vmap"  # how those seeds are mapped in the step: vmap | map | unroll (jaxgan.seeds)
-    c.parallel = "auto"  # jaxgan.parallel mode: auto | jit | pmap | shard_map
+    c.num_seeds = 1  # > 1: train seeds seed..seed+num_seeds-1 at once (jaxgan.training.seed_runs)
+    c.seed_map = "vmap"  # how those seeds are mapped in the step: vmap | map | unroll (jaxgan.training.seeds)
+    c.parallel = "auto"  # jaxgan.training.parallel mode: auto | jit | pmap | shard_map
     c.sync_batch_norm = True  # BatchNorm statistics over the global batch, not per device
     c.log_every = 50
     c.sample_every = 500

@@ -11,7 +11,7 @@ chunk where a relativistic loss needs real logits. `batch['label']` (optional) h
 
 `gan.augment` (jaxgan.core.augment) transforms D's input pair (real, fake) with one key per update, in
 the D and in the G update alike. The `finite` metric is False when a loss, a gradient norm or any
-parameter of the updated state holds NaN/Inf (jaxgan.monitors names which).
+parameter of the updated state holds NaN/Inf (jaxgan.training.monitors names which).
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 The host iterators of jaxgan.data deliver one batch per Python step; for the tiny MLPs of the toy
 benchmarks that per-step round trip costs more than the step itself. Drawing the batch inside the
-jitted loop (jaxgan.seeds.make_multi_seed_loop) removes it. The mixture itself (centres, std) is
+jitted loop (jaxgan.training.seeds.make_multi_seed_loop) removes it. The mixture itself (centres, std) is
 read from the data set's spec (`jaxgan.data.get_spec(name).mode_centers / .mode_std`), the single
 source of its definition; only the draw happens here, with the same law as
 `jaxgan.data.toy.sample_mixture`:

@@ -27,9 +27,9 @@ from jaxgan.core.optim import LR_SCHEDULES
 from jaxgan.core.penalties import PENALTIES
 from jaxgan.models import MODELS, NORMS
 from jaxgan.models.layers import MODEL_CONV_IMPLS
-from jaxgan.monitors import SIGNS
-from jaxgan.parallel import PARALLEL_MODES
-from jaxgan.seeds import SEED_MAPS
+from jaxgan.training.monitors import SIGNS
+from jaxgan.training.parallel import PARALLEL_MODES
+from jaxgan.training.seeds import SEED_MAPS
 
 DEFAULT_EXPERIMENT = "dcgan_digits"
 EXPERIMENTS_DIR = "experiments"
@@ -45,7 +45,7 @@ class ConfigError(ValueError):
 def experiment_dirs() -> list[pathlib.Path]:
     """Where bare experiment names are looked up: ./experiments, then the source checkout's."""
     here = pathlib.Path.cwd() / EXPERIMENTS_DIR
-    checkout = pathlib.Path(__file__).resolve().parent.parent / EXPERIMENTS_DIR
+    checkout = pathlib.Path(__file__).resolve().parents[2] / EXPERIMENTS_DIR  # jaxgan/training/
     return [here] if here.resolve() == checkout.resolve() else [here, checkout]
 
 

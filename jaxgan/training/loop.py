@@ -18,8 +18,8 @@ batches, one compiled step per distinct n(s); n(s) depends only on s, so resumin
 Stopping: SIGTERM/SIGINT set a flag; after the current step the loop saves a checkpoint at that
 step, waits for it and returns with `stopped_by` set. A NaN/Inf in the step's losses, gradient
 norms or parameters raises `DivergenceError` at once, naming the step and the first offending
-quantity (jaxgan.monitors.non_finite_message); the last good checkpoint stays the latest. The
-failure signs of jaxgan.monitors (convergence failure, mode collapse on a fixed latent batch every
+quantity (jaxgan.training.monitors.non_finite_message); the last good checkpoint stays the latest. The
+failure signs of jaxgan.training.monitors (convergence failure, mode collapse on a fixed latent batch every
 monitor_every steps, D's accuracy) are logged as metrics, print a warning line when they start
 firing, and stop the run if listed in config.monitor_stop_on. A monitor (called with
 (step, metrics) after every step) stops a run by raising `TrainingStopped`.
@@ -42,17 +42,18 @@ import jax
 import ml_collections
 import numpy as np
 
-from jaxgan import data, parallel, visualize
-from jaxgan.checkpoint import Checkpointer, NonFiniteStateError
+from jaxgan import data, visualize
 from jaxgan.config import build_gan
 from jaxgan.core import class_samples
 from jaxgan.core.critic_schedule import critic_schedule, gans_by_critic_steps
 from jaxgan.core.gan import GAN
 from jaxgan.core.state import GANState, create_train_state, generate
 from jaxgan.core.step import step_key
-from jaxgan.logs import METRICS_FILE, RunLog, read_metrics
-from jaxgan.monitors import Report, monitor_for_run, non_finite_message
-from jaxgan.run_config import config_to_json, validate_config
+from jaxgan.training import parallel
+from jaxgan.training.checkpoint import Checkpointer, NonFiniteStateError
+from jaxgan.training.logs import METRICS_FILE, RunLog, read_metrics
+from jaxgan.training.monitors import Report, monitor_for_run, non_finite_message
+from jaxgan.training.run_config import config_to_json, validate_config
 
 CHECKPOINT_DIR = "checkpoints"
 CONFIG_FILE = "config.json"
@@ -90,7 +91,7 @@ class FiniteMetrics:
 
 def default_monitors() -> list[Monitor]:
     """The extra monitors every run has unless the caller passes its own list (the non-finite
-    stop and the failure signs of jaxgan.monitors are built into the loop)."""
+    stop and the failure signs of jaxgan.training.monitors are built into the loop)."""
     return []
 
 
@@ -264,14 +265,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
       stream: where progress and messages go (default stdout).
 
     With config.num_seeds > 1 it trains seeds seed … seed + num_seeds − 1 at once, each into
-    workdir/seed_<k> (jaxgan.seed_runs.train_seeds).
+    workdir/seed_<k> (jaxgan.training.seed_runs.train_seeds).
 
     Raises:
       ValueError (ConfigError, DataError, CheckpointError, WorkdirError, UnknownNameError): bad
         input, one line each; DivergenceError: NaN/Inf metrics (the last good checkpoint is kept).
     """
-    if config.get("num_seeds", 1) > 1:  # several seeds at once (jaxgan.seed_runs)
-        from jaxgan.seed_runs import train_seeds
+    if config.get("num_seeds", 1) > 1:  # several seeds at once (jaxgan.training.seed_runs)
+        from jaxgan.training.seed_runs import train_seeds
         return train_seeds(config, workdir, handle_signals=handle_signals, stream=stream)
     started = time.monotonic()
     validate_config(config)

@@ -16,7 +16,7 @@ seeded with s + i) and its own step noise (`multi_seed_step_keys`). Nothing is s
 not even BatchNorm statistics: vmap maps the seed axis, the batch axis stays per seed.
 
 `make_multi_seed_loop` also fuses many steps into one `lax.scan` with batches drawn on device by a
-pure sampler (e.g. jaxgan.toy_sampler), removing the per-step dispatch cost that dominates small
+pure sampler (e.g. jaxgan.data.toy_sampler), removing the per-step dispatch cost that dominates small
 models. `axis_name` passes through to `train_step`, so the vmapped step can itself be wrapped in
 `pmap`/`shard_map` for data parallelism.
 
