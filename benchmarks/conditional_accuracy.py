@@ -22,7 +22,7 @@ import tempfile
 import jax
 import numpy as np
 
-from jaxgan import evaluate, trained
+from jaxgan.tools import evaluate, trained
 from jaxgan.training.loop import train_and_evaluate
 from jaxgan.training.run_config import apply_assignments, load_experiment
 
@@ -47,7 +47,7 @@ def reference_classifier(resolution: int) -> tuple[float, str]:
 
 def train_and_score(config, per_class: int) -> tuple[np.ndarray, float, dict]:
     """Trains as `jaxgan train` does (jaxgan.training.loop.train_and_evaluate) in a temporary workdir, then
-    scores `per_class` samples of every class as `jaxgan eval` does (jaxgan.evaluate.class_accuracy:
+    scores `per_class` samples of every class as `jaxgan eval` does (jaxgan.tools.evaluate.class_accuracy:
     sample i asks for class i mod K). Returns (per-class accuracy, training seconds, last metrics)."""
     with tempfile.TemporaryDirectory() as workdir:
         # handle_signals=False: a SIGTERM ends the benchmark instead of cutting one run short

@@ -268,8 +268,9 @@ def _writable_output(path: str, formats: Sequence[str] = SAMPLE_FORMATS) -> path
 def run_sample(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from jaxgan import data, trained, visualize
+    from jaxgan import data, visualize
     from jaxgan.core import class_samples
+    from jaxgan.tools import trained
 
     out = _writable_output(args.out)
     if args.num < 1:
@@ -294,7 +295,7 @@ def run_sample(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from jaxgan import evaluate, trained
+    from jaxgan.tools import evaluate, trained
 
     if args.num is not None and args.num < 1:
         raise UsageError(f"--num must be >= 1, got {args.num}")
@@ -309,8 +310,9 @@ def run_eval(args: argparse.Namespace) -> int:
 def run_interpolate(args: argparse.Namespace) -> int:
     import jax
 
-    from jaxgan import data, interpolate, trained, visualize
+    from jaxgan import data, visualize
     from jaxgan.core import class_samples
+    from jaxgan.tools import interpolate, trained
 
     out = _writable_output(args.out, (".png",))
     if args.steps < 2:

@@ -337,7 +337,8 @@ def digits_run(tmp_path_factory):
 
 
 def test_cli_sample_label_and_class_grid(digits_run, tmp_path, capsys):
-    from jaxgan import cli, trained
+    from jaxgan import cli
+    from jaxgan.tools import trained
 
     assert cli.main(["sample", "--workdir", str(digits_run), "--label", "3", "--num", "5",
                      "--out", str(tmp_path / "three.npy")]) == 0
@@ -378,8 +379,8 @@ def test_cli_interpolate_digits_run(digits_run, tmp_path):
 
 
 def test_eval_class_accuracy_counts_samples_recognised_as_their_class(digits_run):
-    from jaxgan import evaluate, trained
     from jaxgan.data.digits_raw import load_digits_uint8
+    from jaxgan.tools import evaluate, trained
 
     run = trained.load_run(digits_run)
     images, labels = load_digits_uint8(8)

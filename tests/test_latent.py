@@ -94,9 +94,9 @@ def _tiny_gan(generator, data_shape, num_classes=0):
 
 
 def test_interpolation_pictures_for_images_and_points():
-    from jaxgan import interpolate
     from jaxgan.core.state import GANState, NetState, generate
     from jaxgan.models import DCGANGenerator, MLPGenerator
+    from jaxgan.tools import interpolate
 
     def state_of(gan):
         labels = jnp.zeros((2,), jnp.int32) if gan.num_classes else None

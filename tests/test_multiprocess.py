@@ -54,7 +54,7 @@ def _start(args: list[str], devices: int, cwd: Path) -> subprocess.Popen:
 
 
 def test_pmap_shard_map_and_two_processes_train_to_the_same_state(tmp_path):
-    from jaxgan import trained
+    from jaxgan.tools import trained
 
     port = _free_port()
     procs = {mode: _start(["--workdir", str(tmp_path / mode), f"--config.parallel={mode}"], 4,

@@ -17,7 +17,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxgan import trained
+from jaxgan.tools import trained
 from jaxgan.training import loop
 from jaxgan.training.checkpoint import Checkpointer
 from jaxgan.training.run_config import load_experiment

@@ -7,7 +7,8 @@ import json
 import chex
 import pytest
 
-from jaxgan import cli, trained
+from jaxgan import cli
+from jaxgan.tools import trained
 from jaxgan.training import logs, loop
 from jaxgan.training.run_config import ConfigError, load_experiment
 from jaxgan.training.seed_runs import seed_workdir

@@ -1,6 +1,6 @@
 """Evaluating a trained run with the metrics that fit its data.
 
-`evaluate_run(run, num, seed)` draws `num` samples (jaxgan.trained.generate_samples) and applies
+`evaluate_run(run, num, seed)` draws `num` samples (jaxgan.tools.trained.generate_samples) and applies
 the evaluator registered for the data's kind:
 
 * 'points' (ring8, grid25): the PacGAN/VEEGAN mode metrics (jaxgan.metrics.modes.mode_metrics:
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from jaxgan.core.registry import Registry
-from jaxgan.trained import TrainedRun, generate_samples
+from jaxgan.tools.trained import TrainedRun, generate_samples
 
 EVAL_FILE = "eval.json"
 # Default number of generated samples per data kind: PacGAN's 2,500 points; FID's 10,000 images.
