@@ -214,9 +214,10 @@ def resolve_train_config(config_spec: str | None, workdir: str,
                          overrides: Sequence[tuple[str, str]]):
     """The config of a train command: the experiment (or DIR/config.json when resuming without
     --config, or the default experiment), then the overrides, validated."""
-    from jaxgan.training import loop, run_config
+    from jaxgan.training import run_config
+    from jaxgan.training.workdir import CONFIG_FILE
 
-    saved = pathlib.Path(workdir).expanduser() / loop.CONFIG_FILE
+    saved = pathlib.Path(workdir).expanduser() / CONFIG_FILE
     notes = []
     if config_spec is None and saved.is_file():
         config = run_config.config_from_dict(json.loads(saved.read_text()))

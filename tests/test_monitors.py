@@ -20,6 +20,7 @@ from jaxgan.data.digits_raw import load_digits_uint8
 from jaxgan.training import loop, monitors
 from jaxgan.training.checkpoint import Checkpointer
 from jaxgan.training.logs import read_metrics
+from jaxgan.training.run import abstract_state
 from jaxgan.training.run_config import load_experiment
 
 RING8 = np.stack([np.cos(2 * np.pi * np.arange(8) / 8), np.sin(2 * np.pi * np.arange(8) / 8)], 1)
@@ -252,7 +253,7 @@ def test_divergence_stops_the_loop_naming_step_and_quantity_and_keeps_the_last_c
     with Checkpointer(tmp_path / "checkpoints") as checkpointer:
         assert checkpointer.all_steps()[-1] == kept  # nothing written at or after the bad step
         gan = build_gan(tiny_ring8(30), (2,))
-        restored = checkpointer.restore(loop.abstract_state(gan, jax.random.key(0)))
+        restored = checkpointer.restore(abstract_state(gan, jax.random.key(0)))
     assert int(restored.step) == kept
     assert monitors.first_non_finite_param(restored.state) is None
     assert all(np.isfinite(np.asarray(leaf)).all() for leaf in jax.tree.leaves(restored.state))

@@ -20,7 +20,9 @@ import pytest
 from jaxgan.tools import trained
 from jaxgan.training import loop
 from jaxgan.training.checkpoint import Checkpointer
+from jaxgan.training.run import abstract_state, run_keys
 from jaxgan.training.run_config import load_experiment
+from jaxgan.training.workdir import CHECKPOINT_DIR
 
 N = 8
 
@@ -46,8 +48,8 @@ def leaves_bytes(tree):
 
 def latest_checkpoint(workdir):
     loaded = trained.load_run(workdir)
-    abstract = loop.abstract_state(loaded.gan, loop.run_keys(loaded.config.seed).init)
-    checkpointer = Checkpointer(workdir / loop.CHECKPOINT_DIR)
+    abstract = abstract_state(loaded.gan, run_keys(loaded.config.seed).init)
+    checkpointer = Checkpointer(workdir / CHECKPOINT_DIR)
     try:
         return checkpointer.restore(abstract)
     finally:
@@ -101,7 +103,7 @@ def test_sigterm_checkpoints_the_current_step_and_the_run_resumes_exactly(tmp_pa
     assert sent_after == [2] and stopped.stopped_by == "SIGTERM"
     # the step running when the signal came is finished and checkpointed, and nothing later
     assert stopped.step in (2, 3) and stopped.step < N
-    checkpointer = Checkpointer(tmp_path / loop.CHECKPOINT_DIR)
+    checkpointer = Checkpointer(tmp_path / CHECKPOINT_DIR)
     assert checkpointer.all_steps() == [stopped.step]
     checkpointer.close()
     at_stop = latest_checkpoint(tmp_path)

@@ -13,6 +13,7 @@ from jaxgan.training import logs, loop
 from jaxgan.training.run_config import ConfigError, load_experiment
 from jaxgan.training.seed_runs import seed_workdir
 from jaxgan.training.seeds import unstack_state
+from jaxgan.training.workdir import CHECKPOINT_DIR, CONFIG_FILE, SAMPLES_DIR
 
 
 def tiny_ring8(steps: int, **overrides):
@@ -41,13 +42,13 @@ def test_each_seed_equals_its_single_run_also_across_a_resume(tmp_path):
         chex.assert_trees_all_close(unstack_state(resumed.state, index), single.state,
                                     rtol=2e-4, atol=2e-5)
         directory = seed_workdir(multi, seed)
-        saved = json.loads((directory / loop.CONFIG_FILE).read_text())
+        saved = json.loads((directory / CONFIG_FILE).read_text())
         assert (saved["seed"], saved["num_seeds"]) == (seed, 1)
         records = logs.read_metrics(directory / logs.METRICS_FILE)
         assert [r["step"] for r in records] == [1, 2, 3, 4, 5, 6]
         singles = logs.read_metrics(tmp_path / f"single_{seed}" / logs.METRICS_FILE)
         assert records[-1]["d_loss"] == pytest.approx(singles[-1]["d_loss"], rel=1e-3, abs=1e-5)
-        assert list((directory / loop.SAMPLES_DIR).glob("step_*.png"))
+        assert list((directory / SAMPLES_DIR).glob("step_*.png"))
         loaded = trained.load_run(directory)  # `jaxgan sample/eval` read seed dirs as runs
         assert loaded.step == 6
         chex.assert_trees_all_close(loaded.state, single.state, rtol=2e-4, atol=2e-5)
@@ -62,7 +63,7 @@ def test_cli_num_seeds(tmp_path, capsys):
     assert status == 0
     assert sorted(p.name for p in workdir.iterdir()) == ["seed_0", "seed_1"]
     for name in ("seed_0", "seed_1"):
-        assert list((workdir / name / loop.CHECKPOINT_DIR).iterdir())
+        assert list((workdir / name / CHECKPOINT_DIR).iterdir())
     assert "2 seeds (seed_0, seed_1) trained at once" in capsys.readouterr().out
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from jaxgan.training import logs, loop
+from jaxgan.training.run import step_batch
 from jaxgan.training.run_config import config_from_dict, config_to_json, load_experiment
 
 
@@ -98,7 +99,7 @@ def test_saved_config_round_trips():
 def test_step_batch_stacks_n_critic_batches():
     batches = iter([{"x": np.full((2, 3), i, np.float32), "label": np.full(2, i)}
                     for i in range(3)])
-    stacked = loop.step_batch(batches, 3)
+    stacked = step_batch(batches, 3)
     assert stacked["x"].shape == (6, 3)
     np.testing.assert_array_equal(stacked["x"][:, 0], [0, 0, 1, 1, 2, 2])
     np.testing.assert_array_equal(stacked["label"], [0, 0, 1, 1, 2, 2])

@@ -20,9 +20,11 @@ from jaxgan.config import build_gan
 from jaxgan.core import class_samples
 from jaxgan.core.gan import GAN
 from jaxgan.core.state import GANState, generate
-from jaxgan.training import loop
 from jaxgan.training.checkpoint import Checkpointer, CheckpointError
+from jaxgan.training.run import abstract_state, run_keys
 from jaxgan.training.run_config import config_from_dict
+from jaxgan.training.workdir import (CHECKPOINT_DIR, CONFIG_FILE, DATA_SPEC_FILE, WorkdirError,
+                                     spec_from_json)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,29 +43,28 @@ def _read_json(path: pathlib.Path, what: str) -> dict:
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
-        raise loop.WorkdirError(f"{path} not found: {path.parent} is not a jaxgan workdir "
-                                 f"(run `jaxgan train --workdir {path.parent}` first)") from None
+        raise WorkdirError(f"{path} not found: {path.parent} is not a jaxgan workdir "
+                           f"(run `jaxgan train --workdir {path.parent}` first)") from None
     except (OSError, json.JSONDecodeError) as err:
-        raise loop.WorkdirError(f"cannot read the {what} {path}: {err}") from None
+        raise WorkdirError(f"cannot read the {what} {path}: {err}") from None
 
 
 def load_run(workdir: str | pathlib.Path, step: int | None = None) -> TrainedRun:
     """The run in `workdir` at checkpoint `step` (default: the latest one)."""
     workdir = pathlib.Path(workdir).expanduser().absolute()
     if not workdir.is_dir():
-        raise loop.WorkdirError(f"workdir {str(workdir)!r} does not exist; pass the --workdir "
-                                 f"of a finished or running `jaxgan train`")
-    config = config_from_dict(_read_json(workdir / loop.CONFIG_FILE, "run config"))
-    spec = loop.spec_from_json(_read_json(workdir / loop.DATA_SPEC_FILE, "data description"))
+        raise WorkdirError(f"workdir {str(workdir)!r} does not exist; pass the --workdir "
+                           f"of a finished or running `jaxgan train`")
+    config = config_from_dict(_read_json(workdir / CONFIG_FILE, "run config"))
+    spec = spec_from_json(_read_json(workdir / DATA_SPEC_FILE, "data description"))
     gan = build_gan(config, spec.shape, spec.num_classes)
-    checkpointer = Checkpointer(workdir / loop.CHECKPOINT_DIR,
-                                      max_to_keep=config.keep_checkpoints)
+    checkpointer = Checkpointer(workdir / CHECKPOINT_DIR, max_to_keep=config.keep_checkpoints)
     try:
         if checkpointer.latest_step() is None:
-            raise CheckpointError(f"no checkpoint in {workdir / loop.CHECKPOINT_DIR}; "
-                                        f"train first (jaxgan train --workdir {workdir})")
-        keys = loop.run_keys(config.seed)
-        restored = checkpointer.restore(loop.abstract_state(gan, keys.init), step=step)
+            raise CheckpointError(f"no checkpoint in {workdir / CHECKPOINT_DIR}; "
+                                  f"train first (jaxgan train --workdir {workdir})")
+        keys = run_keys(config.seed)
+        restored = checkpointer.restore(abstract_state(gan, keys.init), step=step)
     finally:
         checkpointer.close()
     return TrainedRun(workdir=workdir, config=config, spec=spec, gan=gan, state=restored.state,

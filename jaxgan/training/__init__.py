@@ -1,7 +1,13 @@
 """Training a GAN in a workdir: the loop and the machinery around it.
 
-    loop.py        `train_and_evaluate(config, workdir)`: one run
-    seed_runs.py   `config.num_seeds > 1`: several seeds trained at once, each into its own workdir
+    loop.py        `train_and_evaluate(config, workdir)`: one run, in four named steps (set-up,
+                   restore, the loop, the end of a run)
+    seed_runs.py   `config.num_seeds > 1`: the same steps for several seeds trained at once, each
+                   into its own workdir
+    run.py         the pieces both share: keys, start states, a step's batch, the stop flag,
+                   `TrainingStopped`, `TrainSummary`
+    workdir.py     what a run leaves in its workdir (file names, config.json, data_spec.json,
+                   sample grids, training curves) and the checks before writing there
     parallel.py    the step compiled with jit, pmap or shard_map; several processes
     seeds.py       S states stacked, the step mapped over seeds inside one jit
     checkpoint.py  Orbax checkpoints: save, keep the last few, restore onto any layout

@@ -1,42 +1,45 @@
 """The training loop: `train_and_evaluate(config, workdir)` (the flax examples' entry point).
 
-One run = one workdir. The loop builds the data iterator, the GAN and its state, compiles the step
-for the configured parallel mode, and then for every step s draws n_critic·batch_size real rows,
-runs the step with key fold_in(train_key, s) and hands the step's metrics to the monitors and the
-logs. Keys come from the seed only: init, train and grid keys = split(key(seed), 3), so a resumed
-run draws exactly the noise the uninterrupted run would have drawn, and the data iterator's state
-is saved with every checkpoint.
+One run = one workdir (its files: jaxgan.training.workdir). `train_and_evaluate` is four named
+steps, each a function of this module:
 
-A workdir holds: checkpoints/ (resumed automatically), config.json (the resolved config),
-data_spec.json (shape and modes of the data, for sampling without the data), metrics.jsonl,
-tensorboard/, samples/step_NNNNNNN.png (a fixed latent batch every sample_every steps) and, at the
-end, training_curves.png (losses and D accuracy on real/fake).
+  1. `setup_run`: checks the config and the workdir, builds the data iterator, the GAN, one
+     compiled step per number of critic updates, the keys and the checkpointer (a `Run`);
+  2. `restore_or_init`: the state of the latest checkpoint (and the data iterator's position), or
+     a fresh one; `open_outputs` then writes config.json and data_spec.json and opens the logs, the
+     sample grid and the failure monitor (`Outputs`);
+  3. `run_loop`: for every step s draws n(s)·batch_size real rows, runs the step with key
+     fold_in(train_key, s), hands the step's metrics to the failure monitor, the logs and the
+     monitors, and writes sample grids and checkpoints when due; saves the last checkpoint;
+  4. `finish_run`: the last sample grid and training_curves.png (or, when a signal stopped the
+     run, the line saying where its checkpoint is).
 
-Step s makes n(s) critic updates (jaxgan.core.critic_schedule: n_critic, or the WGAN boost) on n(s)
-batches, one compiled step per distinct n(s); n(s) depends only on s, so resuming stays exact.
+Keys come from the seed only (jaxgan.training.run.run_keys), so a resumed run draws exactly the
+noise the uninterrupted run would have drawn, and the data iterator's state is saved with every
+checkpoint. Step s makes n(s) critic updates (jaxgan.core.critic_schedule: n_critic, or the WGAN
+boost) on n(s) batches, one compiled step per distinct n(s); n(s) depends only on s, so resuming
+stays exact. With config.num_seeds > 1 the run is jaxgan.training.seed_runs.train_seeds, built
+from the same pieces (jaxgan.training.run, jaxgan.training.workdir).
 
 Stopping: SIGTERM/SIGINT set a flag; after the current step the loop saves a checkpoint at that
 step, waits for it and returns with `stopped_by` set. A NaN/Inf in the step's losses, gradient
 norms or parameters raises `DivergenceError` at once, naming the step and the first offending
-quantity (jaxgan.training.monitors.non_finite_message); the last good checkpoint stays the latest. The
-failure signs of jaxgan.training.monitors (convergence failure, mode collapse on a fixed latent batch every
-monitor_every steps, D's accuracy) are logged as metrics, print a warning line when they start
-firing, and stop the run if listed in config.monitor_stop_on. A monitor (called with
-(step, metrics) after every step) stops a run by raising `TrainingStopped`.
+quantity (jaxgan.training.monitors.non_finite_message); the last good checkpoint stays the
+latest. The failure signs of jaxgan.training.monitors (convergence failure, mode collapse on a
+fixed latent batch every monitor_every steps, D's accuracy) are logged as metrics, print a warning
+line when they start firing, and stop the run if listed in config.monitor_stop_on. A monitor
+(called with (step, metrics) after every step) stops a run by raising `TrainingStopped`.
 """
 from __future__ import annotations
 
 import contextlib
 import dataclasses
 import functools
-import json
 import os
 import pathlib
-import signal
-import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import IO, Any, NamedTuple
+from collections.abc import Callable, Sequence
+from typing import IO, Any
 
 import jax
 import ml_collections
@@ -45,37 +48,25 @@ import numpy as np
 from jaxgan import data, visualize
 from jaxgan.config import build_gan
 from jaxgan.core import class_samples
-from jaxgan.core.critic_schedule import critic_schedule, gans_by_critic_steps
+from jaxgan.core.critic_schedule import CriticSchedule, critic_schedule, gans_by_critic_steps
 from jaxgan.core.gan import GAN
-from jaxgan.core.state import GANState, create_train_state, generate
+from jaxgan.core.state import GANState, generate
 from jaxgan.core.step import step_key
-from jaxgan.training import parallel
+from jaxgan.training import parallel, seed_runs
 from jaxgan.training.checkpoint import Checkpointer, NonFiniteStateError
-from jaxgan.training.logs import METRICS_FILE, RunLog, read_metrics
-from jaxgan.training.monitors import Report, monitor_for_run, non_finite_message
+from jaxgan.training.logs import RunLog
+from jaxgan.training.monitors import Report, TrainingMonitor, monitor_for_run, non_finite_message
+from jaxgan.training.run import (DivergenceError, LoopEnd, Metrics, Monitor, RunKeys, StopFlag,
+                                 TrainingStopped, TrainSummary, data_options, due, host_metrics,
+                                 init_state, needs_final_samples, plotted_real_points, run_keys,
+                                 sample_picture, step_batch)
 from jaxgan.training.run_config import config_to_json, validate_config
+from jaxgan.training.workdir import (CHECKPOINT_DIR, check_workdir_writable, prepare_workdir,
+                                     samples_file, save_training_curves, write_run_files)
 
-CHECKPOINT_DIR = "checkpoints"
-CONFIG_FILE = "config.json"
-DATA_SPEC_FILE = "data_spec.json"
-SAMPLES_DIR = "samples"
-CURVES_FILE = "training_curves.png"
-NUM_REAL_POINTS_PLOTTED = 1000
-
-Metrics = Mapping[str, float]
-Monitor = Callable[[int, Metrics], None]
-
-
-class WorkdirError(ValueError):
-    """The workdir cannot be created or written; one line saying which and why."""
-
-
-class TrainingStopped(RuntimeError):
-    """Raised by a monitor to end a run early; its message is one line saying why."""
-
-
-class DivergenceError(TrainingStopped):
-    """A metric became NaN or Inf."""
+__all__ = ["DivergenceError", "FiniteMetrics", "Outputs", "Run", "TrainSummary", "TrainingStopped",
+           "default_monitors", "finish_run", "open_outputs", "restore_or_init", "run_loop",
+           "setup_run", "train_and_evaluate"]
 
 
 class FiniteMetrics:
@@ -95,160 +86,261 @@ def default_monitors() -> list[Monitor]:
     return []
 
 
-class RunKeys(NamedTuple):
-    init: jax.Array   # create_train_state
-    train: jax.Array  # step s uses step_key(train, s)
-    grid: jax.Array   # the fixed latent batch of the sample grids
+# --- 1. set-up ------------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class Run:
+    """The pieces of one run that `setup_run` builds and the later steps use."""
+
+    config: ml_collections.ConfigDict
+    config_json: dict[str, Any]          # the resolved config, as saved
+    workdir: pathlib.Path
+    spec: data.DatasetSpec
+    iterator: data.BatchIterator
+    mode: str                             # jaxgan.training.parallel mode
+    gan: GAN
+    schedule: CriticSchedule
+    compiled_steps: dict[int, parallel.CompiledStep]  # one per number of critic updates
+    keys: RunKeys
+    checkpointer: Checkpointer
+    monitors: list[Monitor]
+    is_writer: bool                       # process 0: writes files, logs and images
+    messages: list[str]                   # lines for the log once it is open
+
+    @property
+    def compiled(self) -> parallel.CompiledStep:
+        """The step of config.n_critic critic updates (it places states and reads them back)."""
+        return self.compiled_steps[self.config.n_critic]
 
 
-def run_keys(seed: int) -> RunKeys:
-    """init, train, grid = split(key(seed), 3)."""
-    return RunKeys(*jax.random.split(jax.random.key(seed), 3))
+def setup_run(config: ml_collections.ConfigDict, workdir: str | os.PathLike,
+              monitors: Sequence[Monitor] | None = None) -> Run:
+    """Checks `config` and `workdir`, then builds the data iterator, the GAN, its compiled steps,
+    the keys and the checkpointer. Nothing is trained or restored yet."""
+    validate_config(config)
+    check_workdir_writable(workdir)  # before the data: a first use may prepare a data set
+    iterator = data.make_iterator(config.dataset, batch_size=config.batch_size, seed=config.seed,
+                                  **data_options(config))
+    spec = iterator.spec
+    mode = parallel.resolve_mode(config.parallel, jax.device_count())
+    gan = build_gan(config, spec.shape, spec.num_classes, axis_name=parallel.step_axis_name(mode))
+    workdir = prepare_workdir(workdir)
+    is_writer = jax.process_index() == 0
+    monitors = default_monitors() if monitors is None else list(monitors)
+    schedule = critic_schedule(config)
+    compiled_steps = {n: parallel.compile_train_step(g, mode)
+                      for n, g in gans_by_critic_steps(gan, schedule).items()}
+    compiled = compiled_steps[config.n_critic]
+    keys = run_keys(config.seed)
+    config_json = config_to_json(config)
+
+    checkpointer = Checkpointer(workdir / CHECKPOINT_DIR, max_to_keep=config.keep_checkpoints)
+    messages = []
+    if compiled.num_devices > 1:
+        batch_norm = "synchronised" if config.sync_batch_norm else "per device"
+        messages.append(f"data parallel: {mode} over {compiled.num_devices} devices in "
+                        f"{jax.process_count()} process(es), BatchNorm statistics {batch_norm}")
+    return Run(config=config, config_json=config_json, workdir=workdir, spec=spec,
+               iterator=iterator, mode=mode, gan=gan, schedule=schedule,
+               compiled_steps=compiled_steps, keys=keys, checkpointer=checkpointer,
+               monitors=monitors, is_writer=is_writer, messages=messages)
+
+
+# --- 2. restore, and the outputs ------------------------------------------------------------------
+
+def restore_or_init(run: Run) -> tuple[GANState, int]:
+    """(state, step) of the latest checkpoint, its data iterator position set on `run.iterator`;
+    or a fresh state at step 0 when the workdir has no checkpoint."""
+    if run.checkpointer.latest_step() is None:
+        return init_state(run.gan, run.keys.init), 0
+    # straight onto the step's layout (e.g. replicated over every process's devices)
+    restored = run.checkpointer.restore(parallel.abstract_state(run.compiled, run.gan,
+                                                                run.keys.init),
+                                        config=run.config_json)
+    run.iterator.set_state(restored.data_state)
+    start_step = int(restored.step)
+    run.messages.append(f"resuming from step {start_step}")
+    return restored.state, start_step
 
 
 @dataclasses.dataclass
-class TrainSummary:
-    """What `train_and_evaluate` returns.
+class Outputs:
+    """What the loop writes to and looks with: the log, the fixed latent batch of the sample grids
+    and its sampler, the failure monitor and its own fixed latent batch."""
 
-    Attributes:
-      state: the final logical GANState.
-      step: steps completed (== config.steps unless stopped early).
-      start_step: the step this session started (resumed) from.
-      stopped_by: None, or the signal name ('SIGTERM', 'SIGINT') that stopped the run.
-      metrics: the last step's metrics (host floats).
-      seconds: wall time of this session.
-      workdir: where everything was written.
-    """
-
-    state: GANState
-    step: int
-    start_step: int
-    stopped_by: str | None
-    metrics: dict[str, float]
-    seconds: float
-    workdir: pathlib.Path
+    log: RunLog
+    grid_z: jax.Array
+    grid_labels: jax.Array | None
+    grid_columns: int | None
+    sampler: Callable
+    real_points: np.ndarray | None        # under the scatter plots of 2-D data
+    failure: TrainingMonitor
+    monitor_z: jax.Array
+    monitor_labels: jax.Array | None
+    monitor_sampler: Callable
 
 
-# --- workdir and data -----------------------------------------------------------------------------
+def open_outputs(run: Run, start_step: int, stream: IO[str] | None = None) -> Outputs:
+    """Writes config.json, data_spec.json and samples/ (process 0), opens the log (and prints the
+    set-up's messages), and draws the fixed latent batches of the sample grids and of the failure
+    monitor."""
+    config, gan = run.config, run.gan
+    if run.is_writer:
+        write_run_files(run.workdir, run.config_json, run.spec)
+    log = RunLog(run.workdir, total_steps=config.steps, start_step=start_step,
+                 log_every=config.log_every, enabled=run.is_writer, stream=stream)
+    for text in run.messages:
+        log.message(text)
 
-def check_workdir_writable(workdir: str | os.PathLike) -> None:
-    """Raises WorkdirError unless `workdir` could be created and written, without creating it:
-    its nearest existing ancestor must be a writable directory."""
-    path = pathlib.Path(workdir).expanduser().absolute()
-    existing = next(p for p in (path, *path.parents) if p.exists())
-    if not (existing.is_dir() and os.access(existing, os.W_OK | os.X_OK)):
-        reason = "not a directory" if not existing.is_dir() else "permission denied"
-        raise WorkdirError(f"cannot write to workdir {str(path)!r} ({existing}: {reason}); "
-                           f"choose a writable --workdir")
+    grid_labels, grid_columns = class_samples.class_grid(gan, config.num_samples_grid)
+    grid_z = gan.sample_latent(run.keys.grid, config.num_samples_grid if grid_labels is None
+                               else len(grid_labels))  # conditional: one row per class
+    sampler = jax.jit(functools.partial(generate, gan))
+    real_points = plotted_real_points(config, run.spec, config.seed)
+    num_real = min(config.monitor_num_samples,
+                   run.spec.num_examples or config.monitor_num_samples)
+    failure = monitor_for_run(config, gan.loss, data.sample_real(
+        config.dataset, num_real, config.seed, **data_options(config))
+        if config.monitor_every > 0 else None)
+    monitor_z = gan.sample_latent(jax.random.fold_in(run.keys.grid, 1), config.monitor_num_samples)
+    monitor_labels = class_samples.balanced_labels(gan, config.monitor_num_samples)
+    # the trained G, not its EMA: the EMA starts at the untrained G and lags it by ~1/(1 − decay)
+    # steps, which would look like a collapse long after G has spread out
+    monitor_sampler = jax.jit(functools.partial(generate, gan, use_ema=False))
+    return Outputs(log=log, grid_z=grid_z, grid_labels=grid_labels, grid_columns=grid_columns,
+                   sampler=sampler, real_points=real_points, failure=failure,
+                   monitor_z=monitor_z, monitor_labels=monitor_labels,
+                   monitor_sampler=monitor_sampler)
 
 
-def prepare_workdir(workdir: str | os.PathLike) -> pathlib.Path:
-    """Creates `workdir` if needed and checks that files can be written in it."""
-    path = pathlib.Path(workdir).expanduser().absolute()
+def write_samples(run: Run, out: Outputs, step: int, logical: GANState) -> None:
+    """samples/step_NNNNNNN.png and its TensorBoard image: G on the fixed latent batch."""
+    if not run.is_writer:
+        return
+    # this process's copy: process 0 samples alone, without the other processes' devices
+    picture = sample_picture(
+        out.sampler(parallel.host_local_state(logical), out.grid_z, out.grid_labels),
+        run.spec, out.real_points, title=f"step {step}", columns=out.grid_columns)
+    visualize.save_png(picture, samples_file(run.workdir, step))
+    out.log.image("samples", step, picture)
+
+
+def save_checkpoint(run: Run, step: int, logical: GANState, wait: bool = False) -> None:
+    """The state, the data iterator's position and the config at `step`; a state holding NaN/Inf
+    raises DivergenceError instead of being written."""
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".write-test-{os.getpid()}"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as err:
-        raise WorkdirError(f"cannot write to workdir {str(path)!r} ({err.strerror or err}); "
-                           f"choose a writable --workdir") from None
-    return path
+        run.checkpointer.save(step, logical, run.iterator.get_state(), run.config_json, wait=wait)
+    except NonFiniteStateError as err:
+        raise DivergenceError(f"training diverged at step {step}: {err}") from None
 
 
-def data_options(config: ml_collections.ConfigDict) -> dict[str, Any]:
-    """The keyword arguments of jaxgan.data for this config (toy data take no image options)."""
-    options = {"data_dir": config.data_dir or None}
-    if data.dataset_kind(config.dataset) != "toy":
-        options.update(resolution=config.resolution, channels=config.channels)
-    return options
+# --- 3. the loop ----------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class _Progress:
+    """The loop's moving parts: the state on the devices and the step whose metrics are pending
+    (computed on the device, not yet looked at on the host)."""
+
+    device_state: Any
+    pending: tuple[int, Any] | None = None  # (step, device metrics)
+    metrics: dict[str, Any] = dataclasses.field(default_factory=dict)  # the last ones looked at
 
 
-def spec_to_json(spec) -> dict[str, Any]:
-    return {"name": spec.name, "kind": spec.kind, "shape": list(spec.shape),
-            "num_classes": spec.num_classes, "num_examples": spec.num_examples,
-            "mode_centers": None if spec.mode_centers is None else
-            np.asarray(spec.mode_centers).tolist(),
-            "mode_std": spec.mode_std}
+def _monitor_samples(run: Run, out: Outputs, step: int, logical: GANState) -> Report:
+    """The failure monitor's verdict on G's samples of the fixed latent batch (computed on every
+    process, so that all of them stop together)."""
+    samples = out.monitor_sampler(parallel.host_local_state(logical), out.monitor_z,
+                                  out.monitor_labels)
+    return out.failure.observe_samples(step, np.asarray(samples))
 
 
-def spec_from_json(values: Mapping[str, Any]):
-    centers = values.get("mode_centers")
-    return data.DatasetSpec(
-        name=values["name"], kind=values["kind"], shape=tuple(values["shape"]),
-        num_classes=values["num_classes"], num_examples=values["num_examples"],
-        mode_centers=None if centers is None else np.asarray(centers, np.float64),
-        mode_std=values.get("mode_std"))
+def _observe(run: Run, out: Outputs, progress: _Progress,
+             samples_report: Report | None = None) -> None:
+    """Hands the pending step's metrics to the failure monitor, the logs and the monitors (one
+    step behind, so the host reads step s's metrics while the device runs step s + 1).
+    `samples_report`: the failure monitor's verdict on step s's samples, if taken."""
+    if progress.pending is None:
+        return
+    done, device_metrics = progress.pending
+    progress.pending = None
+    metrics = progress.metrics = host_metrics(device_metrics)
+    report = out.failure.observe(done, metrics)
+    warnings = report.warnings + (samples_report.warnings if samples_report else ())
+    # logged first, so that the bad step is on record when a monitor stops the run
+    out.log.step(done, {**metrics, **report.metrics}, force=bool(warnings))
+    for text in warnings:
+        out.log.warning(done, text)
+    if non_finite_message(done, metrics) is not None:
+        raise DivergenceError(non_finite_message(
+            done, metrics,
+            parallel.host_local_state(run.compiled.get_state(progress.device_state))))
+    for monitor in run.monitors:
+        monitor(done, metrics)
+    stop_reason = report.stop or (samples_report.stop if samples_report else None)
+    if stop_reason is not None:
+        raise TrainingStopped(stop_reason)
 
 
-def step_batch(iterator, n_critic: int) -> dict[str, np.ndarray]:
-    """n_critic consecutive batches stacked row-wise: one step's real data (jaxgan.core.step)."""
-    batches = [next(iterator) for _ in range(n_critic)]
-    if n_critic == 1:
-        return batches[0]
-    return {k: np.concatenate([b[k] for b in batches]) for k in batches[0]}
+def run_loop(run: Run, out: Outputs, device_state: Any, start_step: int,
+             handle_signals: bool = True) -> LoopEnd:
+    """Trains from `start_step` to config.steps (or until SIGTERM/SIGINT when `handle_signals`),
+    writing metrics every step and sample grids, failure-monitor checks and checkpoints when due;
+    saves a checkpoint of the last step and waits for every save to finish."""
+    config, compiled = run.config, run.compiled
+    progress = _Progress(device_state)
+    step, last_saved = start_step, start_step
+    stop = StopFlag()
+    with stop if handle_signals else contextlib.nullcontext():
+        while step < config.steps and stop.signal_name is None:
+            critic_steps = run.schedule.at(step)
+            batch = run.compiled_steps[critic_steps].put_batch(step_batch(run.iterator,
+                                                                          critic_steps))
+            progress.device_state, device_metrics = run.compiled_steps[critic_steps](
+                progress.device_state, batch, step_key(run.keys.train, step))
+            _observe(run, out, progress)
+            step += 1
+            progress.pending = (step, device_metrics)
+            if (due(step, config.checkpoint_every) or due(step, config.sample_every)
+                    or due(step, config.monitor_every)):
+                logical = compiled.get_state(progress.device_state)
+                _observe(run, out, progress, _monitor_samples(run, out, step, logical)
+                         if due(step, config.monitor_every) else None)
+                if due(step, config.sample_every):
+                    write_samples(run, out, step, logical)
+                if due(step, config.checkpoint_every):
+                    save_checkpoint(run, step, logical)
+                    last_saved = step
+        _observe(run, out, progress)
+        logical = compiled.get_state(progress.device_state)
+        if step != last_saved or run.checkpointer.latest_step() is None:
+            save_checkpoint(run, step, logical, wait=True)
+        run.checkpointer.wait_until_finished()
+    return LoopEnd(state=logical, step=step, stopped_by=stop.signal_name,
+                   metrics=progress.metrics)
 
 
-def abstract_state(gan: GAN, key: jax.Array) -> GANState:
-    """The state's shapes and dtypes, without computing it (what a restore fills in)."""
-    return jax.eval_shape(functools.partial(create_train_state, gan), key)
+# --- 4. the end of a run --------------------------------------------------------------------------
+
+def finish_run(run: Run, out: Outputs, end: LoopEnd, start_step: int) -> None:
+    """The last sample grid and training_curves.png; or, for a run a signal stopped, the line
+    saying where its checkpoint is."""
+    if end.stopped_by is not None:
+        out.log.message(f"stopped by {end.stopped_by} at step {end.step}; checkpoint saved in "
+                        f"{run.workdir / CHECKPOINT_DIR}")
+        return
+    if needs_final_samples(end.step, start_step, run.config):
+        write_samples(run, out, end.step, end.state)
+    if run.is_writer:
+        save_training_curves(run.workdir)
 
 
-def init_state(gan: GAN, key: jax.Array) -> GANState:
-    """create_train_state(gan, key) as one computation compiled without XLA's backend
-    optimisations: it runs once, and the optimised compile of dozens of random initialisers takes
-    seconds of CPU (values agree with the eager ones to float32 rounding)."""
-    fn = jax.jit(functools.partial(create_train_state, gan))
-    return fn.lower(key).compile({"xla_backend_optimization_level": 0})(key)
-
-
-def sample_picture(samples: np.ndarray, spec, real: np.ndarray | None,
-                   title: str = "", columns: int | None = None) -> np.ndarray:
-    """A uint8 picture of samples: an image grid, or a scatter over the real points (2-D data)."""
-    samples = np.asarray(samples)
-    if spec.kind == "points":
-        return visualize.scatter_picture(samples, real, spec.mode_centers, title)
-    return visualize.image_grid(samples, columns=columns,
-                                scale=visualize.display_scale(samples.shape[1]))
-
-
-# --- signals --------------------------------------------------------------------------------------
-
-class StopFlag:
-    """Set by SIGTERM/SIGINT while installed; a second SIGINT interrupts at once."""
-
-    SIGNALS = (signal.SIGTERM, signal.SIGINT)
-
-    def __init__(self):
-        self.signal_name: str | None = None
-        self._previous: dict[int, Any] = {}
-
-    def _handle(self, signum, frame):
-        if signum == signal.SIGINT and self.signal_name == "SIGINT":
-            raise KeyboardInterrupt
-        self.signal_name = signal.Signals(signum).name
-
-    def __enter__(self) -> StopFlag:
-        if threading.current_thread() is threading.main_thread():
-            for sig in self.SIGNALS:
-                self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-        self._previous.clear()
-
-
-# --- the loop -------------------------------------------------------------------------------------
-
-def _due(step: int, every: int) -> bool:
-    return every > 0 and step % every == 0
-
-
-def _host_metrics(metrics: Mapping[str, jax.Array]) -> dict[str, float]:
-    return {k: (bool(v) if np.asarray(v).dtype == bool else float(v))
-            for k, v in jax.device_get(dict(metrics)).items()}
+def _note_kept_checkpoint(run: Run, err: TrainingStopped) -> None:
+    """Adds to a stopped run's message which checkpoint is kept."""
+    run.checkpointer.wait_until_finished()
+    kept = run.checkpointer.latest_step()
+    where = (f"the last good checkpoint (step {kept}) is kept in {run.workdir / CHECKPOINT_DIR}"
+             if kept is not None else "no checkpoint was saved")
+    err.args = (f"{err}; {where}",)
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
@@ -272,166 +364,21 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
         input, one line each; DivergenceError: NaN/Inf metrics (the last good checkpoint is kept).
     """
     if config.get("num_seeds", 1) > 1:  # several seeds at once (jaxgan.training.seed_runs)
-        from jaxgan.training.seed_runs import train_seeds
-        return train_seeds(config, workdir, handle_signals=handle_signals, stream=stream)
+        return seed_runs.train_seeds(config, workdir, handle_signals=handle_signals, stream=stream)
     started = time.monotonic()
-    validate_config(config)
-    check_workdir_writable(workdir)  # before the data: a first use may prepare a data set
-    iterator = data.make_iterator(config.dataset, batch_size=config.batch_size, seed=config.seed,
-                                  **data_options(config))
-    spec = iterator.spec
-    mode = parallel.resolve_mode(config.parallel, jax.device_count())
-    gan = build_gan(config, spec.shape, spec.num_classes, axis_name=parallel.step_axis_name(mode))
-    workdir = prepare_workdir(workdir)
-    is_writer = jax.process_index() == 0
-    monitors = default_monitors() if monitors is None else list(monitors)
-    schedule = critic_schedule(config)
-    compiled_steps = {n: parallel.compile_train_step(g, mode)
-                      for n, g in gans_by_critic_steps(gan, schedule).items()}
-    compiled = compiled_steps[config.n_critic]
-    keys = run_keys(config.seed)
-    config_json = config_to_json(config)
-
-    checkpointer = Checkpointer(workdir / CHECKPOINT_DIR, max_to_keep=config.keep_checkpoints)
-    start_step = 0
-    messages = []
-    if compiled.num_devices > 1:
-        batch_norm = "synchronised" if config.sync_batch_norm else "per device"
-        messages.append(f"data parallel: {mode} over {compiled.num_devices} devices in "
-                        f"{jax.process_count()} process(es), BatchNorm statistics {batch_norm}")
-    if checkpointer.latest_step() is not None:
-        # straight onto the step's layout (e.g. replicated over every process's devices)
-        restored = checkpointer.restore(parallel.abstract_state(compiled, gan, keys.init),
-                                        config=config_json)
-        state, start_step = restored.state, int(restored.step)
-        iterator.set_state(restored.data_state)
-        messages.append(f"resuming from step {start_step}")
-    else:
-        state = init_state(gan, keys.init)
-
-    if is_writer:
-        (workdir / CONFIG_FILE).write_text(json.dumps(config_json, indent=2) + "\n")
-        (workdir / DATA_SPEC_FILE).write_text(json.dumps(spec_to_json(spec), indent=2) + "\n")
-        (workdir / SAMPLES_DIR).mkdir(exist_ok=True)
-    log = RunLog(workdir, total_steps=config.steps, start_step=start_step,
-                 log_every=config.log_every, enabled=is_writer, stream=stream)
-    for text in messages:
-        log.message(text)
-
-    grid_labels, grid_columns = class_samples.class_grid(gan, config.num_samples_grid)
-    grid_z = gan.sample_latent(keys.grid, config.num_samples_grid if grid_labels is None
-                               else len(grid_labels))  # conditional: one row per class
-    sampler = jax.jit(functools.partial(generate, gan))
-    real_points = (data.sample_real(config.dataset, NUM_REAL_POINTS_PLOTTED, config.seed,
-                                    **data_options(config)) if spec.kind == "points" else None)
-    num_real = min(config.monitor_num_samples, spec.num_examples or config.monitor_num_samples)
-    failure = monitor_for_run(config, gan.loss, data.sample_real(
-        config.dataset, num_real, config.seed, **data_options(config))
-        if config.monitor_every > 0 else None)
-    monitor_z = gan.sample_latent(jax.random.fold_in(keys.grid, 1), config.monitor_num_samples)
-    monitor_labels = class_samples.balanced_labels(gan, config.monitor_num_samples)
-    # the trained G, not its EMA: the EMA starts at the untrained G and lags it by ~1/(1 − decay)
-    # steps, which would look like a collapse long after G has spread out
-    monitor_sampler = jax.jit(functools.partial(generate, gan, use_ema=False))
-
-    def monitor_samples(step: int, logical: GANState) -> Report:
-        """The failure monitor's verdict on G's samples of the fixed latent batch (computed on
-        every process, so that all of them stop together)."""
-        samples = monitor_sampler(parallel.host_local_state(logical), monitor_z, monitor_labels)
-        return failure.observe_samples(step, np.asarray(samples))
-
-    def write_samples(step: int, logical: GANState) -> None:
-        if not is_writer:
-            return
-        # this process's copy: process 0 samples alone, without the other processes' devices
-        picture = sample_picture(sampler(parallel.host_local_state(logical), grid_z, grid_labels),
-                                 spec, real_points, title=f"step {step}", columns=grid_columns)
-        visualize.save_png(picture, workdir / SAMPLES_DIR / f"step_{step:07d}.png")
-        log.image("samples", step, picture)
-
-    def save_checkpoint(step: int, logical: GANState, wait: bool = False) -> None:
-        try:
-            checkpointer.save(step, logical, iterator.get_state(), config_json, wait=wait)
-        except NonFiniteStateError as err:
-            raise DivergenceError(f"training diverged at step {step}: {err}") from None
-
-    device_state = compiled.put_state(state)
-    step, last_saved, metrics = start_step, start_step, {}
-    pending: tuple[int, Any] | None = None  # (step, device metrics) not yet looked at
-
-    def observe(samples_report: Report | None = None) -> None:
-        """Hands the pending step's metrics to the failure monitor, the logs and the monitors
-        (one step behind, so the host reads step s's metrics while the device runs step s + 1).
-        `samples_report`: the failure monitor's verdict on step s's samples, if taken."""
-        nonlocal pending, metrics
-        if pending is None:
-            return
-        done, device_metrics = pending
-        pending = None
-        metrics = _host_metrics(device_metrics)
-        report = failure.observe(done, metrics)
-        warnings = report.warnings + (samples_report.warnings if samples_report else ())
-        # logged first, so that the bad step is on record when a monitor stops the run
-        log.step(done, {**metrics, **report.metrics}, force=bool(warnings))
-        for text in warnings:
-            log.warning(done, text)
-        if non_finite_message(done, metrics) is not None:
-            raise DivergenceError(non_finite_message(
-                done, metrics, parallel.host_local_state(compiled.get_state(device_state))))
-        for monitor in monitors:
-            monitor(done, metrics)
-        stop_reason = report.stop or (samples_report.stop if samples_report else None)
-        if stop_reason is not None:
-            raise TrainingStopped(stop_reason)
-
-    stop = StopFlag()
+    run = setup_run(config, workdir, monitors)
+    state, start_step = restore_or_init(run)
+    out = open_outputs(run, start_step, stream)
+    device_state = run.compiled.put_state(state)
     try:
-        with stop if handle_signals else contextlib.nullcontext():
-            while step < config.steps and stop.signal_name is None:
-                critic_steps = schedule.at(step)
-                batch = compiled_steps[critic_steps].put_batch(step_batch(iterator, critic_steps))
-                device_state, device_metrics = compiled_steps[critic_steps](
-                    device_state, batch, step_key(keys.train, step))
-                observe()
-                step += 1
-                pending = (step, device_metrics)
-                if (_due(step, config.checkpoint_every) or _due(step, config.sample_every)
-                        or _due(step, config.monitor_every)):
-                    logical = compiled.get_state(device_state)
-                    observe(monitor_samples(step, logical)
-                            if _due(step, config.monitor_every) else None)
-                    if _due(step, config.sample_every):
-                        write_samples(step, logical)
-                    if _due(step, config.checkpoint_every):
-                        save_checkpoint(step, logical)
-                        last_saved = step
-            observe()
-            logical = compiled.get_state(device_state)
-            if step != last_saved or checkpointer.latest_step() is None:
-                save_checkpoint(step, logical, wait=True)
-            checkpointer.wait_until_finished()
-        if stop.signal_name is not None:
-            log.message(f"stopped by {stop.signal_name} at step {step}; checkpoint saved in "
-                        f"{workdir / CHECKPOINT_DIR}")
-        else:
-            if not _due(step, config.sample_every) or step == start_step:
-                write_samples(step, logical)
-            if is_writer:
-                records = read_metrics(workdir / METRICS_FILE)
-                if records:
-                    visualize.save_png(visualize.training_curves_picture(records),
-                                       workdir / CURVES_FILE)
+        end = run_loop(run, out, device_state, start_step, handle_signals)
+        finish_run(run, out, end, start_step)
     except TrainingStopped as err:
-        checkpointer.wait_until_finished()
-        kept = checkpointer.latest_step()
-        where = (f"the last good checkpoint (step {kept}) is kept in {workdir / CHECKPOINT_DIR}"
-                 if kept is not None else "no checkpoint was saved")
-        err.args = (f"{err}; {where}",)
+        _note_kept_checkpoint(run, err)
         raise
     finally:
-        log.close()
-        checkpointer.close()
-    return TrainSummary(state=logical, step=step, start_step=start_step,
-                        stopped_by=stop.signal_name, metrics=metrics,
-                        seconds=time.monotonic() - started, workdir=workdir)
-
+        out.log.close()
+        run.checkpointer.close()
+    return TrainSummary(state=end.state, step=end.step, start_step=start_step,
+                        stopped_by=end.stopped_by, metrics=end.metrics,
+                        seconds=time.monotonic() - started, workdir=run.workdir)

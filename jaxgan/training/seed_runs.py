@@ -1,9 +1,9 @@
 """Training `config.num_seeds` seeds of one config at once: the multi-seed `jaxgan train`.
 
 `train_seeds(config, workdir)` trains seeds s, s+1, …, s+S−1 (s = config.seed) with the step mapped
-over seeds inside one jit (jaxgan.training.seeds). Seed i is the single run with `seed = s + i`: its
-initial state, step noise and grid latents come from `jaxgan.training.loop.run_keys(s + i)`, and its data
-from its own iterator seeded with s + i, so `DIR/seed_<s+i>` holds what
+over seeds inside one jit (jaxgan.training.seeds). Seed i is the single run with `seed = s + i`:
+its initial state, step noise and grid latents come from `jaxgan.training.run.run_keys(s + i)`, and its
+data from its own iterator seeded with s + i, so `DIR/seed_<s+i>` holds what
 `jaxgan train --config.seed=<s+i> --workdir DIR/seed_<s+i>` would have written, to float rounding:
 
     DIR/seed_<k>/ config.json (seed k, num_seeds 1), data_spec.json, checkpoints/ (state and data
@@ -16,15 +16,20 @@ last good checkpoint stays); the other seeds go on.
 
 Differences from a single run: one device only (config.parallel 'auto' or 'jit'); the
 sample-based failure monitor (config.monitor_*) is not run.
+
+`train_seeds` takes the single run's steps (jaxgan.training.loop), each for S seeds: `setup_seeds`,
+`restore_common_step` and `open_seed_outputs`, `run_seed_loop`, `finish_seeds`, built from the same
+pieces (jaxgan.training.run: keys, start states, batches, the stop flag; jaxgan.training.workdir:
+the files of a run).
 """
 from __future__ import annotations
 
 import contextlib
-import json
+import dataclasses
 import os
 import pathlib
 import time
-from typing import IO, Any
+from typing import IO, Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -34,12 +39,19 @@ import numpy as np
 from jaxgan import data, visualize
 from jaxgan.config import build_gan
 from jaxgan.core import class_samples
-from jaxgan.core.critic_schedule import critic_schedule, gans_by_critic_steps
+from jaxgan.core.critic_schedule import CriticSchedule, critic_schedule, gans_by_critic_steps
+from jaxgan.core.gan import GAN
 from jaxgan.core.state import generate
 from jaxgan.training.checkpoint import Checkpointer, NonFiniteStateError
-from jaxgan.training.logs import METRICS_FILE, RunLog, read_metrics
+from jaxgan.training.logs import RunLog
+from jaxgan.training.run import (LoopEnd, RunKeys, StopFlag, TrainSummary, abstract_state,
+                                 data_options, due, init_state, needs_final_samples,
+                                 plotted_real_points, run_keys, sample_picture, step_batch)
 from jaxgan.training.run_config import ConfigError, config_to_json, validate_config
-from jaxgan.training.seeds import make_multi_seed_step, multi_seed_step_keys, stack_trees, unstack_state
+from jaxgan.training.seeds import (make_multi_seed_step, multi_seed_step_keys, stack_trees,
+                                   unstack_state)
+from jaxgan.training.workdir import (CHECKPOINT_DIR, WorkdirError, prepare_workdir, samples_file,
+                                     save_training_curves, write_run_files)
 
 SEED_DIR_FORMAT = "seed_{}"
 
@@ -63,170 +75,239 @@ def _check_supported(config: ml_collections.ConfigDict) -> None:
                           f"(got parallel={config.parallel!r})")
 
 
-def train_seeds(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
-                handle_signals: bool = True, stream: IO[str] | None = None):
-    """Trains seeds config.seed … config.seed + config.num_seeds − 1 at once (module docstring).
+# --- 1. set-up ------------------------------------------------------------------------------------
 
-    Returns a `jaxgan.training.loop.TrainSummary` whose `state` is the stacked state of all seeds, `metrics`
-    the first seed's last metrics and `workdir` the parent directory.
-    """
-    from jaxgan.training import loop  # the single-run loop; imported here, it imports this module
+@dataclasses.dataclass
+class SeedRuns:
+    """The pieces of a multi-seed run that `setup_seeds` builds: one GAN and compiled step for all
+    seeds; per seed its config, data iterator, keys, workdir and checkpointer."""
 
-    started = time.monotonic()
+    config: ml_collections.ConfigDict
+    workdir: pathlib.Path | str           # the parent of the seed_<k> directories
+    spec: data.DatasetSpec
+    gan: GAN
+    schedule: CriticSchedule
+    steps_by_critic: dict[int, Callable]  # the multi-seed step per number of critic updates
+    iterators: list[data.BatchIterator]
+    keys: list[RunKeys]
+    train_keys: jax.Array                 # the seeds' train keys, stacked
+    workdirs: list[pathlib.Path]
+    configs_json: list[dict[str, Any]]
+    checkpointers: list[Checkpointer]
+
+    @property
+    def num(self) -> int:
+        return len(self.iterators)
+
+
+def setup_seeds(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> SeedRuns:
+    """Checks `config`, then builds every seed's data iterator, keys, workdir and checkpointer,
+    and the GAN and multi-seed steps they share."""
     validate_config(config)
     _check_supported(config)
     num = config.num_seeds
     configs = [seed_config(config, i) for i in range(num)]
     iterators = [data.make_iterator(c.dataset, batch_size=c.batch_size, seed=c.seed,
-                                    **loop.data_options(c)) for c in configs]
+                                    **data_options(c)) for c in configs]
     spec = iterators[0].spec
     gan = build_gan(config, spec.shape, spec.num_classes)
     schedule = critic_schedule(config)
     steps_by_critic = {n: make_multi_seed_step(g, seed_map=config.seed_map)
                        for n, g in gans_by_critic_steps(gan, schedule).items()}
-    keys = [loop.run_keys(c.seed) for c in configs]
+    keys = [run_keys(c.seed) for c in configs]
     train_keys = jnp.stack([k.train for k in keys])
-    workdirs = [loop.prepare_workdir(seed_workdir(workdir, c.seed)) for c in configs]
+    workdirs = [prepare_workdir(seed_workdir(workdir, c.seed)) for c in configs]
     configs_json = [config_to_json(c) for c in configs]
-    checkpointers = [Checkpointer(w / loop.CHECKPOINT_DIR, max_to_keep=config.keep_checkpoints)
+    checkpointers = [Checkpointer(w / CHECKPOINT_DIR, max_to_keep=config.keep_checkpoints)
                      for w in workdirs]
-    try:
-        return _train(config, workdir, gan, spec, iterators, keys, train_keys, steps_by_critic,
-                      schedule, workdirs, configs_json, checkpointers, handle_signals, stream,
-                      started)
-    finally:
-        for checkpointer in checkpointers:
-            checkpointer.close()
+    return SeedRuns(config=config, workdir=workdir, spec=spec, gan=gan, schedule=schedule,
+                    steps_by_critic=steps_by_critic, iterators=iterators, keys=keys,
+                    train_keys=train_keys, workdirs=workdirs, configs_json=configs_json,
+                    checkpointers=checkpointers)
 
 
-def _restore_common_step(gan, keys, checkpointers, iterators, configs_json) -> tuple[list, int]:
+# --- 2. restore, and the outputs ------------------------------------------------------------------
+
+def restore_common_step(seeds: SeedRuns) -> tuple[list, int]:
     """Every seed's state at the newest step all seeds have a checkpoint of (fresh if none)."""
-    from jaxgan.training import loop
-
-    saved = [set(c.all_steps()) for c in checkpointers]
+    saved = [set(c.all_steps()) for c in seeds.checkpointers]
     if not any(saved):
-        return [loop.init_state(gan, k.init) for k in keys], 0
+        return [init_state(seeds.gan, k.init) for k in seeds.keys], 0
     common = set.intersection(*saved)
     if not common:
-        raise loop.WorkdirError(
+        raise WorkdirError(
             "the seeds' checkpoints have no step in common, so they cannot resume together; "
             "delete the seed_* directories to start again")
     step = max(common)
     states = []
-    for k, checkpointer, iterator, config_json in zip(keys, checkpointers, iterators,
-                                                      configs_json):
-        restored = checkpointer.restore(loop.abstract_state(gan, k.init), step=step,
+    for k, checkpointer, iterator, config_json in zip(seeds.keys, seeds.checkpointers,
+                                                      seeds.iterators, seeds.configs_json):
+        restored = checkpointer.restore(abstract_state(seeds.gan, k.init), step=step,
                                         config=config_json)
         iterator.set_state(restored.data_state)
         states.append(restored.state)
     return states, step
 
 
-def _train(config, workdir, gan, spec, iterators, keys, train_keys, steps_by_critic, schedule,
-           workdirs, configs_json, checkpointers, handle_signals, stream, started):
-    from jaxgan.training import loop
+@dataclasses.dataclass
+class SeedOutputs:
+    """What the multi-seed loop writes to: one log per seed (progress printed for the first),
+    the seeds' fixed latent batches and their sampler, and the seeds that diverged."""
 
-    num = len(iterators)
-    states, start_step = _restore_common_step(gan, keys, checkpointers, iterators, configs_json)
-    states = stack_trees(states)
-    for w, config_json in zip(workdirs, configs_json):
-        (w / loop.CONFIG_FILE).write_text(json.dumps(config_json, indent=2) + "\n")
-        (w / loop.DATA_SPEC_FILE).write_text(json.dumps(loop.spec_to_json(spec), indent=2)
-                                              + "\n")
-        (w / loop.SAMPLES_DIR).mkdir(exist_ok=True)
+    logs: list[RunLog]
+    quiet: IO[str]                        # where the progress lines of the other seeds go
+    grid_z: list[jax.Array]
+    grid_labels: jax.Array | None
+    grid_columns: int | None
+    sampler: Callable
+    real_points: list[np.ndarray | None]
+    diverged: set[int] = dataclasses.field(default_factory=set)
+
+
+def open_seed_outputs(seeds: SeedRuns, start_step: int,
+                      stream: IO[str] | None = None) -> SeedOutputs:
+    """Writes every seed's config.json, data_spec.json and samples/, opens their logs and draws
+    their fixed latent batches."""
+    config, gan = seeds.config, seeds.gan
+    for w, config_json in zip(seeds.workdirs, seeds.configs_json):
+        write_run_files(w, config_json, seeds.spec)
     quiet = open(os.devnull, "w")  # progress lines of the seeds after the first
     logs = [RunLog(w, total_steps=config.steps, start_step=start_step,
                    log_every=config.log_every, stream=stream if i == 0 else quiet)
-            for i, w in enumerate(workdirs)]
-    logs[0].message(f"{num} seeds ({', '.join(w.name for w in workdirs)}) trained at once in "
-                    f"{workdir}" + (f", resuming from step {start_step}" if start_step else ""))
+            for i, w in enumerate(seeds.workdirs)]
+    logs[0].message(f"{seeds.num} seeds ({', '.join(w.name for w in seeds.workdirs)}) trained at "
+                    f"once in {seeds.workdir}"
+                    + (f", resuming from step {start_step}" if start_step else ""))
 
     grid_labels, grid_columns = class_samples.class_grid(gan, config.num_samples_grid)
     grid_z = [gan.sample_latent(k.grid, config.num_samples_grid if grid_labels is None
-                                else len(grid_labels)) for k in keys]
+                                else len(grid_labels)) for k in seeds.keys]
     sampler = jax.jit(lambda state, z: generate(gan, state, z, grid_labels))
-    real_points = ([data.sample_real(config.dataset, loop.NUM_REAL_POINTS_PLOTTED, seed,
-                                     **loop.data_options(config))
-                    for seed in (json_c["seed"] for json_c in configs_json)]
-                   if spec.kind == "points" else [None] * num)
-    diverged: set[int] = set()
+    real_points = [plotted_real_points(config, seeds.spec, json_c["seed"])
+                   for json_c in seeds.configs_json]
+    return SeedOutputs(logs=logs, quiet=quiet, grid_z=grid_z, grid_labels=grid_labels,
+                       grid_columns=grid_columns, sampler=sampler, real_points=real_points)
 
-    def write_samples(step: int) -> None:
-        for i in range(num):
-            if i in diverged:
-                continue
-            samples = sampler(unstack_state(states, i), grid_z[i])
-            picture = loop.sample_picture(samples, spec, real_points[i], title=f"step {step}",
-                                           columns=grid_columns)
-            visualize.save_png(picture, workdirs[i] / loop.SAMPLES_DIR / f"step_{step:07d}.png")
-            logs[i].image("samples", step, picture)
 
-    def save(step: int, wait: bool = False) -> None:
-        for i in range(num):
-            if i in diverged:
-                continue
-            try:
-                checkpointers[i].save(step, unstack_state(states, i), iterators[i].get_state(),
-                                      configs_json[i], wait=wait)
-            except NonFiniteStateError as err:  # NaN parameters with finite metrics
-                diverged.add(i)
-                logs[0].message(f"{workdirs[i].name} diverged: {err}")
+def write_seed_samples(seeds: SeedRuns, out: SeedOutputs, states, step: int) -> None:
+    """Every live seed's samples/step_NNNNNNN.png and TensorBoard image."""
+    for i in range(seeds.num):
+        if i in out.diverged:
+            continue
+        samples = out.sampler(unstack_state(states, i), out.grid_z[i])
+        picture = sample_picture(samples, seeds.spec, out.real_points[i], title=f"step {step}",
+                                 columns=out.grid_columns)
+        visualize.save_png(picture, samples_file(seeds.workdirs[i], step))
+        out.logs[i].image("samples", step, picture)
 
-    def observe(step: int, device_metrics: dict[str, jax.Array]) -> dict[str, Any]:
-        host = jax.device_get(device_metrics)
-        per_seed = []
-        for i in range(num):
-            metrics = {k: (bool(v[i]) if np.asarray(v).dtype == bool else float(v[i]))
-                       for k, v in host.items()}
-            per_seed.append(metrics)
-            if i in diverged:
-                continue
-            logs[i].step(step, metrics)
-            if not metrics.get("finite", True):
-                diverged.add(i)
-                logs[0].message(f"step {step}: {workdirs[i].name} diverged (NaN/Inf metrics); "
-                                f"it is no longer saved or sampled, the other seeds go on")
-        return per_seed[0]
 
-    stop = loop.StopFlag()
+def save_seed_checkpoints(seeds: SeedRuns, out: SeedOutputs, states, step: int,
+                          wait: bool = False) -> None:
+    """Every live seed's checkpoint at `step`; a seed whose state holds NaN/Inf is reported and
+    marked diverged instead."""
+    for i in range(seeds.num):
+        if i in out.diverged:
+            continue
+        try:
+            seeds.checkpointers[i].save(step, unstack_state(states, i),
+                                        seeds.iterators[i].get_state(), seeds.configs_json[i],
+                                        wait=wait)
+        except NonFiniteStateError as err:  # NaN parameters with finite metrics
+            out.diverged.add(i)
+            out.logs[0].message(f"{seeds.workdirs[i].name} diverged: {err}")
+
+
+# --- 3. the loop ----------------------------------------------------------------------------------
+
+def _observe(seeds: SeedRuns, out: SeedOutputs, step: int,
+             device_metrics: dict[str, jax.Array]) -> dict[str, Any]:
+    """Logs every live seed's metrics of `step`, marks seeds with NaN/Inf metrics diverged;
+    returns the first seed's metrics."""
+    host = jax.device_get(device_metrics)
+    per_seed = []
+    for i in range(seeds.num):
+        metrics = {k: (bool(v[i]) if np.asarray(v).dtype == bool else float(v[i]))
+                   for k, v in host.items()}
+        per_seed.append(metrics)
+        if i in out.diverged:
+            continue
+        out.logs[i].step(step, metrics)
+        if not metrics.get("finite", True):
+            out.diverged.add(i)
+            out.logs[0].message(f"step {step}: {seeds.workdirs[i].name} diverged (NaN/Inf "
+                                f"metrics); it is no longer saved or sampled, the other seeds go on")
+    return per_seed[0]
+
+
+def run_seed_loop(seeds: SeedRuns, out: SeedOutputs, states, start_step: int,
+                  handle_signals: bool = True) -> LoopEnd:
+    """Trains the stacked `states` from `start_step` to config.steps (or until SIGTERM/SIGINT),
+    writing every seed's metrics, sample grids and checkpoints when due; saves the last step."""
+    config = seeds.config
+    stop = StopFlag()
     step, last_saved, metrics = start_step, start_step, {}
+    with stop if handle_signals else contextlib.nullcontext():
+        while step < config.steps and stop.signal_name is None:
+            critic_steps = seeds.schedule.at(step)
+            batches = [step_batch(it, critic_steps) for it in seeds.iterators]
+            batch = {k: np.stack([b[k] for b in batches]) for k in batches[0]}
+            states, device_metrics = seeds.steps_by_critic[critic_steps](
+                states, batch, multi_seed_step_keys(seeds.train_keys, step))
+            step += 1
+            metrics = _observe(seeds, out, step, device_metrics)
+            if due(step, config.sample_every):
+                write_seed_samples(seeds, out, states, step)
+            if due(step, config.checkpoint_every):
+                save_seed_checkpoints(seeds, out, states, step)
+                last_saved = step
+        if step != last_saved or any(c.latest_step() is None for c in seeds.checkpointers):
+            save_seed_checkpoints(seeds, out, states, step, wait=True)
+        for checkpointer in seeds.checkpointers:
+            checkpointer.wait_until_finished()
+    return LoopEnd(state=states, step=step, stopped_by=stop.signal_name, metrics=metrics)
+
+
+# --- 4. the end of a run --------------------------------------------------------------------------
+
+def finish_seeds(seeds: SeedRuns, out: SeedOutputs, end: LoopEnd, start_step: int) -> None:
+    """The last sample grids and every seed's training_curves.png (or the line saying where the
+    checkpoints of a stopped run are); the list of diverged seeds."""
+    if end.stopped_by is not None:
+        out.logs[0].message(f"stopped by {end.stopped_by} at step {end.step}; checkpoints saved "
+                            f"in {seeds.workdir}/seed_*")
+    else:
+        if needs_final_samples(end.step, start_step, seeds.config):
+            write_seed_samples(seeds, out, end.state, end.step)
+        for w in seeds.workdirs:
+            save_training_curves(w)
+    if out.diverged:
+        out.logs[0].message("diverged seeds: " + ", ".join(seeds.workdirs[i].name
+                                                           for i in sorted(out.diverged)))
+
+
+def train_seeds(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
+                handle_signals: bool = True, stream: IO[str] | None = None) -> TrainSummary:
+    """Trains seeds config.seed … config.seed + config.num_seeds − 1 at once (module docstring).
+
+    Returns a `jaxgan.training.run.TrainSummary` whose `state` is the stacked state of all seeds,
+    `metrics` the first seed's last metrics and `workdir` the parent directory.
+    """
+    started = time.monotonic()
+    seeds = setup_seeds(config, workdir)
     try:
-        with stop if handle_signals else contextlib.nullcontext():
-            while step < config.steps and stop.signal_name is None:
-                critic_steps = schedule.at(step)
-                batches = [loop.step_batch(it, critic_steps) for it in iterators]
-                batch = {k: np.stack([b[k] for b in batches]) for k in batches[0]}
-                states, device_metrics = steps_by_critic[critic_steps](
-                    states, batch, multi_seed_step_keys(train_keys, step))
-                step += 1
-                metrics = observe(step, device_metrics)
-                if loop._due(step, config.sample_every):
-                    write_samples(step)
-                if loop._due(step, config.checkpoint_every):
-                    save(step)
-                    last_saved = step
-            if step != last_saved or any(c.latest_step() is None for c in checkpointers):
-                save(step, wait=True)
-            for checkpointer in checkpointers:
-                checkpointer.wait_until_finished()
-        if stop.signal_name is not None:
-            logs[0].message(f"stopped by {stop.signal_name} at step {step}; checkpoints saved in "
-                            f"{workdir}/seed_*")
-        else:
-            if not loop._due(step, config.sample_every) or step == start_step:
-                write_samples(step)
-            for w in workdirs:
-                records = read_metrics(w / METRICS_FILE)
-                if records:
-                    visualize.save_png(visualize.training_curves_picture(records),
-                                       w / loop.CURVES_FILE)
-        if diverged:
-            logs[0].message("diverged seeds: " + ", ".join(workdirs[i].name
-                                                           for i in sorted(diverged)))
+        states, start_step = restore_common_step(seeds)
+        states = stack_trees(states)
+        out = open_seed_outputs(seeds, start_step, stream)
+        try:
+            end = run_seed_loop(seeds, out, states, start_step, handle_signals)
+            finish_seeds(seeds, out, end, start_step)
+        finally:
+            for log in out.logs:
+                log.close()
+            out.quiet.close()
     finally:
-        for log in logs:
-            log.close()
-        quiet.close()
-    return loop.TrainSummary(state=states, step=step, start_step=start_step,
-                              stopped_by=stop.signal_name, metrics=metrics,
-                              seconds=time.monotonic() - started, workdir=pathlib.Path(workdir))
+        for checkpointer in seeds.checkpointers:
+            checkpointer.close()
+    return TrainSummary(state=end.state, step=end.step, start_step=start_step,
+                        stopped_by=end.stopped_by, metrics=end.metrics,
+                        seconds=time.monotonic() - started, workdir=pathlib.Path(workdir))
