@@ -9,6 +9,9 @@ Bad input (unknown config key, loss, data set; a value of the wrong type or out 
 that cannot be written) ends with one line on stderr and exit status 2; `--debug` shows the
 traceback instead. A run stopped by SIGTERM checkpoints and exits 0, by SIGINT exits 130 after
 checkpointing; a diverged run (NaN/Inf metrics) exits 1.
+
+Room `cli`, the top: may import every room (it does so inside the commands, `jaxgan train` only
+after jax.distributed is set up); nothing in jaxgan imports it.
 """
 from __future__ import annotations
 

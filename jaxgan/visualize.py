@@ -2,6 +2,10 @@
 
 Everything returns or writes plain uint8 arrays / PNG files; matplotlib is used through its
 object-oriented `Figure` API with the Agg canvas, so no global backend or pyplot state is touched.
+
+Room `visualize`, a leaf side room of one module: imports nothing of jaxgan, so that the training
+loop (sample grids, training curves), the tools (interpolation pictures) and cli (`jaxgan sample`)
+can all draw with it.
 """
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""Input pipelines: TFDS catalog data sets, the embedded digits data set, toy 2-D mixtures."""
+"""Input pipelines: TFDS catalog data sets, the embedded digits data set, toy 2-D mixtures
+(host iterators; `toy_sampler` draws the mixtures on device inside a jitted loop).
+
+Room `data`, a side room: imports nothing of jaxgan outside `jaxgan.data`; used by training, tools
+and cli (and by the digits classifier's training script in `jaxgan.metrics`).
+"""
 from jaxgan.data.errors import DataError
 from jaxgan.data.iterators import BatchIterator
 from jaxgan.data.pipeline import DATASETS, dataset_kind, get_spec, make_iterator, sample_real

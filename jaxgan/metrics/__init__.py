@@ -1,7 +1,11 @@
 """Evaluation metrics for GANs: FID, KID, Inception Score, precision/recall/density/coverage, 2-D mode
 metrics and class coverage, with the digits classifier and the FID Inception as feature extractors.
 
-Feature extractors are imported lazily (`jaxgan.metrics.digits_classifier`, `jaxgan.metrics.inception`).
+Feature extractors are imported lazily (`jaxgan.metrics.digits_classifier`,
+`jaxgan.metrics.inception`).
+
+Room `metrics`, a side room: imports only `jaxgan.metrics` and `jaxgan.data` (the digits to train
+its classifier on); used by training (the failure monitor), tools and cli.
 """
 from jaxgan.metrics.coverage import class_coverage
 from jaxgan.metrics.evaluate import EXTRACTORS, evaluate_images, make_extractor
