@@ -1,7 +1,8 @@
-"""Compare GAN loss variants over many seeds, all seeds of a variant trained at once (jaxgan.training.seeds).
+"""Compare GAN loss variants over many seeds, all seeds of a variant trained at once
+(jaxgan.training.seeds).
 
-For a data set and a list of loss variants (default: every loss of jaxgan.core.losses.LOSSES with its
-usual penalty and n_critic), trains S seeds per variant with the same budget (the same number of
+For a data set and a list of loss variants (default: every loss of jaxgan.core.losses.LOSSES with
+its usual penalty and n_critic), trains S seeds per variant with the same budget (the same number of
 generator updates, batch size and architecture), evaluates every seed and writes to --out:
 
   results.md   per variant mean ± standard error over seeds of each metric, wall time (toy data:

@@ -3,7 +3,8 @@
 For each experiment config (default: the three conditional digits configs), trains with the config's
 budget (config.steps generator steps, batch config.batch_size), then draws `--per_class` samples of
 every class and classifies them. Reported: per-class accuracy, their mean, the wall time of training
-(jaxgan.training.loop.train_and_evaluate, as `jaxgan train` runs it: compile, data, logs, checkpoints).
+(jaxgan.training.loop.train_and_evaluate, as `jaxgan train` runs it: compile, data, logs,
+checkpoints).
 
 The classifier is the project's digits classifier (`jaxgan.metrics.digits_classifier`, shipped
 weights); its accuracy on its own held-out real digits at the same resolution is reported too.
@@ -46,9 +47,10 @@ def reference_classifier(resolution: int) -> tuple[float, str]:
 
 
 def train_and_score(config, per_class: int) -> tuple[np.ndarray, float, dict]:
-    """Trains as `jaxgan train` does (jaxgan.training.loop.train_and_evaluate) in a temporary workdir, then
-    scores `per_class` samples of every class as `jaxgan eval` does (jaxgan.tools.evaluate.class_accuracy:
-    sample i asks for class i mod K). Returns (per-class accuracy, training seconds, last metrics)."""
+    """Trains as `jaxgan train` does (jaxgan.training.loop.train_and_evaluate) in a temporary
+    workdir, then scores `per_class` samples of every class as `jaxgan eval` does
+    (jaxgan.tools.evaluate.class_accuracy: sample i asks for class i mod K). Returns (per-class
+    accuracy, training seconds, last metrics)."""
     with tempfile.TemporaryDirectory() as workdir:
         # handle_signals=False: a SIGTERM ends the benchmark instead of cutting one run short
         summary = train_and_evaluate(config, workdir, stream=io.StringIO(), handle_signals=False)

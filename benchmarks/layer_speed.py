@@ -1,10 +1,10 @@
 """Per-layer speed of the DCGAN 4x4 stride-2 layers in each impl, and of BatchNorm.
 
 For every layer shape of DCGAN-32 (and DCGAN-64 with --resolution 64) and every impl of
-jaxgan.models.layers, times the jitted forward and the jitted forward+backward (gradients with respect
-to the input and the kernel of <layer(x, k), g>). Implementations are run round-robin, `--reps`
-times each, and the minimum is reported, both wall-clock and process CPU time (the sum over
-threads, steadier than wall time on a shared machine). BatchNorm (flax, training mode) is timed
+jaxgan.models.layers, times the jitted forward and the jitted forward+backward (gradients with
+respect to the input and the kernel of <layer(x, k), g>). Implementations are run round-robin,
+`--reps` times each, and the minimum is reported, both wall-clock and process CPU time (the sum
+over threads, steadier than wall time on a shared machine). BatchNorm (flax, training mode) is timed
 the same way on the same activations.
 
   python benchmarks/layer_speed.py [--batch 64] [--resolution 32] [--reps 7] [--json]

@@ -3,11 +3,13 @@
 Three ways to train S seeds of one toy variant (benchmarks/compare_losses.py's config) for --steps
 generator steps, each timed from building the GAN to the last step (compilation included):
 
-  vmapped     S seeds in one run: jaxgan.training.seeds.make_multi_seed_loop (the step vmapped over seeds,
-              batches drawn on device, `log_every` steps per call), as compare_losses.py trains.
+  vmapped     S seeds in one run: jaxgan.training.seeds.make_multi_seed_loop (the step vmapped over
+              seeds, batches drawn on device, `log_every` steps per call), as compare_losses.py
+              trains.
   sequential  S separate runs one after another, each the ordinary single-seed path: the jitted step
-              (jaxgan.core.step.jit_train_step) called once per step on a batch from the host iterator
-              (jaxgan.data.make_iterator), compiled once per run as separate runs would be.
+              (jaxgan.core.step.jit_train_step) called once per step on a batch from the host
+              iterator (jaxgan.data.make_iterator), compiled once per run as separate runs would
+              be.
   sequential_fused
               S separate runs through the same fused loop as `vmapped` with S = 1 (batches on device,
               `log_every` steps per call), compiled once and reused by all runs: the fastest

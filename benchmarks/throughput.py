@@ -1,8 +1,8 @@
 """Throughput of jaxgan's jitted training step: ms/step, images/s, FLOPs and the matmul peak.
 
 Builds the GAN from `jaxgan.config.base_config()` with the chosen architecture, resolution,
-channels, batch, loss and parallel mode (jaxgan.config.build_gan, jaxgan.training.parallel), runs the
-compiled step on a fixed random batch, and times it after warm-up: each step is synchronised
+channels, batch, loss and parallel mode (jaxgan.config.build_gan, jaxgan.training.parallel), runs
+the compiled step on a fixed random batch, and times it after warm-up: each step is synchronised
 (`jax.block_until_ready` on the new state and metrics), the median over `--steps` is reported
 (minimum and process CPU time too: on a shared machine they show how much of the wall time was
 waiting for a core).
@@ -228,8 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.parallel not in PARALLEL_CHOICES:
         p.error(f"--parallel must be one of {', '.join(PARALLEL_CHOICES)}, got {a.parallel!r}")
     if a.parallel not in parallel.PARALLEL_MODES:
-        p.error(f"--parallel {a.parallel} is not available in this jaxgan (jaxgan.training.parallel has "
-                f"{', '.join(sorted(parallel.PARALLEL_MODES))})")
+        p.error(f"--parallel {a.parallel} is not available in this jaxgan "
+                f"(jaxgan.training.parallel has {', '.join(sorted(parallel.PARALLEL_MODES))})")
     if a.steps < 1 or a.warmup < 1 or a.batch < 1 or a.n_critic < 1:
         p.error("--steps, --warmup, --batch and --n-critic must be >= 1")
     try:

@@ -1,4 +1,5 @@
-"""jaxgan.training.checkpoint: exact round trips, refusals, corrupt fall-back, layouts, SIGKILL mid-save."""
+"""jaxgan.training.checkpoint: exact round trips, refusals, corrupt fall-back, layouts, SIGKILL
+mid-save."""
 from __future__ import annotations
 
 import glob

@@ -1,4 +1,5 @@
-"""Exact resume through the training loop and the real Orbax checkpoints (jaxgan.training.checkpoint).
+"""Exact resume through the training loop and the real Orbax checkpoints
+(jaxgan.training.checkpoint).
 
 N steps straight; N/2 steps then a second `train` to N in the same workdir; and a run stopped by a
 SIGTERM part-way, then resumed to N: all three end in bit-identical parameters, optimizer states,

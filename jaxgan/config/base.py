@@ -23,7 +23,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.g_features = 64
     c.d_features = 64
     c.d_norm = "batch"  # batch | layer | none
-    c.conv_impl = "auto"  # how DCGAN's 4x4 stride-2 convs are computed (jaxgan.models.layers; same result)
+    c.conv_impl = "auto"  # how DCGAN's 4x4 stride-2 convs are computed (models.layers; same result)
     c.mlp_g_hidden = (400, 400, 400, 400)
     c.mlp_d_hidden = (200, 200, 200)
     c.mlp_g_batch_norm = True
@@ -39,7 +39,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.penalty_weight = 10.0
     c.weight_clip = 0.0  # > 0: WGAN weight clipping of D's params to [-c, c]
     c.n_critic = 1
-    # stabilisers (jaxgan.core.augment, jaxgan.core.critic_schedule, jaxgan.core.optim, jaxgan.training.monitors)
+    # stabilisers (jaxgan.core: augment, critic_schedule, optim; jaxgan.training.monitors)
     c.n_critic_boost = 0  # > 0: WGAN schedule, this many critic steps at the boosted steps (100)
     c.n_critic_boost_first = 25  # ... for the first this many generator steps
     c.n_critic_boost_every = 500  # ... and at every this-many-th generator step
@@ -75,7 +75,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.monitor_stop_on = ""  # signs that stop the run: "convergence_failure,mode_collapse"
     # run
     c.num_seeds = 1  # > 1: train seeds seed..seed+num_seeds-1 at once (jaxgan.training.seed_runs)
-    c.seed_map = "vmap"  # how those seeds are mapped in the step: vmap | map | unroll (jaxgan.training.seeds)
+    c.seed_map = "vmap"  # how the seeds are mapped: vmap | map | unroll (jaxgan.training.seeds)
     c.parallel = "auto"  # jaxgan.training.parallel mode: auto | jit | pmap | shard_map
     c.sync_batch_norm = True  # BatchNorm statistics over the global batch, not per device
     c.log_every = 50

@@ -43,9 +43,10 @@ def build_gan(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],
     """The GAN a config describes, for data of `data_shape`.
 
     `num_classes`: the data's classes (used by class-conditional configs, jaxgan.core.conditioning).
-    `axis_name`: the device axis the step runs under (`jaxgan.training.parallel.step_axis_name(mode)`);
-    with `config.sync_batch_norm` the BatchNorm layers average their batch statistics over it
-    (cross-GPU BatchNorm, Peng et al. 2018, arXiv:1711.07240).
+    `axis_name`: the device axis the step runs under
+    (`jaxgan.training.parallel.step_axis_name(mode)`); with `config.sync_batch_norm` the BatchNorm
+    layers average their batch statistics over it (cross-GPU BatchNorm, Peng et al. 2018,
+    arXiv:1711.07240).
     `config.pack` > 1 wraps D for PacGAN (Lin et al. 2018): D judges packs of samples.
     """
     bn_axis_name = axis_name if config.get("sync_batch_norm", True) else None

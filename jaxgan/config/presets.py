@@ -92,8 +92,8 @@ def digits_dcgan() -> ml_collections.ConfigDict:
 
 
 def conditional_digits(conditioning: str) -> ml_collections.ConfigDict:
-    """`digits_dcgan` made class-conditional (jaxgan.core.conditioning), sample grids with one row per
-    class."""
+    """`digits_dcgan` made class-conditional (jaxgan.core.conditioning), sample grids with one row
+    per class."""
     config = digits_dcgan()
     config.conditioning = conditioning
     config.num_samples_grid = 100  # 10 per class, one row per class

@@ -1,9 +1,9 @@
 """Transforms of the discriminator's inputs: DiffAugment and instance noise, composed.
 
 A D-input transform is a pure function `(real, fake, key, step) -> (real, fake)` of the pair of
-batches the discriminator is about to see (`GAN.augment`, applied by jaxgan.core.step in every D and G
-update, with one key per update and `step` = the state's generator step). Seeing the pair at once
-lets a transform decide how the two sides share randomness:
+batches the discriminator is about to see (`GAN.augment`, applied by jaxgan.core.step in every D
+and G update, with one key per update and `step` = the state's generator step). Seeing the pair at
+once lets a transform decide how the two sides share randomness:
 
 * DiffAugment (Zhao et al. 2020, arXiv:2006.10738) draws its per-example parameters from `key` and
   the batch shape only, and applies them to both sides: row i of the real batch and row i of the

@@ -1,8 +1,8 @@
 """Which labels to give a class-conditional generator when sampling from it.
 
 Unconditional GANs get `None` everywhere. Conditional ones (models with `conditioning` other than
-'none', jaxgan.core.conditioning) get: one class for every sample (`jaxgan sample --label K`), a grid with
-one row per class, or class-balanced labels (i mod K) for metrics.
+'none', jaxgan.core.conditioning) get: one class for every sample (`jaxgan sample --label K`), a
+grid with one row per class, or class-balanced labels (i mod K) for metrics.
 """
 from __future__ import annotations
 

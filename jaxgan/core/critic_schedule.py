@@ -8,8 +8,9 @@ n_critic = 5 times per generator step, but 100 times for the first 25 generator 
     n(s) = n_critic  otherwise,                                  s = generator steps done.
 
 n(s) is a pure function of the step, so a resumed run makes exactly the updates (and reads exactly
-the n(s)·batch_size real rows per step) the uninterrupted run would. The step (jaxgan.core.step) takes
-its n_critic from the GAN; `gans_by_critic_steps` gives one GAN (one compiled step) per distinct n.
+the n(s)·batch_size real rows per step) the uninterrupted run would. The step (jaxgan.core.step)
+takes its n_critic from the GAN; `gans_by_critic_steps` gives one GAN (one compiled step) per
+distinct n.
 """
 from __future__ import annotations
 

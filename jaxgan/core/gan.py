@@ -1,7 +1,7 @@
 """The static definition of a GAN: networks, optimizers, loss, penalty, schedule.
 
-A `GAN` holds no arrays; it is closed over by the pure update step (jaxgan.core.step). The arrays live in
-the state pytree (jaxgan.core.state).
+A `GAN` holds no arrays; it is closed over by the pure update step (jaxgan.core.step). The arrays
+live in the state pytree (jaxgan.core.state).
 """
 from __future__ import annotations
 

@@ -2,9 +2,9 @@
 
 TTUR (Heusel et al. 2017, arXiv:1706.08500) is simply two learning rates, `g_lr` and `d_lr`.
 A schedule maps an optimizer's own update count to a learning rate. G makes one update per
-generator step; D makes n(s) per step (jaxgan.core.critic_schedule), so D's schedule is stretched over
-D's exact update count: both reach the same point of their schedules at the same generator step,
-boosted critic phases included.
+generator step; D makes n(s) per step (jaxgan.core.critic_schedule), so D's schedule is stretched
+over D's exact update count: both reach the same point of their schedules at the same generator
+step, boosted critic phases included.
 """
 from __future__ import annotations
 

@@ -9,8 +9,8 @@ gradients, BatchNorm statistics and metrics are averaged across the axis, keepin
 real batch per critic step, as in Arjovsky et al. 2017), and the generator update reuses the last
 chunk where a relativistic loss needs real logits. `batch['label']` (optional) holds their labels.
 
-`gan.augment` (jaxgan.core.augment) transforms D's input pair (real, fake) with one key per update, in
-the D and in the G update alike. The `finite` metric is False when a loss, a gradient norm or any
+`gan.augment` (jaxgan.core.augment) transforms D's input pair (real, fake) with one key per update,
+in the D and in the G update alike. The `finite` metric is False when a loss, a gradient norm or any
 parameter of the updated state holds NaN/Inf (jaxgan.training.monitors names which).
 """
 from __future__ import annotations

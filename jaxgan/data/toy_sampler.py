@@ -2,9 +2,9 @@
 
 The host iterators of jaxgan.data deliver one batch per Python step; for the tiny MLPs of the toy
 benchmarks that per-step round trip costs more than the step itself. Drawing the batch inside the
-jitted loop (jaxgan.training.seeds.make_multi_seed_loop) removes it. The mixture itself (centres, std) is
-read from the data set's spec (`jaxgan.data.get_spec(name).mode_centers / .mode_std`), the single
-source of its definition; only the draw happens here, with the same law as
+jitted loop (jaxgan.training.seeds.make_multi_seed_loop) removes it. The mixture itself (centres,
+std) is read from the data set's spec (`jaxgan.data.get_spec(name).mode_centers / .mode_std`), the
+single source of its definition; only the draw happens here, with the same law as
 `jaxgan.data.toy.sample_mixture`:
 
     k ~ Uniform{0, …, K−1},   x = centres[k] + σ·ε,   ε ~ N(0, I₂)        (label = k)

@@ -77,8 +77,8 @@ class DCGANDiscriminator(nn.Module):
     `norm` is 'batch' (DCGAN), 'layer' (per-example LayerNorm, for gradient penalties: Gulrajani
     et al. 2017 forbid BatchNorm in the critic) or 'none'. The first layer is never normalised.
     `spectral_norm` normalises every conv's weights by their largest singular value (SN-GAN).
-    `conv_impl` picks how the strided convs are computed (jaxgan.models.layers; same function, and the
-    same parameters as `nn.Conv` under the same names).
+    `conv_impl` picks how the strided convs are computed (jaxgan.models.layers; same function, and
+    the same parameters as `nn.Conv` under the same names).
     """
 
     resolution: int = 32

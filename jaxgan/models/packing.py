@@ -7,7 +7,8 @@ logit per pack, so every loss sees B/m logits. Seeing several samples together l
 generator that drops modes (a pack of fakes lacks the diversity of a pack of reals); PacGAN reports
 that packing 2–4 samples removes most mode collapse on ring-8 / grid-25 (Table 1, REFERENCE.md).
 
-Gradient penalties (jaxgan.core.penalties) still take the gradient per example, i.e. per slice of a pack.
+Gradient penalties (jaxgan.core.penalties) still take the gradient per example, i.e. per slice of a
+pack.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Evaluating a trained run with the metrics that fit its data.
 
-`evaluate_run(run, num, seed)` draws `num` samples (jaxgan.tools.trained.generate_samples) and applies
-the evaluator registered for the data's kind:
+`evaluate_run(run, num, seed)` draws `num` samples (jaxgan.tools.trained.generate_samples) and
+applies the evaluator registered for the data's kind:
 
 * 'points' (ring8, grid25): the PacGAN/VEEGAN mode metrics (jaxgan.metrics.modes.mode_metrics:
   modes captured, % high quality, reverse KL) on `num` samples (PacGAN evaluates 2,500).
@@ -63,8 +63,8 @@ def image_evaluation(run: TrainedRun, samples: np.ndarray, seed: int,
 def class_accuracy(run: TrainedRun, samples: np.ndarray) -> dict[str, Any]:
     """Class-conditional runs: how often a sample drawn for class k is recognised as class k.
 
-    Sample i was drawn for class i mod K (`jaxgan.core.class_samples.balanced_labels`). Recognised: by
-    the shipped digits classifier (argmax) for `digits`; by the nearest mixture centre for 2-D
+    Sample i was drawn for class i mod K (`jaxgan.core.class_samples.balanced_labels`). Recognised:
+    by the shipped digits classifier (argmax) for `digits`; by the nearest mixture centre for 2-D
     mixtures (whose labels are the component indices). Returns {} for unconditional runs and
     other data sets; else `class_accuracy` (the mean over classes) and `class_accuracy_per_class`.
     """

@@ -1,8 +1,8 @@
 """Pictures of a trained generator along latent paths: image rows, or a path plot for 2-D data.
 
 `interpolation_samples` decodes `rows` spherical (or linear) paths of `steps` latents each
-(jaxgan.core.latent); `interpolation_picture` draws them: one row of images per path for image data, or,
-for 2-D point data, each path as a line of points over the real data. For class-conditional
+(jaxgan.core.latent); `interpolation_picture` draws them: one row of images per path for image data,
+or, for 2-D point data, each path as a line of points over the real data. For class-conditional
 generators every row keeps one label (row r: class r mod K, or the label asked for), so a row shows
 how the style varies within a class.
 """

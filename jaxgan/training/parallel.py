@@ -2,8 +2,8 @@
 
 `compile_train_step(gan, mode, devices)` returns a `CompiledStep`: it moves a logical state and a
 process-local batch into the device layout its mode wants, runs the step, and gives back a logical
-state for checkpoints and sampling. The step body is `jaxgan.core.step.train_step`, written once; the
-modes only differ in how it is compiled:
+state for checkpoints and sampling. The step body is `jaxgan.core.step.train_step`, written once;
+the modes only differ in how it is compiled:
 
 - 'jit': one device.
 - 'pmap': `jax.pmap` over the local devices; the state carries a leading device axis.

@@ -2,8 +2,8 @@
 
 `train_seeds(config, workdir)` trains seeds s, s+1, …, s+S−1 (s = config.seed) with the step mapped
 over seeds inside one jit (jaxgan.training.seeds). Seed i is the single run with `seed = s + i`:
-its initial state, step noise and grid latents come from `jaxgan.training.run.run_keys(s + i)`, and its
-data from its own iterator seeded with s + i, so `DIR/seed_<s+i>` holds what
+its initial state, step noise and grid latents come from `jaxgan.training.run.run_keys(s + i)`, and
+its data from its own iterator seeded with s + i, so `DIR/seed_<s+i>` holds what
 `jaxgan train --config.seed=<s+i> --workdir DIR/seed_<s+i>` would have written, to float rounding:
 
     DIR/seed_<k>/ config.json (seed k, num_seeds 1), data_spec.json, checkpoints/ (state and data
@@ -235,7 +235,8 @@ def _observe(seeds: SeedRuns, out: SeedOutputs, step: int,
         if not metrics.get("finite", True):
             out.diverged.add(i)
             out.logs[0].message(f"step {step}: {seeds.workdirs[i].name} diverged (NaN/Inf "
-                                f"metrics); it is no longer saved or sampled, the other seeds go on")
+                                f"metrics); it is no longer saved or sampled, the other seeds "
+                                f"go on")
     return per_seed[0]
 
 

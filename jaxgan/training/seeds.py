@@ -1,9 +1,9 @@
 """Training S independent seeds at once: the pure step vmapped over a leading seed axis.
 
 Single GAN runs vary a lot between seeds, so a fair comparison of losses needs many of them. Every
-piece of a run is a pure function of arrays (jaxgan.core.state, jaxgan.core.step), so S runs are one run of
-`jax.vmap(train_step)` over states, batches and keys stacked on a leading axis of size S, compiled
-once into one `jax.jit`:
+piece of a run is a pure function of arrays (jaxgan.core.state, jaxgan.core.step), so S runs are
+one run of `jax.vmap(train_step)` over states, batches and keys stacked on a leading axis of size S,
+compiled once into one `jax.jit`:
 
     states = create_seed_states(gan, seed_keys(seed, S))        # every leaf: [S, ...]
     step = make_multi_seed_step(gan)
@@ -16,9 +16,9 @@ seeded with s + i) and its own step noise (`multi_seed_step_keys`). Nothing is s
 not even BatchNorm statistics: vmap maps the seed axis, the batch axis stays per seed.
 
 `make_multi_seed_loop` also fuses many steps into one `lax.scan` with batches drawn on device by a
-pure sampler (e.g. jaxgan.data.toy_sampler), removing the per-step dispatch cost that dominates small
-models. `axis_name` passes through to `train_step`, so the vmapped step can itself be wrapped in
-`pmap`/`shard_map` for data parallelism.
+pure sampler (e.g. jaxgan.data.toy_sampler), removing the per-step dispatch cost that dominates
+small models. `axis_name` passes through to `train_step`, so the vmapped step can itself be wrapped
+in `pmap`/`shard_map` for data parallelism.
 
 `seed_map` chooses how the seed axis is mapped inside the jit (SEED_MAPS): 'vmap' (default) batches
 all seeds into one computation, the fastest for MLPs; 'unroll' traces S copies of the step into one
@@ -117,7 +117,8 @@ def map_over_seeds(fn: Callable[..., Any], seed_map: str = "vmap") -> Callable[.
 def multi_seed_train_step(gan: GAN, states: GANState, batches: Batch, keys: Array,
                           axis_name: str | None = None,
                           seed_map: str = "vmap") -> tuple[GANState, Metrics]:
-    """`jaxgan.core.step.train_step` mapped over seeds: seed i steps states[i] on batches[i] with keys[i].
+    """`jaxgan.core.step.train_step` mapped over seeds: seed i steps states[i] on batches[i] with
+    keys[i].
 
     Returns the stacked new states and metrics (every metric [S]). Pure.
     """
