@@ -34,9 +34,11 @@ def base_config() -> ml_collections.ConfigDict:
     # model
     c.model = "dcgan"
     c.latent_dim = 100
+    c.latent_categories = 0  # > 0: z also holds a one-hot code of this many categories (jaxgan.gan)
     c.g_features = 64
     c.d_features = 64
     c.d_norm = "batch"  # batch | layer | none
+    c.d_batch_stats = "separate"  # joint: D sees [real; fake] in one call (one set of BN stats)
     c.conv_impl = "auto"  # how DCGAN's 4x4 stride-2 convs are computed (jaxgan.layers; same result)
     c.mlp_g_hidden = (400, 400, 400, 400)
     c.mlp_d_hidden = (200, 200, 200)
@@ -74,6 +76,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.warmup_steps = 0  # generator steps of linear warm-up (linear_warmup, warmup_cosine)
     c.grad_clip_norm = 0.0  # > 0: clip each net's gradient to this global norm
     c.ema_decay = 0.0
+    c.ema_warmup = True  # EMA decay min(ema_decay, (1 + t) / (10 + t)) (jaxgan.step.ema_decay_at)
     # failure detection (jaxgan.monitors): thresholds of the signs, checked while training
     c.monitor_every = 100  # G's samples of a fixed latent batch checked every N steps (0: off)
     c.monitor_num_samples = 256  # size of that batch and of the real sample it is compared to
@@ -82,6 +85,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.monitor_start_step = 500  # no sign fires before this step (an untrained G looks collapsed)
     c.monitor_d_loss_margin = 0.05  # D loss within this of its lowest value counts as ~0
     c.monitor_min_fake_accuracy = 0.99  # D accuracy on fakes from this counts as ~100%
+    c.monitor_min_real_accuracy = 0.99  # ... on reals (both ~100% for a window: D wins)
     c.monitor_min_g_loss_slope = 0.0  # G loss "climbs" above this slope per step
     c.monitor_min_diversity_ratio = 0.2  # mode collapse below this fraction of real diversity
     c.monitor_min_class_fraction = 0.5  # mode collapse below this fraction of classes covered
@@ -182,10 +186,13 @@ def build_gan(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],
         loss=get_loss(config.loss, real_target=config.real_label),
         penalty=get_penalty(config.penalty, config.penalty_weight),
         latent_dim=config.latent_dim,
+        latent_categories=config.get("latent_categories", 0),
         data_shape=tuple(data_shape),
         n_critic=config.n_critic,
         num_classes=num_classes,
         class_loss_weight=config.get("class_loss_weight", 1.0),
         ema_decay=config.ema_decay,
+        ema_warmup=config.get("ema_warmup", True),
+        d_joint_batch=config.get("d_batch_stats", "separate") == "joint",
         augment=build_augment(config),
     )
