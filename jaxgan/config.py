@@ -34,7 +34,6 @@ def base_config() -> ml_collections.ConfigDict:
     # model
     c.model = "dcgan"
     c.latent_dim = 100
-    c.latent_categories = 0  # > 0: z also holds a one-hot code of this many categories (jaxgan.gan)
     c.g_features = 64
     c.d_features = 64
     c.d_norm = "batch"  # batch | layer | none
@@ -186,7 +185,6 @@ def build_gan(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],
         loss=get_loss(config.loss, real_target=config.real_label),
         penalty=get_penalty(config.penalty, config.penalty_weight),
         latent_dim=config.latent_dim,
-        latent_categories=config.get("latent_categories", 0),
         data_shape=tuple(data_shape),
         n_critic=config.n_critic,
         num_classes=num_classes,

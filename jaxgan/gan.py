@@ -30,13 +30,7 @@ class GAN:
       loss: a `jaxgan.losses.GANLoss`.
       penalty: `(critic_fn, real, fake, key) -> scalar` added to the D loss (jaxgan.penalties).
       n_critic: discriminator updates per generator update.
-      latent_dim: size of the Gaussian part of z, N(0, I).
-      latent_categories: K > 0 adds a categorical part, a one-hot code of c ~ Uniform{0..K−1}
-        joined before the Gaussian part (the categorical code of InfoGAN, Chen et al. 2016,
-        arXiv:1606.03657, without its mutual-information term). A continuous G maps the connected
-        N(0, I) to a connected set, so between two separated modes of the data it must put
-        samples on a bridge (Khayatkhoei et al. 2018, arXiv:1806.00880, "Disconnected Manifold
-        Learning"); a discrete code lets it jump between modes instead.
+      latent_dim: size of z ~ N(0, I).
       data_shape: one example's shape, e.g. (32, 32, 3) or (2,).
       num_classes: number of labels (0: unconditional).
       class_loss_weight: weight of the ACGAN class cross-entropy added to both nets' losses
@@ -66,33 +60,13 @@ class GAN:
     ema_warmup: bool = False
     d_joint_batch: bool = False
     augment: Augment | None = None
-    latent_categories: int = 0
 
     def __post_init__(self):
         if self.n_critic < 1:
             raise ValueError(f"n_critic must be >= 1, got {self.n_critic}")
-        if self.latent_categories < 0:
-            raise ValueError(f"latent_categories must be >= 0, got {self.latent_categories}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
 
-    @property
-    def latent_size(self) -> int:
-        """The size of z as G takes it: latent_categories + latent_dim."""
-        return self.latent_categories + self.latent_dim
-
     def sample_latent(self, key: Array, num: int) -> Array:
-        """z of shape [num, latent_size]: N(0, I), after a one-hot code of c ~ Uniform{0..K−1}
-        when latent_categories = K > 0 (see `categorical_latent`)."""
-        if not self.latent_categories:
-            return jax.random.normal(key, (num, self.latent_dim), jnp.float32)
-        key_c, key_z = jax.random.split(key)
-        return categorical_latent(jax.random.randint(key_c, (num,), 0, self.latent_categories),
-                                  jax.random.normal(key_z, (num, self.latent_dim), jnp.float32),
-                                  self.latent_categories)
-
-
-def categorical_latent(codes: Array, gaussian: Array, categories: int) -> Array:
-    """[one_hot(codes, K), gaussian]: z of a GAN with a categorical latent part of K codes."""
-    return jnp.concatenate([jax.nn.one_hot(codes, categories, dtype=gaussian.dtype), gaussian],
-                           axis=-1)
+        """z ~ N(0, I) of shape [num, latent_dim]."""
+        return jax.random.normal(key, (num, self.latent_dim), jnp.float32)

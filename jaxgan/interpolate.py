@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgan import class_samples, visualize
-from jaxgan.gan import GAN, categorical_latent
+from jaxgan.gan import GAN
 from jaxgan.latent import random_interpolations
 from jaxgan.state import GANState, generate
 
@@ -40,16 +40,11 @@ def interpolation_samples(gan: GAN, state: GANState, key: Array, rows: int, step
     """
     if rows < 1:
         raise ValueError(f"rows must be >= 1, got {rows}")
-    key_path, key_code = jax.random.split(key) if gan.latent_categories else (key, None)
-    paths = random_interpolations(key_path, rows, steps, gan.latent_dim, method)
-    paths = paths.reshape(rows * steps, gan.latent_dim)
-    if gan.latent_categories:  # each path keeps one categorical code (jaxgan.gan)
-        codes = jax.random.randint(key_code, (rows,), 0, gan.latent_categories)
-        paths = categorical_latent(jnp.repeat(codes, steps), paths, gan.latent_categories)
+    paths = random_interpolations(key, rows, steps, gan.latent_dim, method)
     labels = row_labels(gan, rows, label)
     flat_labels = None if labels is None else jnp.repeat(labels, steps)
     sampler = jax.jit(functools.partial(generate, gan, use_ema=use_ema))
-    samples = sampler(state, paths, flat_labels)
+    samples = sampler(state, paths.reshape(rows * steps, gan.latent_dim), flat_labels)
     return np.asarray(samples, np.float32).reshape((rows, steps) + tuple(gan.data_shape))
 
 

@@ -227,7 +227,6 @@ RANGE_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "batch_size": (lambda v: v > 0, "an integer > 0"),
     "n_critic": (lambda v: v >= 1, "an integer >= 1"),
     "latent_dim": (lambda v: v > 0, "an integer > 0"),
-    "latent_categories": (lambda v: v >= 0, "an integer >= 0"),
     "g_features": (lambda v: v > 0, "an integer > 0"),
     "d_features": (lambda v: v > 0, "an integer > 0"),
     "resolution": (lambda v: _is_power_of_two(v) and v >= 8, "a power of two >= 8 (8, 16, 32, 64)"),
