@@ -79,6 +79,24 @@ def test_convergence_failure_needs_all_three_signs():
     np.testing.assert_allclose(signal.metrics["g_loss_slope"], 3 / (n - 1))
 
 
+def test_convergence_failure_fires_when_d_accuracy_is_pinned_on_reals_and_fakes():
+    # The default digits run before its fix: D right about 100% of reals and fakes for the whole
+    # window while its loss (0.25) is far from the floor and the G loss is flat.
+    n = 100
+    d_loss, g_loss, sure = [0.25] * n, [2.4] * n, [1.0] * n
+    pinned = monitors.convergence_failure(d_loss, g_loss, sure, d_loss_floor=0.0,
+                                          d_accuracy_real=sure)
+    assert pinned.fired and pinned.metrics["convergence_failure"] == 1.0
+    assert "pinned" in pinned.reason and "100.0% on reals" in pinned.reason
+    # without the real accuracies (or with reals often misjudged) only the loss sign remains
+    assert not monitors.convergence_failure(d_loss, g_loss, sure, d_loss_floor=0.0).fired
+    assert not monitors.convergence_failure(d_loss, g_loss, sure, d_loss_floor=0.0,
+                                            d_accuracy_real=[0.9] * n).fired
+    # a healthy D (70-80% right) fires neither sign
+    assert not monitors.convergence_failure([1.1] * n, g_loss, [0.75] * n, d_loss_floor=0.0,
+                                            d_accuracy_real=[0.78] * n).fired
+
+
 def test_healthy_accuracy_report_and_mode_collapse_signals():
     report = monitors.d_accuracy_report([0.7, 0.8], [0.75, 0.85])
     np.testing.assert_allclose([report.metrics[k] for k in ("d_accuracy_real_avg",
@@ -270,7 +288,8 @@ def test_signs_and_the_wgan_critic_boost_through_the_loop_with_exact_resume(tmp_
     straight = run(config, tmp_path / "straight", stream)
     assert stream.getvalue().count("WARNING step 4: mode collapse: sample diversity is") == 1
     records = read_metrics(tmp_path / "straight" / "metrics.jsonl")
-    assert [r["step"] for r in records] == [4, 5]  # 4 although log_every is 5: a sign fired
+    # 4 although log_every is 5: a sign fired; 6: the run's last step is always logged
+    assert [r["step"] for r in records] == [4, 5, 6]
     assert records[0]["mode_collapse"] == 1.0 and 0 < records[0]["diversity_ratio"] < 1e9
     for key in ("convergence_failure", "g_loss_slope", "d_accuracy_real_avg",
                 "d_accuracy_fake_avg", "d_accuracy_healthy"):

@@ -12,7 +12,7 @@ from jaxgan.training.run_config import (ConfigError, apply_override, available_e
 
 EXPERIMENTS = pathlib.Path(__file__).resolve().parent.parent / "experiments"
 SHIPPED = ["dcgan_celeba64", "dcgan_cifar10", "dcgan_digits", "dcgan_mnist", "grid25", "ring8",
-           "wgan_gp_cifar10"]
+           "wgan_gp_cifar10", "dcgan_digits_unconditional"]
 
 
 def test_every_shipped_experiment_loads_and_validates():

@@ -18,7 +18,7 @@ from jaxgan.core.losses import get_loss
 from jaxgan.core.optim import clip_gradients, learning_rate, learning_rates
 from jaxgan.core.registry import UnknownNameError
 from jaxgan.core.state import create_train_state, generate
-from jaxgan.core.step import make_train_step
+from jaxgan.core.step import ema_decay_at, make_train_step
 from jaxgan.models import DCGANDiscriminator, MLPDiscriminator
 
 RING8 = np.stack([np.cos(2 * np.pi * np.arange(8) / 8), np.sin(2 * np.pi * np.arange(8) / 8)], 1)
@@ -49,6 +49,19 @@ def stabilised():
     gan = small_gan(ema_decay=0.8, g_lr=1e-4, d_lr=4e-4, d_spectral_norm=True,
                     mlp_g_batch_norm=False)
     return gan, jax.jit(make_train_step(gan)), create_train_state(gan, jax.random.key(0))
+
+
+def test_ema_warmup_decay_closed_form_and_without_warmup():
+    steps = np.array([0, 1, 10, 90, 990, 10_000])
+    got = np.asarray(ema_decay_at(0.999, jnp.asarray(steps)))
+    np.testing.assert_allclose(got, np.minimum(0.999, (1 + steps) / (10 + steps)), rtol=1e-6)
+    np.testing.assert_allclose(got[:4], [0.1, 2 / 11, 11 / 20, 0.91], rtol=1e-6)
+    assert got[-1] == np.float32(0.999)  # the ramp ends at the configured decay
+    np.testing.assert_allclose(np.asarray(ema_decay_at(0.999, 0, warmup=False)), 0.999)
+    # after 500 steps the initial generator's weight in the average, prod_t d_t, is negligible
+    # with the ramp (it is 0.999^500 ≈ 0.61 without): a young run's EMA shows what G learned
+    decays = np.asarray(ema_decay_at(0.999, jnp.arange(500)), np.float64)
+    assert np.prod(decays) < 1e-3 and 0.999 ** 500 > 0.6
 
 
 # --- one-sided label smoothing (Salimans et al. 2016) ---------------------------------------------
@@ -179,12 +192,14 @@ def test_ema_follows_its_update_formula_and_is_used_for_sampling(stabilised):
     decay = gan.ema_decay
     assert decay == 0.8
     chex.assert_trees_all_equal(state.ema_params, state.generator.params)  # ema_0 = θ_0
+    assert gan.ema_warmup  # the default: the decay ramps up with the step
     expected = jax.tree.map(np.asarray, state.generator.params)
     for i in range(3):
         state, _ = step(state, {"x": ring8_batch(i, 32)}, jax.random.key(i))
         params = jax.tree.map(np.asarray, state.generator.params)
-        # ema_t = d·ema_{t−1} + (1 − d)·θ_t
-        expected = jax.tree.map(lambda e, p: decay * e + (1 - decay) * p, expected, params)
+        # ema_t = d_t·ema_{t−1} + (1 − d_t)·θ_t, d_t = min(d, (1 + t) / (10 + t)), t = i
+        d_t = min(decay, (1 + i) / (10 + i))
+        expected = jax.tree.map(lambda e, p: d_t * e + (1 - d_t) * p, expected, params)
     chex.assert_trees_all_close(state.ema_params, expected, rtol=1e-5, atol=1e-7)
     assert not np.allclose(jax.tree.leaves(state.ema_params)[0],
                            jax.tree.leaves(state.generator.params)[0])

@@ -80,14 +80,16 @@ def test_n_critic_discriminator_updates_per_generator_update():
 
 def test_ema_follows_its_formula():
     decay = 0.8
-    gan = small_gan(ema_decay=decay)
-    state = create_train_state(gan, jax.random.key(0))
-    chex.assert_trees_all_equal(state.ema_params, state.generator.params)
     batch = {"x": jnp.asarray(ring8_batch(np.random.default_rng(4), 32))}
-    new, _ = jax.jit(make_train_step(gan))(state, batch, jax.random.key(5))
-    expected = jax.tree.map(lambda e, p: decay * e + (1 - decay) * p,
-                            state.ema_params, new.generator.params)
-    chex.assert_trees_all_close(new.ema_params, expected, rtol=1e-6, atol=1e-7)
+    # without warm-up the decay is constant; with it (the default) step 0 uses min(0.8, 1/10)
+    for warmup, used in ((False, decay), (True, 0.1)):
+        gan = small_gan(ema_decay=decay, ema_warmup=warmup)
+        state = create_train_state(gan, jax.random.key(0))
+        chex.assert_trees_all_equal(state.ema_params, state.generator.params)
+        new, _ = jax.jit(make_train_step(gan))(state, batch, jax.random.key(5))
+        expected = jax.tree.map(lambda e, p: used * e + (1 - used) * p,
+                                state.ema_params, new.generator.params)
+        chex.assert_trees_all_close(new.ema_params, expected, rtol=1e-6, atol=1e-7)
     assert create_train_state(small_gan(), jax.random.key(0)).ema_params is None
 
 
@@ -118,3 +120,41 @@ def test_few_hundred_steps_move_samples_towards_ring8_modes():
     assert bool(metrics["finite"])
     assert after < 0.5 * before, (before, after)
     assert after < 0.3, (before, after)
+
+
+def digits_like_gan(**overrides):
+    c = base_config()
+    c.resolution, c.channels, c.g_features, c.d_features, c.latent_dim = 16, 1, 8, 8, 8
+    c.update(overrides)
+    return build_gan(c, (16, 16, 1))
+
+
+def test_joint_d_batch_equals_separate_calls_without_batch_norm():
+    # [real; fake] in one D call changes nothing for a D without BatchNorm: only the statistics
+    batch = {"x": jax.random.uniform(jax.random.key(3), (8, 16, 16, 1), minval=-1, maxval=1)}
+    states = []
+    for mode in ("separate", "joint"):
+        gan = digits_like_gan(d_norm="layer", d_batch_stats=mode)
+        assert gan.d_joint_batch == (mode == "joint")
+        state, metrics = jax.jit(make_train_step(gan))(
+            create_train_state(gan, jax.random.key(0)), batch, jax.random.key(1))
+        states.append((state, metrics))
+    chex.assert_trees_all_close(states[0], states[1], rtol=2e-5, atol=1e-6)
+
+
+def test_separate_batch_norm_statistics_hide_a_batch_wide_offset_from_d():
+    # The cause of the digits default's pinned D: with one BatchNorm call per half, D normalises
+    # the fakes by the fakes' own statistics, so a generator whose every sample is off by the same
+    # amount after D's first layer looks no different to D. Here D's input BatchNorm layer is fed
+    # the first conv's output directly: a constant shift of every example's features is invisible
+    # to a per-half BatchNorm and visible to a joint one.
+    import flax.linen as nn
+
+    bn = nn.BatchNorm(use_running_average=False, momentum=0.9)
+    real = jax.random.normal(jax.random.key(0), (16, 4, 4, 8))
+    fake = real + 0.5  # the same examples, shifted by a batch-wide offset
+    variables = bn.init(jax.random.key(1), real)
+    apply = lambda x: bn.apply(variables, x, mutable=["batch_stats"])[0]
+    np.testing.assert_allclose(apply(real), apply(fake), atol=1e-5)  # separate: identical
+    joint = apply(jnp.concatenate([real, fake]))
+    assert float(jnp.min(jnp.abs(joint[16:] - joint[:16]))) > 0.3  # joint: the offset shows

@@ -23,6 +23,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.g_features = 64
     c.d_features = 64
     c.d_norm = "batch"  # batch | layer | none
+    c.d_batch_stats = "separate"  # joint: D sees [real; fake] in one call (one set of BN stats)
     c.conv_impl = "auto"  # how DCGAN's 4x4 stride-2 convs are computed (models.layers; same result)
     c.mlp_g_hidden = (400, 400, 400, 400)
     c.mlp_d_hidden = (200, 200, 200)
@@ -60,6 +61,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.warmup_steps = 0  # generator steps of linear warm-up (linear_warmup, warmup_cosine)
     c.grad_clip_norm = 0.0  # > 0: clip each net's gradient to this global norm
     c.ema_decay = 0.0
+    c.ema_warmup = True  # EMA decay min(ema_decay, (1 + t) / (10 + t)) (core.step.ema_decay_at)
     # failure detection (jaxgan.training.monitors): thresholds of the signs, checked while training
     c.monitor_every = 100  # G's samples of a fixed latent batch checked every N steps (0: off)
     c.monitor_num_samples = 256  # size of that batch and of the real sample it is compared to
@@ -68,6 +70,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.monitor_start_step = 500  # no sign fires before this step (an untrained G looks collapsed)
     c.monitor_d_loss_margin = 0.05  # D loss within this of its lowest value counts as ~0
     c.monitor_min_fake_accuracy = 0.99  # D accuracy on fakes from this counts as ~100%
+    c.monitor_min_real_accuracy = 0.99  # ... on reals (both ~100% for a window: D wins)
     c.monitor_min_g_loss_slope = 0.0  # G loss "climbs" above this slope per step
     c.monitor_min_diversity_ratio = 0.2  # mode collapse below this fraction of real diversity
     c.monitor_min_class_fraction = 0.5  # mode collapse below this fraction of classes covered

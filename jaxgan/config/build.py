@@ -80,5 +80,7 @@ def build_gan(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],
         num_classes=num_classes,
         class_loss_weight=config.get("class_loss_weight", 1.0),
         ema_decay=config.ema_decay,
+        ema_warmup=config.get("ema_warmup", True),
+        d_joint_batch=config.get("d_batch_stats", "separate") == "joint",
         augment=build_augment(config),
     )

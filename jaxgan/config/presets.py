@@ -69,9 +69,15 @@ def dcgan_images(dataset: str, resolution: int, channels: int) -> ml_collections
 
 
 def digits_dcgan() -> ml_collections.ConfigDict:
-    """The default experiment: a small DCGAN (32 base features) on the embedded digits at 16×16,
-    batch 64, Adam(2e-4, β1 0.5), generator EMA 0.999, 5,000 steps (its conditional variants train
-    in 72–97 s on 2 CPU cores: benchmarks/README.md)."""
+    """A small DCGAN (32 base features) on the embedded digits at 16×16, batch 64, Adam(2e-4,
+    β1 0.5), generator EMA 0.999 with warm-up, 5,000 steps; unconditional.
+
+    D has no normalisation layer and spectral norm on every layer (Miyato et al. 2018,
+    arXiv:1802.05957) instead of DCGAN's BatchNorm: a normalisation layer in D removes the very
+    statistics where young fakes differ from the digits — BatchNorm over a fakes-only batch
+    hides a batch-wide grey background, LayerNorm hides each image's contrast — so G never learned
+    black backgrounds (benchmarks/README.md, "Digits: why the default fell short").
+    """
     config = base_config()
     config.dataset = "digits"
     config.resolution = 16
@@ -79,12 +85,15 @@ def digits_dcgan() -> ml_collections.ConfigDict:
     config.model = "dcgan"
     config.g_features = 32
     config.d_features = 32
+    config.d_norm = "none"
+    config.d_spectral_norm = True
     config.batch_size = 64
     config.steps = 5000
     config.g_lr = 2e-4
     config.d_lr = 2e-4
     config.b1 = 0.5
     config.ema_decay = 0.999
+    config.ema_warmup = True
     config.log_every = 50
     config.sample_every = 500
     config.checkpoint_every = 1000
@@ -97,4 +106,18 @@ def conditional_digits(conditioning: str) -> ml_collections.ConfigDict:
     config = digits_dcgan()
     config.conditioning = conditioning
     config.num_samples_grid = 100  # 10 per class, one row per class
+    return config
+
+
+def digits_default() -> ml_collections.ConfigDict:
+    """The default experiment: `digits_dcgan` conditioned on the digits' labels with a projection
+    discriminator (Miyato & Koyama 2018, arXiv:1802.05637) and the hinge loss.
+
+    The labels are what lifts it: G draws z from one connected Gaussian, so an unconditional G
+    must spread samples over bridges between the ten separated classes (Khayatkhoei et al. 2018,
+    arXiv:1806.00880), which the classifier finds ambiguous; given the class, each class is one
+    connected piece (benchmarks/README.md, "Digits: why the default fell short").
+    """
+    config = conditional_digits("projection")
+    config.loss = "hinge"
     return config

@@ -36,6 +36,11 @@ class GAN:
       class_loss_weight: weight of the ACGAN class cross-entropy added to both nets' losses
         (used only when D returns class logits; jaxgan.core.conditioning).
       ema_decay: decay of the generator's exponential moving average (0: none kept).
+      ema_warmup: ramp the EMA decay up with the step, min(ema_decay, (1 + t) / (10 + t))
+        (jaxgan.step.ema_decay_at), so early averages do not show the initialisation.
+      d_joint_batch: D sees real and fake examples in one call [real; fake], so its BatchNorm
+        normalises both with the same statistics; False: one call per half (DCGAN's reference
+        code), where a BatchNorm D can tell the halves apart by batch statistics alone.
       augment: optional differentiable transform of the discriminator's input pair,
         (real, fake, key, step) -> (real, fake), one key per update (jaxgan.core.augment).
     """
@@ -52,6 +57,8 @@ class GAN:
     num_classes: int = 0
     class_loss_weight: float = 1.0
     ema_decay: float = 0.0
+    ema_warmup: bool = False
+    d_joint_batch: bool = False
     augment: Augment | None = None
 
     def __post_init__(self):

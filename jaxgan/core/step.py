@@ -52,6 +52,37 @@ def _all_finite(tree: Any) -> Array:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]))
 
 
+def _twice(labels: Array | None) -> Array | None:
+    return None if labels is None else jnp.concatenate([labels, labels])
+
+
+def _split_halves(outputs):
+    """D's outputs on [real; fake] (logits, or ACGAN's (logits, class_logits)) split in two."""
+    if isinstance(outputs, tuple):
+        halves = [_split_halves(part) for part in outputs]
+        return tuple(h[0] for h in halves), tuple(h[1] for h in halves)
+    if outputs is None:
+        return None, None
+    half = outputs.shape[0] // 2
+    return outputs[:half], outputs[half:]
+
+
+def ema_decay_at(decay: float, step: Array, warmup: bool = True) -> Array:
+    """The EMA decay used at generator step t (0-based count of updates done before this one).
+
+    With `warmup`: β_t = min(β, (1 + t) / (10 + t)), the `num_updates` rule of TensorFlow's
+    `tf.train.ExponentialMovingAverage`, so the average forgets the untrained initial generator
+    quickly (β_0 = 0.1, β_90 = 0.91, β_t → β); without: β_t = β (Yazıcı et al. 2019,
+    arXiv:1806.04498, average from the first step). A function of the step in the state only, so
+    a resumed run applies the same decays.
+    """
+    decay = jnp.asarray(decay, jnp.float32)
+    if not warmup:
+        return decay
+    t = jnp.asarray(step, jnp.float32)
+    return jnp.minimum(decay, (1.0 + t) / (10.0 + t))
+
+
 def _d_outputs(gan: GAN, logits: Array) -> Array:
     """D(·) as reported: a probability for the BCE losses, the raw output otherwise."""
     return jnp.mean(jax.nn.sigmoid(logits) if gan.loss.bce_based else logits)
@@ -68,11 +99,18 @@ def discriminator_update(gan: GAN, state: GANState, real: Array, labels: Array |
     real_in, fake_in = _augment(gan, real, fake, key_aug, state.step)
 
     def loss_fn(params):
-        def apply(variables, x):
-            return gan.discriminator.apply(variables, x, labels, train=True,
+        def apply(variables, x, x_labels=labels):
+            return gan.discriminator.apply(variables, x, x_labels, train=True,
                                            mutable=["batch_stats"])
-        real_out, mutated = apply({"params": params, "batch_stats": d.batch_stats}, real_in)
-        fake_out, mutated = apply({"params": params, **mutated}, fake_in)
+        if gan.d_joint_batch:
+            # One call on [real; fake]: BatchNorm sees both halves together, so D cannot tell
+            # the halves apart by their batch statistics alone.
+            joint_out, mutated = apply({"params": params, "batch_stats": d.batch_stats},
+                                       jnp.concatenate([real_in, fake_in]), _twice(labels))
+            real_out, fake_out = _split_halves(joint_out)
+        else:
+            real_out, mutated = apply({"params": params, "batch_stats": d.batch_stats}, real_in)
+            fake_out, mutated = apply({"params": params, **mutated}, fake_in)
         # ACGAN discriminators return (logits, class_logits) (jaxgan.core.conditioning).
         real_logits, real_class = conditioning.split_discriminator_output(real_out)
         fake_logits, fake_class = conditioning.split_discriminator_output(fake_out)
@@ -111,16 +149,22 @@ def generator_update(gan: GAN, state: GANState, real: Array, labels: Array | Non
     g, d = state.generator, state.discriminator
     z = gan.sample_latent(key_z, real.shape[0])
 
-    def d_outputs(x):
+    def d_outputs(x, x_labels=labels):
         return conditioning.split_discriminator_output(gan.discriminator.apply(
-            d.variables(), x, labels, train=True, mutable=["batch_stats"])[0])
+            d.variables(), x, x_labels, train=True, mutable=["batch_stats"])[0])
 
     def loss_fn(params):
         fake, mutated = gan.generator.apply({"params": params, "batch_stats": g.batch_stats}, z,
                                             labels, train=True, mutable=["batch_stats"])
         real_in, fake_in = _augment(gan, real, fake, key_aug, state.step)
-        fake_logits, fake_class = d_outputs(fake_in)
-        real_logits = d_outputs(real_in)[0] if gan.loss.generator_needs_real else None
+        if gan.d_joint_batch:
+            # D normalises [real; fake] together, as in its own update.
+            joint = d_outputs(jnp.concatenate([real_in, fake_in]), _twice(labels))
+            (real_logits, _), (fake_logits, fake_class) = _split_halves(joint)
+            real_logits = real_logits if gan.loss.generator_needs_real else None
+        else:
+            fake_logits, fake_class = d_outputs(fake_in)
+            real_logits = d_outputs(real_in)[0] if gan.loss.generator_needs_real else None
         class_loss, class_metrics = conditioning.generator_class_loss(fake_class, labels)
         loss = gan.loss.generator(fake_logits, real_logits)
         aux = (loss, mutated.get("batch_stats", {}), class_metrics)
@@ -132,8 +176,9 @@ def generator_update(gan: GAN, state: GANState, real: Array, labels: Array | Non
     new_g = _apply_updates(g, grads, gan.g_optimizer, batch_stats)
     ema = state.ema_params
     if ema is not None:
-        # ema ← decay·ema + (1 − decay)·params
-        ema = optax.incremental_update(new_g.params, ema, step_size=1.0 - gan.ema_decay)
+        # ema ← β_t·ema + (1 − β_t)·params, β_t = ema_decay_at(step) (warm-up, see there)
+        decay = ema_decay_at(gan.ema_decay, state.step, gan.ema_warmup)
+        ema = optax.incremental_update(new_g.params, ema, step_size=1.0 - decay)
     new_state = state.replace(generator=new_g, ema_params=ema, step=state.step + 1)
     return new_state, {"g_loss": loss, "g_grad_norm": optax.tree.norm(grads), **class_metrics}
 

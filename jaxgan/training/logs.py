@@ -190,18 +190,19 @@ class RunLog:
 
     def __init__(self, workdir: pathlib.Path, *, total_steps: int, start_step: int,
                  log_every: int, enabled: bool = True, stream: IO[str] | None = None):
-        self.enabled, self.log_every = enabled, log_every
+        self.enabled, self.log_every, self.total_steps = enabled, log_every, total_steps
         self.progress = Progress(total_steps, start_step, log_every, stream=stream)
         self.metrics_file = MetricsFile(workdir, start_step) if enabled else None
         self.tensorboard = TensorBoard(workdir, start_step) if enabled else None
 
     def step(self, step: int, metrics: Mapping[str, float], force: bool = False) -> None:
-        """Called after every step with its host metrics; writes every `log_every` steps (and
-        at this one if `force`)."""
+        """Called after every step with its host metrics; writes every `log_every` steps, at the
+        run's last step (so a run shorter than `log_every` still leaves a record) and at this one
+        if `force`."""
         if not self.enabled:
             return
         self.progress.update(step, metrics)
-        if force or step % self.log_every == 0:
+        if force or step % self.log_every == 0 or step == self.total_steps:
             logged = {**metrics, "steps_per_sec": self.progress.rate(step)}
             logged = {k: v for k, v in logged.items() if not (k == "steps_per_sec" and
                                                               not math.isfinite(v))}

@@ -3,9 +3,9 @@
 Pure detectors take recent step metrics (or samples from a fixed latent batch) and return a
 `Signal`: metrics to log and whether the sign fires.
 
-* Convergence failure (D wins): over a window of W steps the D loss sits within a margin of its
-  lowest possible value, D rejects ~100% of fakes, and the G loss climbs (positive least-squares
-  slope). Goodfellow 2016 (NIPS tutorial, arXiv:1701.00160) and Arjovsky & Bottou 2017
+* Convergence failure (D wins): over a window of W steps D classifies ~100% of both reals and
+  fakes correctly (accuracy pinned), or the D loss sits within a margin of its lowest possible
+  value while D rejects ~100% of fakes and the G loss climbs (positive least-squares slope). Goodfellow 2016 (NIPS tutorial, arXiv:1701.00160) and Arjovsky & Bottou 2017
   (arXiv:1701.04862): a perfect D gives G vanishing or exploding gradients.
 * Mode collapse: the diversity of G(z) on a fixed latent batch, measured as the mean pairwise
   distance E‖G(z_i) − G(z_j)‖₂ divided by the same for real data, falls below a threshold
@@ -95,21 +95,37 @@ def slope(values: Sequence[float]) -> float:
 def convergence_failure(d_loss: Sequence[float], g_loss: Sequence[float],
                         d_accuracy_fake: Sequence[float], *, d_loss_floor: float | None,
                         d_loss_margin: float = 0.05, min_fake_accuracy: float = 0.99,
-                        min_g_loss_slope: float = 0.0) -> Signal:
-    """Fires when, over the window given, mean D loss ≤ floor + margin, mean D accuracy on fakes
-    ≥ `min_fake_accuracy` and the G loss's least-squares slope > `min_g_loss_slope`.
+                        min_g_loss_slope: float = 0.0,
+                        d_accuracy_real: Sequence[float] | None = None,
+                        min_real_accuracy: float = 0.99) -> Signal:
+    """Fires when D wins outright over the window given, by either of two signs:
 
-    The D-loss criterion is skipped when `d_loss_floor` is None (Wasserstein critic).
+    * D accuracy pinned: mean D accuracy on reals ≥ `min_real_accuracy` and on fakes
+      ≥ `min_fake_accuracy` (when `d_accuracy_real` is given). A D that is right about every
+      example for a whole window has stopped being a useful teacher, whatever its loss (a
+      BatchNorm D that sees real and fake in separate batches gets there with a loss far above its
+      floor: it tells the batches apart by their statistics).
+    * D loss at its floor: mean D loss ≤ floor + margin, mean D accuracy on fakes
+      ≥ `min_fake_accuracy` and the G loss's least-squares slope > `min_g_loss_slope`
+      (the D-loss criterion is skipped when `d_loss_floor` is None: Wasserstein critic).
     """
     d_mean = float(np.mean(d_loss))
     fake_acc = float(np.mean(d_accuracy_fake))
     g_slope = slope(g_loss)
     d_low = d_loss_floor is None or d_mean <= d_loss_floor + d_loss_margin
-    fired = bool(d_low and fake_acc >= min_fake_accuracy and g_slope > min_g_loss_slope)
+    loss_sign = bool(d_low and fake_acc >= min_fake_accuracy and g_slope > min_g_loss_slope)
+    real_acc = None if d_accuracy_real is None else float(np.mean(d_accuracy_real))
+    pinned = bool(real_acc is not None and real_acc >= min_real_accuracy
+                  and fake_acc >= min_fake_accuracy)
     floor = "none" if d_loss_floor is None else f"{d_loss_floor:.4f}"
-    reason = (f"D loss {d_mean:.4f} (lowest possible {floor}), "
-              f"D accuracy on fakes {fake_acc:.1%}, G loss rising {g_slope:+.2e}/step "
-              f"over the last {len(d_loss)} steps")
+    if pinned:
+        reason = (f"D accuracy pinned: {real_acc:.1%} on reals and {fake_acc:.1%} on fakes "
+                  f"(D loss {d_mean:.4f}) over the last {len(d_loss)} steps")
+    else:
+        reason = (f"D loss {d_mean:.4f} (lowest possible {floor}), "
+                  f"D accuracy on fakes {fake_acc:.1%}, G loss rising {g_slope:+.2e}/step "
+                  f"over the last {len(d_loss)} steps")
+    fired = loss_sign or pinned
     return Signal({"convergence_failure": float(fired), "g_loss_slope": g_slope}, fired, reason)
 
 
@@ -248,6 +264,7 @@ class MonitorConfig:
       start_step: no sign fires before this step (the nets start far from equilibrium).
       d_loss_margin: D loss within this of its floor counts as ~0.
       min_fake_accuracy: D accuracy on fakes at least this counts as ~100%.
+      min_real_accuracy: D accuracy on reals at least this (with fakes ~100%) is "pinned".
       min_g_loss_slope: the G loss "climbs" when its slope per step exceeds this.
       min_diversity_ratio: mode collapse below this fraction of the real data's diversity.
       min_class_fraction: mode collapse when fewer classes than this fraction are covered.
@@ -260,6 +277,7 @@ class MonitorConfig:
     start_step: int = 0
     d_loss_margin: float = 0.05
     min_fake_accuracy: float = 0.99
+    min_real_accuracy: float = 0.99
     min_g_loss_slope: float = 0.0
     min_diversity_ratio: float = 0.2
     min_class_fraction: float = 0.5
@@ -290,6 +308,8 @@ class MonitorConfig:
             d_loss_margin=config.get("monitor_d_loss_margin", defaults.d_loss_margin),
             min_fake_accuracy=config.get("monitor_min_fake_accuracy",
                                          defaults.min_fake_accuracy),
+            min_real_accuracy=config.get("monitor_min_real_accuracy",
+                                         defaults.min_real_accuracy),
             min_g_loss_slope=config.get("monitor_min_g_loss_slope", defaults.min_g_loss_slope),
             min_diversity_ratio=config.get("monitor_min_diversity_ratio",
                                            defaults.min_diversity_ratio),
@@ -368,7 +388,8 @@ class TrainingMonitor:
             ("convergence_failure", convergence_failure(
                 d_loss, g_loss, acc_fake, d_loss_floor=self.floor,
                 d_loss_margin=t.d_loss_margin, min_fake_accuracy=t.min_fake_accuracy,
-                min_g_loss_slope=t.min_g_loss_slope)),
+                min_g_loss_slope=t.min_g_loss_slope, d_accuracy_real=acc_real,
+                min_real_accuracy=t.min_real_accuracy)),
             ("", d_accuracy_report(acc_real, acc_fake, t.healthy_accuracy)),
         ])
         self._window_metrics = report.metrics

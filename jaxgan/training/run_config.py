@@ -266,6 +266,7 @@ RANGE_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "monitor_start_step": (lambda v: v >= 0, "an integer >= 0"),
     "monitor_d_loss_margin": (lambda v: 0 <= v < math.inf, "a number >= 0"),
     "monitor_min_fake_accuracy": (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+    "monitor_min_real_accuracy": (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
     "monitor_min_diversity_ratio": (lambda v: v >= 0, "a number >= 0"),
     "monitor_min_class_fraction": (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
     "monitor_healthy_accuracy": (lambda v: len(v) == 2 and 0 <= v[0] <= v[1] <= 1,
@@ -287,7 +288,7 @@ KEY_NOTES = {
 # What a name-valued key is called in messages (default: the key).
 NAME_LABELS = {"d_norm": "discriminator norm", "mlp_d_activation": "MLP discriminator activation",
                "parallel": "parallel mode", "lr_schedule": "learning-rate schedule",
-               "conv_impl": "DCGAN conv impl"}
+               "conv_impl": "DCGAN conv impl", "d_batch_stats": "D batch statistics mode"}
 
 # key -> the valid names (registries list their names themselves).
 NAME_CHECKS: dict[str, Callable[[], Iterable[str]]] = {
@@ -302,6 +303,7 @@ NAME_CHECKS: dict[str, Callable[[], Iterable[str]]] = {
     "conditioning": lambda: CONDITIONINGS,
     "conv_impl": lambda: MODEL_CONV_IMPLS,
     "seed_map": lambda: SEED_MAPS,
+    "d_batch_stats": lambda: ("separate", "joint"),
 }
 
 
