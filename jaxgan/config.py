@@ -92,6 +92,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.seed_map = "vmap"  # how those seeds are mapped in the step: vmap | map | unroll (jaxgan.seeds)
     c.parallel = "auto"  # jaxgan.parallel mode: auto | jit | pmap | shard_map
     c.sync_batch_norm = True  # BatchNorm statistics over the global batch, not per device
+    c.steps_per_call = 1  # > 1: that many steps per compiled lax.scan call (jaxgan.train)
     c.log_every = 50
     c.sample_every = 500
     c.checkpoint_every = 1000

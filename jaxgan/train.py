@@ -15,6 +15,15 @@ end, training_curves.png (losses and D accuracy on real/fake).
 Step s makes n(s) critic updates (jaxgan.critic_schedule: n_critic, or the WGAN boost) on n(s)
 batches, one compiled step per distinct n(s); n(s) depends only on s, so resuming stays exact.
 
+Fused steps (config.steps_per_call = L > 1, one device): the loop runs steps [s, e) in one compiled
+`lax.scan` call (jaxgan.step.jit_train_loop) on the same host batches and keys, so the result is
+bit-identical to one step per call; e is the next multiple of L, cut at the next checkpoint, sample
+grid, sample-monitor step, at config.steps and where n(s) changes (`chunk_end`: absolute steps, so
+stopping and resuming make the same calls). Every step's metrics are still logged and monitored;
+signals and monitors act at the end of the call. Each distinct call length compiles once: choose
+L dividing checkpoint_every, sample_every and monitor_every. Small models (the 2-D MLPs) run
+~4.5× faster this way (per-call dispatch dominates their step).
+
 Stopping: SIGTERM/SIGINT set a flag; after the current step the loop saves a checkpoint at that
 step, waits for it and returns with `stopped_by` set. A NaN/Inf in the step's losses, gradient
 norms or parameters raises `DivergenceError` at once, naming the step and the first offending
@@ -51,7 +60,7 @@ from jaxgan.logs import METRICS_FILE, RunLog, read_metrics
 from jaxgan.monitors import Report, monitor_for_run, non_finite_message
 from jaxgan.run_config import config_to_json, validate_config
 from jaxgan.state import GANState, create_train_state, generate
-from jaxgan.step import step_key
+from jaxgan.step import jit_train_loop, step_key
 
 CHECKPOINT_DIR = "checkpoints"
 CONFIG_FILE = "config.json"
@@ -244,6 +253,32 @@ def _due(step: int, every: int) -> bool:
     return every > 0 and step % every == 0
 
 
+def fused_steps(config: ml_collections.ConfigDict, mode: str, log) -> int:
+    """config.steps_per_call, or 1 where the fused loop does not apply (several devices)."""
+    fused = config.get("steps_per_call", 1)
+    if fused > 1 and mode != "jit":
+        log.message(f"steps_per_call={fused} needs one device (parallel mode 'jit', not "
+                    f"{mode!r}); running one step per call")
+        return 1
+    return fused
+
+
+def chunk_end(step: int, config: ml_collections.ConfigDict, schedule, fused: int) -> int:
+    """The end of the call that starts at `step`: the next multiple of `fused`, cut at the next
+    step due for a checkpoint, sample grid or sample monitor, at config.steps and where the
+    critic schedule changes. Every end is a function of the absolute step, so a run stopped or
+    resumed at any end makes exactly the calls the uninterrupted run makes."""
+    end = min(config.steps, (step // fused + 1) * fused)
+    for every in (config.checkpoint_every, config.sample_every, config.monitor_every):
+        if every > 0:
+            end = min(end, (step // every + 1) * every)
+    critic_steps = schedule.at(step)
+    for s in range(step + 1, end):
+        if schedule.at(s) != critic_steps:
+            return s
+    return end
+
+
 def _host_metrics(metrics: Mapping[str, jax.Array]) -> dict[str, float]:
     return {k: (bool(v) if np.asarray(v).dtype == bool else float(v))
             for k, v in jax.device_get(dict(metrics)).items()}
@@ -355,18 +390,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
 
     device_state = compiled.put_state(state)
     step, last_saved, metrics = start_step, start_step, {}
-    pending: tuple[int, Any] | None = None  # (step, device metrics) not yet looked at
+    # (first step, device metrics, stacked) not yet looked at; stacked: [L] per metric (fused)
+    pending: tuple[int, Any, bool] | None = None
+    fused = fused_steps(config, compiled.mode, log)
+    train_loops = ({n: jit_train_loop(g) for n, g in gans_by_critic_steps(gan, schedule).items()}
+                   if fused > 1 else {})
 
-    def observe(samples_report: Report | None = None) -> None:
-        """Hands the pending step's metrics to the failure monitor, the logs and the monitors
-        (one step behind, so the host reads step s's metrics while the device runs step s + 1).
-        `samples_report`: the failure monitor's verdict on step s's samples, if taken."""
-        nonlocal pending, metrics
-        if pending is None:
-            return
-        done, device_metrics = pending
-        pending = None
-        metrics = _host_metrics(device_metrics)
+    def observe_one(done: int, step_metrics: dict[str, float],
+                    samples_report: Report | None) -> None:
+        nonlocal metrics
+        metrics = step_metrics
         report = failure.observe(done, metrics)
         warnings = report.warnings + (samples_report.warnings if samples_report else ())
         # logged first, so that the bad step is on record when a monitor stops the run
@@ -382,17 +415,43 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
         if stop_reason is not None:
             raise TrainingStopped(stop_reason)
 
+    def observe(samples_report: Report | None = None) -> None:
+        """Hands the pending steps' metrics to the failure monitor, the logs and the monitors,
+        step by step (one call behind, so the host reads them while the device runs the next
+        call). `samples_report`: the failure monitor's verdict on the last pending step's
+        samples, if taken."""
+        nonlocal pending
+        if pending is None:
+            return
+        first, device_metrics, stacked = pending
+        pending = None
+        host = jax.device_get(dict(device_metrics))
+        rows = ([{k: v[i] for k, v in host.items()} for i in range(len(host["d_loss"]))]
+                if stacked else [host])
+        for i, row in enumerate(rows):
+            observe_one(first + i, _host_metrics(row),
+                        samples_report if i == len(rows) - 1 else None)
+
     stop = StopFlag()
     try:
         with stop if handle_signals else contextlib.nullcontext():
             while step < config.steps and stop.signal_name is None:
                 critic_steps = schedule.at(step)
-                batch = compiled_steps[critic_steps].put_batch(step_batch(iterator, critic_steps))
-                device_state, device_metrics = compiled_steps[critic_steps](
-                    device_state, batch, step_key(keys.train, step))
+                end = chunk_end(step, config, schedule, fused)
+                if end - step == 1:
+                    batch = compiled_steps[critic_steps].put_batch(
+                        step_batch(iterator, critic_steps))
+                    device_state, device_metrics = compiled_steps[critic_steps](
+                        device_state, batch, step_key(keys.train, step))
+                else:  # steps [step, end) in one call (one device: compiled.mode == 'jit')
+                    batches = [step_batch(iterator, critic_steps) for _ in range(step, end)]
+                    batches = jax.device_put({k: np.stack([b[k] for b in batches])
+                                              for k in batches[0]})
+                    device_state, device_metrics = train_loops[critic_steps](
+                        device_state, batches, keys.train, step)
                 observe()
-                step += 1
-                pending = (step, device_metrics)
+                pending = (step + 1, device_metrics, end - step > 1)
+                step = end
                 if (_due(step, config.checkpoint_every) or _due(step, config.sample_every)
                         or _due(step, config.monitor_every)):
                     logical = compiled.get_state(device_state)
