@@ -42,6 +42,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.mlp_d_hidden = (200, 200, 200)
     c.mlp_g_batch_norm = True
     c.mlp_d_activation = "maxout"  # maxout | leaky_relu
+    c.point_scale = 1.0  # MLPs on 2-D data work in units of x / point_scale (grid25: 4)
     # class conditioning (jaxgan.conditioning)
     c.conditioning = "none"  # none | concat | acgan | projection
     c.label_embedding_dim = 0  # label code joined to inputs: 0 one-hot, > 0 learned embedding
@@ -118,10 +119,12 @@ def _dcgan(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],
 
 def _mlp(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],
          bn_axis_name: str | None = None):
+    scale = float(config.get("point_scale", 1.0))
     return (models.MLPGenerator(hidden=tuple(config.mlp_g_hidden), out_dim=data_shape[-1],
-                                batch_norm=config.mlp_g_batch_norm, bn_axis_name=bn_axis_name),
+                                batch_norm=config.mlp_g_batch_norm, bn_axis_name=bn_axis_name,
+                                output_scale=scale),
             models.MLPDiscriminator(hidden=tuple(config.mlp_d_hidden),
-                                    activation=config.mlp_d_activation))
+                                    activation=config.mlp_d_activation, input_scale=scale))
 
 
 MODELS: Registry[ModelPair] = Registry("model", {"dcgan": _dcgan, "mlp": _mlp})

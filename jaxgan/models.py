@@ -150,14 +150,17 @@ NORMS = {
 
 
 class MLPGenerator(nn.Module):
-    """z → point: Dense–[BatchNorm]–ReLU hidden layers, linear output.
+    """z → point: Dense–[BatchNorm]–ReLU hidden layers, linear output × `output_scale`.
 
     PacGAN's 2-D setup (Lin et al. 2018, arXiv:1712.04086): 4 hidden layers of 400, ReLU + BN.
+    `output_scale` s (config `point_scale`): the network works in units of x / s and its output is
+    returned in the data's units, so samples, metrics and plots need no rescaling.
     """
 
     hidden: Sequence[int] = (400, 400, 400, 400)
     out_dim: int = 2
     batch_norm: bool = True
+    output_scale: float = 1.0
     bn_axis_name: str | None = None
     conditioning: str = "none"
     num_classes: int = 0
@@ -172,7 +175,8 @@ class MLPGenerator(nn.Module):
             if self.batch_norm:
                 x = _batch_norm(train, self.bn_axis_name)(x)
             x = nn.relu(x)
-        return nn.Dense(self.out_dim)(x)
+        x = nn.Dense(self.out_dim)(x)
+        return x if self.output_scale == 1.0 else x * self.output_scale
 
 
 class Maxout(nn.Module):
@@ -192,10 +196,13 @@ class MLPDiscriminator(nn.Module):
     """Point → logit: hidden maxout (PacGAN: 3 layers of 200) or LeakyReLU(0.2) layers.
 
     `spectral_norm` normalises every layer's weights by their largest singular value (SN-GAN).
+    `input_scale` s (config `point_scale`): D sees x / s, the units MLPGenerator's `output_scale`
+    works in.
     """
 
     hidden: Sequence[int] = (200, 200, 200)
     activation: str = "maxout"
+    input_scale: float = 1.0
     spectral_norm: bool = False
     maxout_pieces: int = 5
     conditioning: str = "none"
@@ -207,6 +214,8 @@ class MLPDiscriminator(nn.Module):
         del train
         if x.ndim != 2:
             raise ValueError(f"MLP discriminator expects [B, D] points, got shape {x.shape}")
+        if self.input_scale != 1.0:
+            x = x / self.input_scale
         x = condition_input(x, labels, self.conditioning, self.num_classes,
                             self.label_embedding_dim)
         for width in self.hidden:
