@@ -29,7 +29,8 @@ def tiny_ring8(steps: int):
     config = load_experiment("ring8")
     config.update(dict(steps=steps, mlp_g_hidden=(16, 16), mlp_d_hidden=(16,), latent_dim=4,
                        batch_size=16, n_critic=2, ema_decay=0.9, parallel="jit", log_every=1,
-                       sample_every=0, checkpoint_every=3, num_samples_grid=16))
+                       sample_every=0, checkpoint_every=3, num_samples_grid=16,
+                       mlp_g_batch_norm=True, steps_per_call=1, lr_schedule="constant"))
     return config
 
 
