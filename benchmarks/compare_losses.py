@@ -37,6 +37,7 @@ import ml_collections
 import numpy as np
 
 from jaxgan import visualize
+from jaxgan.config import presets
 from jaxgan.config import base_config, build_gan
 from jaxgan.core.losses import LOSSES
 from jaxgan.core.registry import Registry
@@ -86,36 +87,26 @@ PACGAN_TABLE1: dict[str, list[tuple[str, float, float, float]]] = {
 
 # --- configs ---------------------------------------------------------------------------------------
 
+TOY_STEPS = 30_000
+"""The toy benchmark's generator steps per variant: what fits the 30-minute budget of the table
+(benchmarks/README.md)."""
+
+
 def toy_config(dataset: str) -> ml_collections.ConfigDict:
-    """The 2-D mode-collapse setup of PacGAN (Lin et al. 2018) cut down to a 2-core CPU budget.
+    """The 2-D mode-collapse setup of PacGAN (Lin et al. 2018) cut down to a 2-core CPU budget:
+    the shipped toy experiments' setup (`jaxgan.config.presets.toy_mixture`) with the benchmark's budget.
 
     PacGAN: G 4×400 ReLU + BatchNorm, D 3×200 maxout, z in R², Adam(1e-4, β1 0.8), batch 100,
     400 epochs of 100,000 samples (400,000 steps), 2,500 evaluation samples, 10 trials.
     Here: PacGAN2 (D judges packs of 2 samples, `pack`), the same depth, z, batch and evaluation,
     but G 4×64 ReLU without BatchNorm, D 3×64 LeakyReLU(0.2), Adam(2e-3, β1 0.5) decayed to 0 by a
-    cosine over 10,000 generator steps, a fresh mixture sample every step, and the mixture scaled
-    into [-1, 1]² for training (`toy_scale`; samples are scored at the data's scale).
-    benchmarks/README.md: how this was chosen and what it costs.
+    cosine over `steps` generator steps, a fresh mixture sample every step, and G and D working on
+    the mixture scaled into [-1, 1]² (`toy_scale` → config.point_scale; samples are scored in the
+    data's units). benchmarks/README.md: how this was chosen and what it costs.
     """
-    c = base_config()
-    c.dataset = dataset
-    c.model = "mlp"
-    c.latent_dim = 2
-    c.mlp_g_hidden = (64, 64, 64, 64)
-    c.mlp_d_hidden = (64, 64, 64)
-    c.mlp_g_batch_norm = False
-    c.mlp_d_activation = "leaky_relu"
-    c.batch_size = 100
-    c.optimizer = "adam"
-    c.g_lr = 2e-3
-    c.d_lr = 2e-3
-    c.b1 = 0.5
-    c.b2 = 0.999
-    c.lr_schedule = "cosine"
-    c.steps = 10_000
-    c.log_every = 250
+    c = presets.toy_mixture(dataset, steps=TOY_STEPS)
+    c.log_every = 1000
     c.eval_samples = 2500
-    c.pack = 2  # PacGAN2: without it 2-4 of 10 seeds drop or starve modes (benchmarks/README.md)
     c.toy_scale = 0.0  # 0: auto, the mixture scaled into [-1, 1]² for training (toy_data_scale)
     return c
 
@@ -139,9 +130,10 @@ def digits_config(dataset: str) -> ml_collections.ConfigDict:
 
 
 def toy_data_scale(config: ml_collections.ConfigDict, centers: np.ndarray) -> float:
-    """The fixed scale s of a toy run: G and D work on x / s, G's samples are multiplied by s before
-    they are scored, as image data are mapped to [-1, 1]. `config.toy_scale` 0 (auto): the largest
-    |coordinate| of a mode centre (ring8: 1, grid25: 4), so every mixture spans [-1, 1]²."""
+    """The fixed scale s of a toy run, set as config.point_scale: G and D work on x / s (G's output
+    is multiplied by s, D's input divided by it: jaxgan.models), as image data are mapped to
+    [-1, 1]. `config.toy_scale` 0 (auto): the largest |coordinate| of a mode centre (ring8: 1,
+    grid25: 4), so every mixture spans [-1, 1]²."""
     scale = config.get("toy_scale", 0.0) or float(np.max(np.abs(centers)))
     if not scale > 0:
         raise ValueError(f"toy_scale must be > 0 (or 0 for auto), got {scale}")
@@ -189,9 +181,10 @@ def train_toy_variant(config: ml_collections.ConfigDict, variant: str, num_seeds
         raise ValueError(f"steps ({config.steps}) must be a multiple of log_every "
                          f"({config.log_every})")
     spec = get_spec(config.dataset)
+    config = ml_collections.ConfigDict(config.to_dict())
+    config.point_scale = toy_data_scale(config, spec.mode_centers)  # G and D work in x / scale
     gan = build_gan(config, spec.shape)
-    scale = toy_data_scale(config, spec.mode_centers)
-    draw = mixture_batch_sampler(spec.mode_centers / scale, spec.mode_std / scale,
+    draw = mixture_batch_sampler(spec.mode_centers, spec.mode_std,
                                  config.batch_size * config.n_critic)
     init_keys, data_keys, step_keys, eval_keys = _split_seed_keys(seed, num_seeds)
     states = seeds.create_seed_states(gan, init_keys)
@@ -202,7 +195,7 @@ def train_toy_variant(config: ml_collections.ConfigDict, variant: str, num_seeds
         states, metrics = loop(states, data_keys, step_keys, start)
         logged.append({k: jnp.mean(metrics[k], axis=0) for k in ("d_loss", "g_loss", "penalty")})
     z = jax.vmap(lambda k: gan.sample_latent(k, config.eval_samples))(eval_keys)
-    samples = _generate(gan, states, z, config.seed_map) * scale
+    samples = _generate(gan, states, z, config.seed_map)  # in the data's units
     per_seed = [_score_points(samples[i], spec, mode_metrics) for i in range(num_seeds)]
     curves = {k: np.stack([np.asarray(entry[k]) for entry in logged]) for k in logged[0]}
     return VariantResult(

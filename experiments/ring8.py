@@ -1,13 +1,15 @@
 """PacGAN's 2-D mode-collapse benchmark 'ring8': 8 Gaussians on the unit circle, std 0.01.
 
-The setup of PacGAN (Lin et al. 2018, arXiv:1712.04086), after VEEGAN (Srivastava et al. 2017):
-z of dimension 2, generator MLP with 4 hidden layers of 400 (ReLU + BatchNorm), discriminator MLP
-with 3 maxout layers of 200 (5 pieces), batch 100, Adam(lr 1e-4, b1 0.8), non-saturating loss; metrics
-on 2,500 samples (`jaxgan eval`). PacGAN trains 400 epochs of 100,000 points (400,000 steps); the
-budget here is CPU-sized: 20,000 steps. Pass --config.steps=400000 for the paper's.
+`jaxgan.config.presets.toy_mixture`: PacGAN2 (D judges pairs), z ∈ R², batch 100, G 4×64 ReLU, D 3×64
+LeakyReLU(0.2), Adam(2e-3, β1 0.5) with a cosine decay over 160,000 steps, 1,000 steps per
+compiled call; metrics on 2,500 samples (`jaxgan eval`). Measured (seed 0, `jaxgan train --config
+ring8` then `jaxgan eval`, 2 CPU cores): 8/8 modes, 98.68% high quality (a perfect sampler scores
+98.89%), reverse KL 0.0015; 155 s wall / 78 s CPU on a shared machine. PacGAN's own setup (G 4×400
+ReLU+BN, D 3×200 maxout, Adam(1e-4, β1 0.8), 400,000 steps) is `presets.pacgan_mixture("ring8")`:
+~20 ms a step here, over 2 hours for one run (benchmarks/README.md).
 """
 from jaxgan.config import presets
 
 
 def get_config():
-    return presets.pacgan_mixture("ring8")
+    return presets.toy_mixture("ring8", steps=160_000)

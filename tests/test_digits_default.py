@@ -41,12 +41,12 @@ def test_a_young_runs_ema_shows_what_g_learned_not_the_initialisation(tmp_path):
     summary, _ = run(config, tmp_path / "run")
     trained = load_run(tmp_path / "run")
     gan, state = trained.gan, summary.state
-    init_state = init_state(gan, run_keys(config.seed).init)
+    initial = init_state(gan, run_keys(config.seed).init)
     z = gan.sample_latent(jax.random.key(3), 100)
     labels = jax.numpy.arange(100) % 10
     ema = np.asarray(generate(gan, state, z, labels))
     raw = np.asarray(generate(gan, state, z, labels, use_ema=False))
-    init = np.asarray(generate(gan, init_state, z, labels, use_ema=False))
+    init = np.asarray(generate(gan, initial, z, labels, use_ema=False))
     to_raw, to_init = np.abs(ema - raw).mean(), np.abs(ema - init).mean()
     assert to_raw < 0.25 * to_init, (to_raw, to_init)
     # and its samples are digits of the class asked for, by the shipped digits classifier

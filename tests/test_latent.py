@@ -141,7 +141,7 @@ def test_cli_interpolate_toy_run(tmp_path):
     assert cli.main(["train", "--config", "experiments/ring8.py", "--workdir", str(workdir),
                      "--config.steps=2", "--config.mlp_g_hidden=8", "--config.mlp_d_hidden=8",
                      "--config.batch_size=16", "--config.parallel=jit",
-                     "--config.conditioning=concat"]) == 0
+                     "--config.conditioning=concat", "--config.pack=1"]) == 0
     out = tmp_path / "paths.png"
     assert cli.main(["interpolate", "--workdir", str(workdir), "--out", str(out),
                      "--steps", "5"]) == 0

@@ -86,3 +86,28 @@ def test_bad_inputs_raise_clear_errors():
         d.init(jax.random.key(0), jnp.zeros((1, 16, 16, 1)), None)
     with pytest.raises(ValueError, match=r"\[B, D\] points"):
         models.MLPDiscriminator().init(jax.random.key(0), jnp.zeros((1, 4, 4, 1)), None)
+
+
+def test_point_scale_keeps_g_and_d_in_unit_units_and_samples_in_the_data_units():
+    """point_scale s (grid25: 4): G's network and D see x / s, yet G's samples (eval mode, as
+    `jaxgan sample`/`eval` draw them) come out in the data's units: G_s = s·G_1, D_s(x) = D_1(x/s)
+    for the same parameters. A config that trains grid25 at its raw ±4 scale would fail below."""
+    from jaxgan.config import build_gan
+    from jaxgan.data import get_spec
+    from jaxgan.training.run_config import load_experiment
+    from jaxgan.core.state import create_train_state, generate
+
+    config = load_experiment("grid25")
+    spec = get_spec("grid25")
+    scale = float(np.max(np.abs(spec.mode_centers)))
+    assert config.point_scale == scale == 4.0  # the shipped experiment trains at unit scale
+    gan_s = build_gan(config, spec.shape)
+    config.point_scale = 1.0
+    gan_1 = build_gan(config, spec.shape)
+    state = create_train_state(gan_s, jax.random.key(0))
+    z = gan_s.sample_latent(jax.random.key(1), 64)
+    np.testing.assert_allclose(generate(gan_s, state, z), scale * generate(gan_1, state, z),
+                               rtol=1e-6, atol=1e-6)
+    x = jnp.asarray(spec.mode_centers[:24], jnp.float32)
+    d = lambda gan, x: gan.discriminator.apply(state.discriminator.variables(), x, None)
+    np.testing.assert_allclose(d(gan_s, x), d(gan_1, x / scale), rtol=1e-5, atol=1e-6)

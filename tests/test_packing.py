@@ -80,3 +80,20 @@ def test_pack_is_fine_for_an_unconditional_gan_on_labelled_data():
     c.pack = 2
     gan = build_gan(c, (2,), num_classes=10)
     assert isinstance(gan.discriminator, PackedDiscriminator)
+
+
+@pytest.mark.parametrize("pack", [3, 4])
+def test_packs_above_two_initialise_and_step(pack):
+    """PacGAN3/4 (the reference's best grid25 rows): the state's dummy init batch holds whole
+    packs (it had 2 rows, so pack 3 and 4 could not even be initialised)."""
+    from jaxgan.core.state import create_train_state
+    from jaxgan.core.step import train_step
+
+    config = base_config()
+    config.update(dict(model="mlp", dataset="ring8", latent_dim=2, mlp_g_hidden=(8,),
+                       mlp_d_hidden=(8,), pack=pack))
+    gan = build_gan(config, (2,))
+    state = create_train_state(gan, jax.random.key(0))
+    batch = {"x": jnp.ones((12, 2), jnp.float32)}
+    _, metrics = train_step(gan, state, batch, jax.random.key(1))
+    assert bool(metrics["finite"])

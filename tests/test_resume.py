@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from jaxgan.tools import trained
+from jaxgan.training import logs
 from jaxgan.training import loop
 from jaxgan.training.checkpoint import Checkpointer
 from jaxgan.training.run import abstract_state, run_keys
@@ -33,7 +34,8 @@ def tiny_ring8(steps: int):
     config = load_experiment("ring8")
     config.update(dict(steps=steps, mlp_g_hidden=(16, 16), mlp_d_hidden=(16,), latent_dim=4,
                        batch_size=16, n_critic=2, ema_decay=0.9, parallel="jit", log_every=1,
-                       sample_every=0, checkpoint_every=3, num_samples_grid=16))
+                       sample_every=0, checkpoint_every=3, num_samples_grid=16,
+                       mlp_g_batch_norm=True, steps_per_call=1, lr_schedule="constant"))
     return config
 
 
@@ -113,4 +115,45 @@ def test_sigterm_checkpoints_the_current_step_and_the_run_resumes_exactly(tmp_pa
 
     resumed = run(tiny_ring8(N), tmp_path)
     assert resumed.start_step == stopped.step
+    assert_same_run(tmp_path, resumed, straight)
+
+
+def fused(config, steps_per_call: int = 4):
+    """The same run with steps fused into lax.scan calls (config.steps_per_call); with
+    checkpoint_every 3 the calls are [0, 3), [3, 4), [4, 6), [6, 8): cut at checkpoints."""
+    config.steps_per_call = steps_per_call
+    return config
+
+
+def test_chunk_ends_are_absolute_cut_at_checkpoints_samples_monitor_and_the_end():
+    config = fused(tiny_ring8(N))
+    config.update(dict(sample_every=5, monitor_every=0))
+    schedule = loop.critic_schedule(config)
+    ends, step = [], 0
+    while step < N:
+        step = loop.chunk_end(step, config, schedule, config.steps_per_call)
+        ends.append(step)
+    assert ends == [3, 4, 5, 6, 8]
+    assert loop.chunk_end(1, config, schedule, 4) == 3  # a resumed run makes the same calls
+    config.update(dict(n_critic_boost=5, n_critic_boost_first=2))  # WGAN boost: steps 0, 1
+    assert loop.chunk_end(0, config, loop.critic_schedule(config), 4) == 2
+
+
+def test_fused_steps_equal_one_step_per_call_bit_for_bit(tmp_path, straight):
+    """steps_per_call > 1 runs the same steps on the same batches and keys in lax.scan: the
+    state, checkpoint, samples and every step's logged metrics equal the per-step run's."""
+    summary = run(fused(tiny_ring8(N)), tmp_path)
+    assert_same_run(tmp_path, summary, straight)
+    drop_rate = lambda records: [{k: v for k, v in r.items() if k != "steps_per_sec"}
+                                 for r in records]
+    fused_records = logs.read_metrics(tmp_path / "metrics.jsonl")
+    assert [r["step"] for r in fused_records] == list(range(1, N + 1))
+    assert drop_rate(fused_records) == drop_rate(
+        logs.read_metrics(straight[0].workdir / "metrics.jsonl"))
+
+
+def test_fused_half_then_resume_equals_the_straight_run_bit_for_bit(tmp_path, straight):
+    assert run(fused(tiny_ring8(N // 2)), tmp_path).step == N // 2
+    resumed = run(fused(tiny_ring8(N)), tmp_path)
+    assert resumed.start_step == N // 2
     assert_same_run(tmp_path, resumed, straight)

@@ -36,13 +36,17 @@ def test_image_experiments_have_the_published_hyperparameters():
     assert (c.g_lr, c.d_lr, c.b1, c.b2, c.d_norm) == (1e-4, 1e-4, 0.5, 0.9, "layer")
 
 
-def test_toy_experiments_have_the_pacgan_setup():
+def test_pacgan_preset_has_the_pacgan_setup_and_toy_experiments_the_toy_preset():
+    from jaxgan.config import presets
+
     for name in ("ring8", "grid25"):
-        c = load_experiment(name)
+        c = presets.pacgan_mixture(name)
         assert (c.dataset, c.model, c.latent_dim, c.batch_size, c.g_lr, c.d_lr, c.b1) == \
             (name, "mlp", 2, 100, 1e-4, 1e-4, 0.8)
         assert tuple(c.mlp_g_hidden) == (400,) * 4 and c.mlp_g_batch_norm
         assert tuple(c.mlp_d_hidden) == (200,) * 3 and c.mlp_d_activation == "maxout"
+        # the shipped experiments: the small nets that reach PacGAN's table on a CPU budget
+        assert load_experiment(name).to_dict() == presets.toy_mixture(name, 160_000).to_dict()
 
 
 @pytest.mark.parametrize("text, like, expected", [

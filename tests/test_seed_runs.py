@@ -20,7 +20,8 @@ def tiny_ring8(steps: int, **overrides):
     config = load_experiment("ring8")
     config.update(dict(steps=steps, mlp_g_hidden=(16, 16), mlp_d_hidden=(16,), batch_size=32,
                        log_every=1, sample_every=0, checkpoint_every=0, num_samples_grid=16,
-                       monitor_every=0, parallel="jit", g_lr=1e-2, d_lr=1e-2))
+                       monitor_every=0, parallel="jit", g_lr=1e-2, d_lr=1e-2,
+                       lr_schedule="constant"))  # resumes change `steps`
     config.update(overrides)
     return config
 

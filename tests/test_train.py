@@ -20,7 +20,7 @@ def tiny_ring8(steps: int, **overrides):
     config = load_experiment("ring8")
     config.update(dict(steps=steps, mlp_g_hidden=(16, 16), mlp_d_hidden=(16,), batch_size=32,
                        log_every=1, sample_every=0, checkpoint_every=0, num_samples_grid=64,
-                       parallel="jit"))
+                       parallel="jit", lr_schedule="constant"))  # resumes change `steps`
     config.update(overrides)
     return config
 
@@ -103,3 +103,16 @@ def test_step_batch_stacks_n_critic_batches():
     assert stacked["x"].shape == (6, 3)
     np.testing.assert_array_equal(stacked["x"][:, 0], [0, 0, 1, 1, 2, 2])
     np.testing.assert_array_equal(stacked["label"], [0, 0, 1, 1, 2, 2])
+
+
+@pytest.mark.parametrize("name", ["ring8", "grid25"])
+def test_shipped_toy_experiments_fuse_steps_into_one_call_length(name):
+    """The toy experiments' budget (160,000 steps) fits minutes only with fused steps (~0.45 ms a
+    step against ~1.85 ms one step per call, benchmarks/README.md); every call then has the same
+    length, so it compiles once."""
+    config = load_experiment(name)
+    fused = config.steps_per_call
+    assert fused > 1 and config.steps >= 100_000
+    for every in (config.steps, config.checkpoint_every, config.sample_every,
+                  config.monitor_every, config.log_every):
+        assert every % fused == 0, every

@@ -29,6 +29,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.mlp_d_hidden = (200, 200, 200)
     c.mlp_g_batch_norm = True
     c.mlp_d_activation = "maxout"  # maxout | leaky_relu
+    c.point_scale = 1.0  # MLPs on 2-D data work in units of x / point_scale (grid25: 4)
     # class conditioning (jaxgan.core.conditioning)
     c.conditioning = "none"  # none | concat | acgan | projection
     c.label_embedding_dim = 0  # label code joined to inputs: 0 one-hot, > 0 learned embedding
@@ -81,6 +82,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.seed_map = "vmap"  # how the seeds are mapped: vmap | map | unroll (jaxgan.training.seeds)
     c.parallel = "auto"  # jaxgan.training.parallel mode: auto | jit | pmap | shard_map
     c.sync_batch_norm = True  # BatchNorm statistics over the global batch, not per device
+    c.steps_per_call = 1  # > 1: that many steps per compiled lax.scan call (training.loop)
     c.log_every = 50
     c.sample_every = 500
     c.checkpoint_every = 1000

@@ -16,7 +16,8 @@ def pacgan_mixture(dataset: str) -> ml_collections.ConfigDict:
     (Srivastava et al. 2017): z ∈ R², G an MLP with 4 hidden layers of 400 (ReLU + BatchNorm), D an
     MLP with 3 maxout layers of 200 (5 pieces), batch 100, Adam(1e-4, β1 0.8), non-saturating loss;
     metrics on 2,500 samples. PacGAN trains 400 epochs of 100,000 points (400,000 steps); the budget
-    here is CPU-sized: 20,000 steps (pass --config.steps=400000 for the paper's)."""
+    here is CPU-sized: 20,000 steps (pass --config.steps=400000 for the paper's: ~20 ms a step on 2
+    CPU cores, over 2 hours). The shipped toy experiments use `toy_mixture` instead."""
     config = base_config()
     config.dataset = dataset
     config.model = "mlp"
@@ -36,6 +37,42 @@ def pacgan_mixture(dataset: str) -> ml_collections.ConfigDict:
     config.log_every = 100
     config.sample_every = 2000
     config.checkpoint_every = 5000
+    config.num_samples_grid = 2500
+    return config
+
+
+def toy_mixture(dataset: str, steps: int = 160_000) -> ml_collections.ConfigDict:
+    """The 2-D mixtures trained to PacGAN's quality on a CPU budget (benchmarks/README.md, issue
+    14): PacGAN2 (D judges pairs), z ∈ R², batch 100 as in PacGAN, but G 4×64 ReLU without
+    BatchNorm, D 3×64 LeakyReLU(0.2), Adam(2e-3, β1 0.5) decayed to 0 by a cosine over `steps`,
+    the networks working at unit scale (`point_scale`: the largest |coordinate| of a mode centre,
+    grid25 4, ring8 1; samples stay in the data's units) and 1,000 steps per compiled call
+    (`steps_per_call`). What limits quality is the number of steps (bridges between modes shrink
+    with training), so the small nets' ~0.4 ms fused step buys PacGAN-level results in minutes."""
+    config = base_config()
+    config.dataset = dataset
+    config.model = "mlp"
+    config.latent_dim = 2
+    config.mlp_g_hidden = (64, 64, 64, 64)
+    config.mlp_g_batch_norm = False
+    config.mlp_d_hidden = (64, 64, 64)
+    config.mlp_d_activation = "leaky_relu"
+    config.pack = 2
+    config.point_scale = {"ring8": 1.0, "grid25": 4.0}[dataset]
+    config.loss = "non_saturating"
+    config.batch_size = 100
+    config.optimizer = "adam"
+    config.g_lr = 2e-3
+    config.d_lr = 2e-3
+    config.b1 = 0.5
+    config.b2 = 0.999
+    config.lr_schedule = "cosine"
+    config.steps = steps
+    config.steps_per_call = 1000
+    config.log_every = 1000
+    config.monitor_every = 1000
+    config.sample_every = 20_000
+    config.checkpoint_every = 20_000
     config.num_samples_grid = 2500
     return config
 

@@ -37,7 +37,7 @@ class GAN:
         (used only when D returns class logits; jaxgan.core.conditioning).
       ema_decay: decay of the generator's exponential moving average (0: none kept).
       ema_warmup: ramp the EMA decay up with the step, min(ema_decay, (1 + t) / (10 + t))
-        (jaxgan.step.ema_decay_at), so early averages do not show the initialisation.
+        (jaxgan.core.step.ema_decay_at), so early averages do not show the initialisation.
       d_joint_batch: D sees real and fake examples in one call [real; fake], so its BatchNorm
         normalises both with the same statistics; False: one call per half (DCGAN's reference
         code), where a BatchNorm D can tell the halves apart by batch statistics alone.

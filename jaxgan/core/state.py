@@ -49,9 +49,10 @@ def _init_net(module, optimizer, key: Array, inputs: Array, labels: Array | None
 def create_train_state(gan: GAN, key: Array) -> GANState:
     """A fresh state: both networks initialised from `key`, step 0."""
     key_g, key_d = jax.random.split(key)
-    z = jnp.zeros((2, gan.latent_dim), jnp.float32)
-    x = jnp.zeros((2,) + tuple(gan.data_shape), jnp.float32)
-    labels = jnp.zeros((2,), jnp.int32) if gan.num_classes else None
+    rows = 2 * getattr(gan.discriminator, "pack", 1)  # a PacGAN D needs whole packs
+    z = jnp.zeros((rows, gan.latent_dim), jnp.float32)
+    x = jnp.zeros((rows,) + tuple(gan.data_shape), jnp.float32)
+    labels = jnp.zeros((rows,), jnp.int32) if gan.num_classes else None
     generator = _init_net(gan.generator, gan.g_optimizer, key_g, z, labels)
     discriminator = _init_net(gan.discriminator, gan.d_optimizer, key_d, x, labels)
     ema = jax.tree.map(jnp.copy, generator.params) if gan.ema_decay > 0 else None

@@ -225,6 +225,20 @@ def jit_train_step(gan: GAN):
     return jax.jit(make_train_step(gan), donate_argnums=0)
 
 
+def jit_train_loop(gan: GAN):
+    """`(state, batches, base_key, start) -> (state, metrics)`: L steps fused in one `lax.scan`,
+    jitted for one device (donating the state). `batches` holds L steps' batches stacked on a
+    leading axis; step start + i runs on batches[i] with key step_key(base_key, start + i), as L
+    calls of `jit_train_step` would; metrics come back stacked, [L] each."""
+    def loop(state, batches, base_key, start):
+        def body(carry, inputs):
+            batch, t = inputs
+            return train_step(gan, carry, batch, step_key(base_key, t))
+        num = jax.tree.leaves(batches)[0].shape[0]
+        return jax.lax.scan(body, state, (batches, start + jnp.arange(num, dtype=jnp.int32)))
+    return jax.jit(loop, donate_argnums=0)
+
+
 def step_key(base_key: Array, step: int | Array) -> Array:
     """The key of step `step`: fold_in(base_key, step), so resumed runs draw the same noise."""
     return jax.random.fold_in(base_key, step)

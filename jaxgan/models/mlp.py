@@ -17,14 +17,17 @@ Array = jax.Array
 
 
 class MLPGenerator(nn.Module):
-    """z → point: Dense–[BatchNorm]–ReLU hidden layers, linear output.
+    """z → point: Dense–[BatchNorm]–ReLU hidden layers, linear output × `output_scale`.
 
     PacGAN's 2-D setup (Lin et al. 2018, arXiv:1712.04086): 4 hidden layers of 400, ReLU + BN.
+    `output_scale` s (config `point_scale`): the network works in units of x / s and its output is
+    returned in the data's units, so samples, metrics and plots need no rescaling.
     """
 
     hidden: Sequence[int] = (400, 400, 400, 400)
     out_dim: int = 2
     batch_norm: bool = True
+    output_scale: float = 1.0
     bn_axis_name: str | None = None
     conditioning: str = "none"
     num_classes: int = 0
@@ -39,7 +42,8 @@ class MLPGenerator(nn.Module):
             if self.batch_norm:
                 x = blocks.batch_norm(train, self.bn_axis_name)(x)
             x = nn.relu(x)
-        return nn.Dense(self.out_dim)(x)
+        x = nn.Dense(self.out_dim)(x)
+        return x if self.output_scale == 1.0 else x * self.output_scale
 
 
 class Maxout(nn.Module):
@@ -58,11 +62,15 @@ class Maxout(nn.Module):
 class MLPDiscriminator(nn.Module):
     """Point → logit: hidden maxout (PacGAN: 3 layers of 200) or LeakyReLU(0.2) layers.
 
+    `input_scale` s (config `point_scale`): D sees x / s, the units MLPGenerator's `output_scale`
+    works in.
+
     `spectral_norm` normalises every layer's weights by their largest singular value (SN-GAN).
     """
 
     hidden: Sequence[int] = (200, 200, 200)
     activation: str = "maxout"
+    input_scale: float = 1.0
     spectral_norm: bool = False
     maxout_pieces: int = 5
     conditioning: str = "none"
@@ -74,6 +82,8 @@ class MLPDiscriminator(nn.Module):
         del train
         if x.ndim != 2:
             raise ValueError(f"MLP discriminator expects [B, D] points, got shape {x.shape}")
+        if self.input_scale != 1.0:
+            x = x / self.input_scale
         x = condition_input(x, labels, self.conditioning, self.num_classes,
                             self.label_embedding_dim)
         for width in self.hidden:
@@ -92,7 +102,9 @@ def model_pair(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],
                bn_axis_name: str | None = None):
     """(generator, discriminator) of `config` for points of `data_shape` (D,): the
     `config.model = 'mlp'` entry of jaxgan.models.MODELS."""
+    scale = float(config.get("point_scale", 1.0))
     return (MLPGenerator(hidden=tuple(config.mlp_g_hidden), out_dim=data_shape[-1],
-                         batch_norm=config.mlp_g_batch_norm, bn_axis_name=bn_axis_name),
+                         batch_norm=config.mlp_g_batch_norm, bn_axis_name=bn_axis_name,
+                         output_scale=scale),
             MLPDiscriminator(hidden=tuple(config.mlp_d_hidden),
-                             activation=config.mlp_d_activation))
+                             activation=config.mlp_d_activation, input_scale=scale))

@@ -18,7 +18,18 @@ Keys come from the seed only (jaxgan.training.run.run_keys), so a resumed run dr
 noise the uninterrupted run would have drawn, and the data iterator's state is saved with every
 checkpoint. Step s makes n(s) critic updates (jaxgan.core.critic_schedule: n_critic, or the WGAN
 boost) on n(s) batches, one compiled step per distinct n(s); n(s) depends only on s, so resuming
-stays exact. With config.num_seeds > 1 the run is jaxgan.training.seed_runs.train_seeds, built
+stays exact.
+
+Fused steps (config.steps_per_call = L > 1, one device): the loop runs steps [s, e) in one compiled
+`lax.scan` call (jaxgan.core.step.jit_train_loop) on the same host batches and keys, so the result
+is bit-identical to one step per call; e is the next multiple of L, cut at the next checkpoint,
+sample grid, sample-monitor step, at config.steps and where n(s) changes (`chunk_end`: absolute
+steps, so stopping and resuming make the same calls). Every step's metrics are still logged and
+monitored; signals and monitors act at the end of the call. Each distinct call length compiles
+once: choose L dividing checkpoint_every, sample_every and monitor_every. Small models (the 2-D
+MLPs) run ~4× faster this way (per-call dispatch dominates their step).
+
+With config.num_seeds > 1 the run is jaxgan.training.seed_runs.train_seeds, built
 from the same pieces (jaxgan.training.run, jaxgan.training.workdir).
 
 Stopping: SIGTERM/SIGINT set a flag; after the current step the loop saves a checkpoint at that
@@ -51,7 +62,7 @@ from jaxgan.core import class_samples
 from jaxgan.core.critic_schedule import CriticSchedule, critic_schedule, gans_by_critic_steps
 from jaxgan.core.gan import GAN
 from jaxgan.core.state import GANState, generate
-from jaxgan.core.step import step_key
+from jaxgan.core.step import jit_train_loop, step_key
 from jaxgan.training import parallel, seed_runs
 from jaxgan.training.checkpoint import Checkpointer, NonFiniteStateError
 from jaxgan.training.logs import RunLog
@@ -242,7 +253,8 @@ class _Progress:
     (computed on the device, not yet looked at on the host)."""
 
     device_state: Any
-    pending: tuple[int, Any] | None = None  # (step, device metrics)
+    # (first step, device metrics, stacked) not yet looked at; stacked: [L] per metric (fused)
+    pending: tuple[int, Any, bool] | None = None
     metrics: dict[str, Any] = dataclasses.field(default_factory=dict)  # the last ones looked at
 
 
@@ -254,16 +266,51 @@ def _monitor_samples(run: Run, out: Outputs, step: int, logical: GANState) -> Re
     return out.failure.observe_samples(step, np.asarray(samples))
 
 
+def fused_steps(config: ml_collections.ConfigDict, mode: str) -> int:
+    """config.steps_per_call, or 1 where the fused loop does not apply (several devices)."""
+    fused = config.get("steps_per_call", 1)
+    return fused if mode == "jit" else 1
+
+
+def chunk_end(step: int, config: ml_collections.ConfigDict, schedule: CriticSchedule,
+              fused: int) -> int:
+    """The end of the call that starts at `step`: the next multiple of `fused`, cut at the next
+    step due for a checkpoint, sample grid or sample monitor, at config.steps and where the
+    critic schedule changes. Every end is a function of the absolute step, so a run stopped or
+    resumed at any end makes exactly the calls the uninterrupted run makes."""
+    end = min(config.steps, (step // fused + 1) * fused)
+    for every in (config.checkpoint_every, config.sample_every, config.monitor_every):
+        if every > 0:
+            end = min(end, (step // every + 1) * every)
+    critic_steps = schedule.at(step)
+    for s in range(step + 1, end):
+        if schedule.at(s) != critic_steps:
+            return s
+    return end
+
+
 def _observe(run: Run, out: Outputs, progress: _Progress,
              samples_report: Report | None = None) -> None:
-    """Hands the pending step's metrics to the failure monitor, the logs and the monitors (one
-    step behind, so the host reads step s's metrics while the device runs step s + 1).
-    `samples_report`: the failure monitor's verdict on step s's samples, if taken."""
+    """Hands the pending steps' metrics to the failure monitor, the logs and the monitors, step
+    by step (one call behind, so the host reads them while the device runs the next call).
+    `samples_report`: the failure monitor's verdict on the last pending step's samples, if
+    taken."""
     if progress.pending is None:
         return
-    done, device_metrics = progress.pending
+    first, device_metrics, stacked = progress.pending
     progress.pending = None
-    metrics = progress.metrics = host_metrics(device_metrics)
+    host = jax.device_get(dict(device_metrics))
+    rows = ([{k: v[i] for k, v in host.items()} for i in range(len(host["d_loss"]))]
+            if stacked else [host])
+    for i, row in enumerate(rows):
+        _observe_step(run, out, progress, first + i, host_metrics(row),
+                      samples_report if i == len(rows) - 1 else None)
+
+
+def _observe_step(run: Run, out: Outputs, progress: _Progress, done: int,
+                  metrics: dict[str, Any], samples_report: Report | None) -> None:
+    """One step's metrics to the failure monitor, the logs and the monitors."""
+    progress.metrics = metrics
     report = out.failure.observe(done, metrics)
     warnings = report.warnings + (samples_report.warnings if samples_report else ())
     # logged first, so that the bad step is on record when a monitor stops the run
@@ -289,17 +336,32 @@ def run_loop(run: Run, out: Outputs, device_state: Any, start_step: int,
     config, compiled = run.config, run.compiled
     progress = _Progress(device_state)
     step, last_saved = start_step, start_step
+    fused = fused_steps(config, run.mode)
+    if fused < config.get("steps_per_call", 1):
+        out.log.message(f"steps_per_call={config.steps_per_call} needs one device (parallel "
+                        f"mode 'jit', not {run.mode!r}); running one step per call")
+    train_loops = ({n: jit_train_loop(g) for n, g in gans_by_critic_steps(run.gan,
+                                                                          run.schedule).items()}
+                   if fused > 1 else {})
     stop = StopFlag()
     with stop if handle_signals else contextlib.nullcontext():
         while step < config.steps and stop.signal_name is None:
             critic_steps = run.schedule.at(step)
-            batch = run.compiled_steps[critic_steps].put_batch(step_batch(run.iterator,
-                                                                          critic_steps))
-            progress.device_state, device_metrics = run.compiled_steps[critic_steps](
-                progress.device_state, batch, step_key(run.keys.train, step))
+            end = chunk_end(step, config, run.schedule, fused)
+            if end - step == 1:
+                batch = run.compiled_steps[critic_steps].put_batch(step_batch(run.iterator,
+                                                                              critic_steps))
+                progress.device_state, device_metrics = run.compiled_steps[critic_steps](
+                    progress.device_state, batch, step_key(run.keys.train, step))
+            else:  # steps [step, end) in one call (one device: run.mode == 'jit')
+                batches = [step_batch(run.iterator, critic_steps) for _ in range(step, end)]
+                batches = jax.device_put({k: np.stack([b[k] for b in batches])
+                                          for k in batches[0]})
+                progress.device_state, device_metrics = train_loops[critic_steps](
+                    progress.device_state, batches, run.keys.train, step)
             _observe(run, out, progress)
-            step += 1
-            progress.pending = (step, device_metrics)
+            progress.pending = (step + 1, device_metrics, end - step > 1)
+            step = end
             if (due(step, config.checkpoint_every) or due(step, config.sample_every)
                     or due(step, config.monitor_every)):
                 logical = compiled.get_state(progress.device_state)
