@@ -145,8 +145,11 @@ def test_ring8_sample_and_eval(ring8_run, env, tmp_path):
 
 
 def test_digits_train_sample_eval(env, tmp_path):
+    # the unconditional digits GAN (the default is class-conditional: one grid row per class,
+    # tests/test_conditional.py); its grids lay images out 4 per row
     workdir = tmp_path / "digits"
-    result = jaxgan(env, "train", "--workdir", workdir, "--config.steps=4", *DIGITS_TINY)
+    result = jaxgan(env, "train", "--workdir", workdir, "--config", "dcgan_digits_unconditional",
+                    "--config.steps=4", *DIGITS_TINY)
     assert result.returncode == 0, result.stderr
     assert json.loads((workdir / "config.json").read_text())["dataset"] == "digits"
     grid = read_png(workdir / "samples" / "step_0000004.png")
