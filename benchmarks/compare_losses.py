@@ -94,7 +94,8 @@ TOY_STEPS = 30_000
 
 def toy_config(dataset: str) -> ml_collections.ConfigDict:
     """The 2-D mode-collapse setup of PacGAN (Lin et al. 2018) cut down to a 2-core CPU budget:
-    the shipped toy experiments' setup (`jaxgan.config.presets.toy_mixture`) with the benchmark's budget.
+    the shipped toy experiments' setup (`jaxgan.config.presets.toy_mixture`) with the benchmark's
+    budget.
 
     PacGAN: G 4×400 ReLU + BatchNorm, D 3×200 maxout, z in R², Adam(1e-4, β1 0.8), batch 100,
     400 epochs of 100,000 samples (400,000 steps), 2,500 evaluation samples, 10 trials.

@@ -58,13 +58,9 @@ def _twice(labels: Array | None) -> Array | None:
 
 def _split_halves(outputs):
     """D's outputs on [real; fake] (logits, or ACGAN's (logits, class_logits)) split in two."""
-    if isinstance(outputs, tuple):
-        halves = [_split_halves(part) for part in outputs]
-        return tuple(h[0] for h in halves), tuple(h[1] for h in halves)
-    if outputs is None:
-        return None, None
-    half = outputs.shape[0] // 2
-    return outputs[:half], outputs[half:]
+    half = jax.tree.leaves(outputs)[0].shape[0] // 2
+    return (jax.tree.map(lambda a: a[:half], outputs),
+            jax.tree.map(lambda a: a[half:], outputs))
 
 
 def ema_decay_at(decay: float, step: Array, warmup: bool = True) -> Array:

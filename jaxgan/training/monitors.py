@@ -5,7 +5,8 @@ Pure detectors take recent step metrics (or samples from a fixed latent batch) a
 
 * Convergence failure (D wins): over a window of W steps D classifies ~100% of both reals and
   fakes correctly (accuracy pinned), or the D loss sits within a margin of its lowest possible
-  value while D rejects ~100% of fakes and the G loss climbs (positive least-squares slope). Goodfellow 2016 (NIPS tutorial, arXiv:1701.00160) and Arjovsky & Bottou 2017
+  value while D rejects ~100% of fakes and the G loss climbs (positive least-squares slope).
+  Goodfellow 2016 (NIPS tutorial, arXiv:1701.00160) and Arjovsky & Bottou 2017
   (arXiv:1701.04862): a perfect D gives G vanishing or exploding gradients.
 * Mode collapse: the diversity of G(z) on a fixed latent batch, measured as the mean pairwise
   distance E‖G(z_i) − G(z_j)‖₂ divided by the same for real data, falls below a threshold
