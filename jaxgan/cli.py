@@ -4,6 +4,7 @@
     jaxgan sample --workdir DIR --out FILE.npy|FILE.png [--num N] [--seed S] [--label K]
     jaxgan eval   --workdir DIR [--num N] [--seed S]
     jaxgan interpolate --workdir DIR --out FILE.png [--rows R] [--steps S] [--label K]
+    jaxgan prepare SOURCE --name NAME [--data_dir D] [--resolution N] [--channels 1|3] ...
 
 Bad input (unknown config key, loss, data set; a value of the wrong type or out of range; a workdir
 that cannot be written) ends with one line on stderr and exit status 2; `--debug` shows the
@@ -160,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
                              help="checkpoint step to use (default: the latest)")
     interpolate.add_argument("--no-ema", action="store_true",
                              help="use the generator's raw parameters even when an EMA is kept")
+
+    add_prepare_parser(commands, common)
 
     evaluate = commands.add_parser(
         "eval", parents=[common], allow_abbrev=False,
@@ -336,8 +339,83 @@ def run_interpolate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --- jaxgan prepare (issue 15: your own images) ----------------------------------------------------
+
+PREPARE_DESCRIPTION = """\
+Make a TFDS data set (array_record, no TensorFlow, no network) from your own images: a folder
+(searched recursively), a .zip of images, or a .npz/.npy array (x: [N, H, W(, C)] uint8 0..255 or
+float 0..1; optional y: integer labels). Then train on it like on a catalog set:
+  jaxgan train --config.dataset=NAME --config.data_dir=D --config.resolution=N --config.channels=3
+
+Every Pillow format and mode is read; alpha is composited on --background (default black), 16-bit
+grey is scaled to 8 bits (not clipped), EXIF orientation applied; non-square images are centre-cropped
+(--crop center) or padded with the background (--crop none); resizing uses BOX (area) when shrinking
+and LANCZOS when enlarging. Files are taken in sorted order, so two preparations are byte-identical;
+the content hash (sha256 of labels and pixels) is kept in the set's metadata and every run's
+config.json. Unreadable files are skipped and counted (--strict: stop at the first). The set is
+written into a temporary folder and renamed when complete.
+
+examples:
+  jaxgan prepare photos/ --name my_photos --resolution 64
+  jaxgan prepare pets.zip --name pets --resolution 64 --labels folders --workers 4
+  jaxgan prepare faces.npz --name faces --channels 1 --data_dir /data/tfds
+"""
+
+
+def add_prepare_parser(commands, common: argparse.ArgumentParser) -> None:
+    prepare = commands.add_parser(
+        "prepare", parents=[common], allow_abbrev=False,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="make a data set from a folder, zip or array of your own images",
+        description=PREPARE_DESCRIPTION)
+    prepare.add_argument("source", metavar="SOURCE", help="a folder, a .zip, or a .npz/.npy file")
+    prepare.add_argument("--name", metavar="NAME", required=True,
+                         help="data set name: lower-case letters, digits and _ (my_photos)")
+    prepare.add_argument("--data_dir", metavar="D", default=None,
+                         help="TFDS data directory (default $TFDS_DATA_DIR or "
+                              "~/tensorflow_datasets)")
+    prepare.add_argument("--resolution", metavar="N", type=int, default=None,
+                         help="store N x N images (default: keep the size, which must then be "
+                              "the same for all)")
+    prepare.add_argument("--channels", type=int, choices=(1, 3), default=3,
+                         help="1: grey (ITU-R 601-2 luma), 3: RGB (default)")
+    prepare.add_argument("--crop", choices=("center", "none"), default="center",
+                         help="non-square images: centre square crop (default) or none (pad "
+                              "with the background to a square)")
+    prepare.add_argument("--labels", choices=("folders", "none"), default=None,
+                         help="folders: the sorted first-level subfolders are the classes; none "
+                              "(default for folders/zips; arrays use y when present)")
+    prepare.add_argument("--background", metavar="V", type=int, default=0,
+                         help="grey level 0..255 under transparent pixels and in padding "
+                              "(default 0, black)")
+    prepare.add_argument("--workers", metavar="W", type=int, default=None,
+                         help="decoding processes (default: the number of CPUs)")
+    prepare.add_argument("--strict", action="store_true",
+                         help="stop at the first unreadable file instead of skipping it")
+    prepare.add_argument("--overwrite", action="store_true",
+                         help="replace a data set NAME already prepared in D")
+
+
+def run_prepare(args: argparse.Namespace) -> int:
+    from jaxgan.data.prepare_images import prepare_images
+
+    try:
+        prepared = prepare_images(args.source, args.name, data_dir=args.data_dir,
+                                  resolution=args.resolution, channels=args.channels,
+                                  crop=args.crop, labels=args.labels, background=args.background,
+                                  workers=args.workers, strict=args.strict,
+                                  overwrite=args.overwrite, progress=sys.stderr)
+    except OSError as err:  # a disk that fills up, a file that vanishes: I/O, not bad input
+        if args.debug:
+            traceback.print_exc()
+        print(f"jaxgan prepare: I/O error, nothing was written: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    print(prepared.summary(), flush=True)
+    return EXIT_OK
+
+
 COMMANDS = {"train": run_train, "sample": run_sample, "eval": run_eval,
-            "interpolate": run_interpolate}
+            "interpolate": run_interpolate, "prepare": run_prepare}
 
 
 class _DropMessages(logging.Filter):

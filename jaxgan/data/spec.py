@@ -19,6 +19,9 @@ class DatasetSpec:
       num_examples: examples in the split; None for the infinite toy streams.
       mode_centers: [K, 2] mixture means (toy data only).
       mode_std: per-coordinate standard deviation of every mixture component (toy data only).
+      class_names: the name of each label value, when the data set names them (e.g. the class
+        folders of a set made by `jaxgan prepare`); () otherwise.
+      content_sha256: the content hash of a set made by `jaxgan prepare` ('' for other sets).
     """
 
     name: str
@@ -28,3 +31,5 @@ class DatasetSpec:
     num_examples: int | None
     mode_centers: np.ndarray | None = dataclasses.field(default=None, compare=False)
     mode_std: float | None = None
+    class_names: tuple[str, ...] = ()
+    content_sha256: str = ""

@@ -46,8 +46,10 @@ def catalog_builder(name: str, data_dir: str) -> tfds.core.DatasetBuilder:
     try:
         builder = tfds.builder(name, data_dir=data_dir)
     except tfds.core.registered.DatasetNotFoundError:
-        raise DataError(f"unknown data set '{name}': use 'ring8', 'grid25', 'digits' or a TFDS "
-                        f"catalog image data set (tfds.list_builders())") from None
+        raise DataError(f"unknown data set '{name}' (not in the TFDS catalog, nor prepared in "
+                        f"{data_dir}): use 'ring8', 'grid25', 'digits', a TFDS catalog image data "
+                        f"set (tfds.list_builders()), or make it from your images with "
+                        f"`jaxgan prepare SOURCE --name {name} --data_dir {data_dir}`") from None
     except (ValueError, AssertionError) as err:  # e.g. a version or config that does not exist
         raise DataError(f"cannot open data set '{name}': {str(err).splitlines()[0]}") from None
     image_and_label_keys(builder, name)  # a non-image set fails here, before any preparing advice
@@ -61,6 +63,14 @@ def catalog_builder(name: str, data_dir: str) -> tfds.core.DatasetBuilder:
             f"not array_record (needed for random access): move it away and run "
             f"`python -m jaxgan.data.prepare {name} --data_dir={data_dir}`")
     return builder
+
+
+def content_hash(builder: tfds.core.DatasetBuilder) -> str:
+    """The `content_sha256` a set made by `jaxgan prepare` keeps in its metadata.json ('' for
+    every other set)."""
+    if not os.path.isfile(os.path.join(os.fspath(builder.data_path), "metadata.json")):
+        return ""
+    return str((builder.info.metadata or {}).get("content_sha256", ""))
 
 
 def image_and_label_keys(builder: tfds.core.DatasetBuilder, name: str) -> tuple[str, str | None]:
@@ -152,7 +162,9 @@ def open_image_source(name: str, *, data_dir: str | None, resolution: int | None
     label_feature = builder.info.features[label_key] if label_key else None
     spec = DatasetSpec(name=name, kind="image", shape=(resolution, resolution, channels),
                        num_classes=label_feature.num_classes if label_feature else 0,
-                       num_examples=len(data_source))
+                       num_examples=len(data_source),
+                       class_names=tuple(label_feature.names) if label_feature else (),
+                       content_sha256=content_hash(builder))
     if spec.num_examples == 0:
         raise DataError(f"split {split!r} of data set '{name}' is empty")
     native_bytes = spec.num_examples * (height or resolution) * (width or resolution) * (
