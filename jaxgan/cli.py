@@ -131,8 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="checkpoint step to use (default: the latest)")
     sample.add_argument("--no-ema", action="store_true",
                         help="use the generator's raw parameters even when an EMA is kept")
-    sample.add_argument("--label", metavar="K", type=int, default=None,
-                        help="class of every sample (class-conditional runs); without it a "
+    sample.add_argument("--label", metavar="K", default=None,
+                        help="class of every sample (class-conditional runs): its index, or its "
+                             "name for data sets that name their classes (`jaxgan prepare "
+                             "--labels folders`: the folder name); without it a "
                              "conditional run draws ceil(N/classes) samples per class, in class "
                              "order, and its PNG has one row per class")
 
@@ -153,8 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
                              help="points per path, both ends included (default 10)")
     interpolate.add_argument("--method", choices=("slerp", "lerp"), default="slerp",
                              help="spherical (default) or linear interpolation")
-    interpolate.add_argument("--label", metavar="K", type=int, default=None,
-                             help="class of every row (class-conditional runs)")
+    interpolate.add_argument("--label", metavar="K", default=None,
+                             help="class of every row (class-conditional runs): index or name")
     interpolate.add_argument("--seed", metavar="S", type=int, default=0,
                              help="seed of the end points (default 0)")
     interpolate.add_argument("--step", metavar="STEP", type=int, default=None,
@@ -185,6 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
                                "pytorch-fid Inception .pth)")
     evaluate.add_argument("--seed", metavar="S", type=int, default=0,
                           help="seed of the latent draws (default 0)")
+    evaluate.add_argument("--features", choices=("digits", "inception"), default=None,
+                          help="feature network of the image scores (default: digits for the "
+                               "digits data set, else inception); digits fits any set of "
+                               "handwritten-digit images, e.g. one made by `jaxgan prepare`")
     evaluate.add_argument("--step", metavar="STEP", type=int, default=None,
                           help="checkpoint step to evaluate (default: the latest)")
     return parser
@@ -272,6 +278,21 @@ def _writable_output(path: str, formats: Sequence[str] = SAMPLE_FORMATS) -> path
     return out
 
 
+def class_index(label: str | None, spec) -> int | None:
+    """--label K: an integer class index, or a class name of the data set (spec.class_names)."""
+    if label is None:
+        return None
+    names = list(getattr(spec, "class_names", ()) or ())
+    if label in names:
+        return names.index(label)
+    try:
+        return int(label)
+    except ValueError:
+        known = f"one of {', '.join(names)}" if names else "an integer class index"
+        raise UsageError(f"--label {label!r} is not a class of '{spec.name}'; use {known}") \
+            from None
+
+
 def run_sample(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -283,6 +304,7 @@ def run_sample(args: argparse.Namespace) -> int:
     if args.num < 1:
         raise UsageError(f"--num must be >= 1, got {args.num}")
     run = trained.load_run(args.workdir, step=args.step)
+    args.label = class_index(args.label, run.spec)
     labels, columns = class_samples.sampling_labels(run.gan, args.num, args.label)
     num = args.num if labels is None else len(labels)
     samples = trained.generate_samples(run, num, args.seed, use_ema=not args.no_ema,
@@ -307,7 +329,8 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.num is not None and args.num < 1:
         raise UsageError(f"--num must be >= 1, got {args.num}")
     run = trained.load_run(args.workdir, step=args.step)
-    result = evaluate.evaluate_run(run, num=args.num, seed=args.seed, weights=args.weights)
+    result = evaluate.evaluate_run(run, num=args.num, seed=args.seed, weights=args.weights,
+                                   features=args.features)
     line = json.dumps(result)
     (run.workdir / evaluate.EVAL_FILE).write_text(line + "\n")
     print(line, flush=True)
@@ -325,6 +348,7 @@ def run_interpolate(args: argparse.Namespace) -> int:
     if args.steps < 2:
         raise UsageError(f"--steps must be >= 2, got {args.steps}")
     run = trained.load_run(args.workdir, step=args.step)
+    args.label = class_index(args.label, run.spec)
     rows = args.rows or (run.gan.num_classes if class_samples.is_conditional(run.gan)
                          and args.label is None else 8)
     samples = interpolate.interpolation_samples(run.gan, run.state, jax.random.key(args.seed),

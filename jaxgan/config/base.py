@@ -17,6 +17,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.data_dir = ""  # "" means TFDS's default (~/tensorflow_datasets or $TFDS_DATA_DIR)
     c.resolution = 32
     c.channels = 1
+    c.data_sha256 = ""  # content hash of a `jaxgan prepare` set; '' = filled in from the data
     # model
     c.model = "dcgan"
     c.latent_dim = 100

@@ -155,9 +155,10 @@ def array_to_image(pixels: np.ndarray) -> Image.Image:
     """uint8 [H, W] or [H, W, C] with C in 1 (L), 2 (LA), 3 (RGB), 4 (RGBA) -> a Pillow image."""
     if pixels.ndim == 3 and pixels.shape[2] == 1:
         pixels = pixels[..., 0]
-    mode = {2: "L", 3: {2: "LA", 3: "RGB", 4: "RGBA"}}[pixels.ndim]
-    mode = mode if isinstance(mode, str) else mode[pixels.shape[2]]
-    return Image.fromarray(np.ascontiguousarray(pixels), mode)
+    pixels = np.ascontiguousarray(pixels, np.uint8)
+    if pixels.ndim == 3 and pixels.shape[2] == 2:  # Image.fromarray has no 2-channel mode
+        return Image.frombytes("LA", pixels.shape[1::-1], pixels.tobytes())
+    return Image.fromarray(pixels)
 
 
 def encode_png(pixels: np.ndarray) -> bytes:

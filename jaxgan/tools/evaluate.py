@@ -12,7 +12,8 @@ applies the evaluator registered for the data's kind:
   FID needs more samples than feature dimensions (64 for digits, 2,048 for Inception); Heusel et
   al. 2017 recommend at least 10,000, the default here.
 
-Class-conditional runs draw every class equally often and add `class_accuracy`.
+Class-conditional runs draw every class equally often and add `class_accuracy` (and the data
+set's `class_names` where it names its classes, e.g. the folders of a `jaxgan prepare` set).
 
 The result is a flat JSON-ready dict (non-finite numbers become null) that also records what was
 measured: step, data set, number of samples and seed.
@@ -25,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from jaxgan.core import class_samples
 from jaxgan.core.registry import Registry
 from jaxgan.tools.trained import TrainedRun, generate_samples
 
@@ -37,17 +39,22 @@ Evaluator = Callable[..., dict[str, Any]]
 
 
 def mode_evaluation(run: TrainedRun, samples: np.ndarray, seed: int,
-                    weights: str | None = None) -> dict[str, Any]:
+                    weights: str | None = None, features: str | None = None) -> dict[str, Any]:
     """Mode metrics of 2-D samples against the mixture's centres (Lin et al. 2018, PacGAN)."""
     from jaxgan.metrics.modes import mode_metrics
 
-    del seed, weights
+    del seed, weights, features
     return mode_metrics(samples, run.spec.mode_centers, run.spec.mode_std)
 
 
 def image_evaluation(run: TrainedRun, samples: np.ndarray, seed: int,
-                     weights: str | None = None) -> dict[str, Any]:
-    """FID/KID/IS/PRDC of generated images against real training images, with the protocol."""
+                     weights: str | None = None, features: str | None = None) -> dict[str, Any]:
+    """FID/KID/IS/PRDC of generated images against real training images, with the protocol.
+
+    `features` picks the feature network: 'digits' (the shipped digits classifier; meaningful for
+    images of handwritten digits, e.g. a set prepared from a folder of digit scans) or
+    'inception'; default: 'digits' for the digits data set, else 'inception'. The protocol also
+    records `data_sha256`, the content hash of a set made by `jaxgan prepare` ('' otherwise)."""
     from jaxgan import data
     from jaxgan.metrics import evaluate_images
 
@@ -55,9 +62,11 @@ def image_evaluation(run: TrainedRun, samples: np.ndarray, seed: int,
     num_real = min(len(samples), run.spec.num_examples or len(samples))
     real = data.sample_real(config.dataset, num_real, seed, data_dir=config.data_dir or None,
                             resolution=config.resolution, channels=config.channels)
-    extractor = "digits" if config.dataset == DIGITS else "inception"
-    return evaluate_images(samples, real, extractor, seed=seed, weights=weights,
-                           reference_split=f"{config.dataset}:train[{num_real} random]")
+    extractor = features or ("digits" if config.dataset == DIGITS else "inception")
+    result = evaluate_images(samples, real, extractor, seed=seed, weights=weights,
+                             reference_split=f"{config.dataset}:train[{num_real} random]")
+    result["protocol"]["data_sha256"] = run.spec.content_sha256 or config.get("data_sha256", "")
+    return result
 
 
 def class_accuracy(run: TrainedRun, samples: np.ndarray) -> dict[str, Any]:
@@ -112,12 +121,15 @@ def json_ready(value: Any) -> Any:
 
 
 def evaluate_run(run: TrainedRun, num: int | None = None, seed: int = 0,
-                 weights: str | None = None) -> dict[str, Any]:
+                 weights: str | None = None, features: str | None = None) -> dict[str, Any]:
     """The metrics of `num` samples of `run` drawn with `seed` (default number:
     DEFAULT_NUM_SAMPLES of the data kind), with what was measured."""
     evaluator = EVALUATORS[run.spec.kind]
     num = DEFAULT_NUM_SAMPLES[run.spec.kind] if num is None else num
     samples = generate_samples(run, num, seed)
-    metrics = {**evaluator(run, samples, seed, weights=weights), **class_accuracy(run, samples)}
+    metrics = {**evaluator(run, samples, seed, weights=weights, features=features),
+               **class_accuracy(run, samples)}
+    named = ({"class_names": list(run.spec.class_names)}
+             if run.spec.class_names and class_samples.is_conditional(run.gan) else {})
     return json_ready({"step": run.step, "dataset": run.spec.name, "num_samples": num,
-                       "seed": seed, **metrics})
+                       "seed": seed, **named, **metrics})

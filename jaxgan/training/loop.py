@@ -69,8 +69,8 @@ from jaxgan.training.logs import RunLog
 from jaxgan.training.monitors import Report, TrainingMonitor, monitor_for_run, non_finite_message
 from jaxgan.training.run import (DivergenceError, LoopEnd, Metrics, Monitor, RunKeys, StopFlag,
                                  TrainingStopped, TrainSummary, data_options, due, host_metrics,
-                                 init_state, needs_final_samples, plotted_real_points, run_keys,
-                                 sample_picture, step_batch)
+                                 init_state, needs_final_samples, pin_data_hash, plotted_real_points,
+                                 run_keys, sample_picture, step_batch)
 from jaxgan.training.run_config import config_to_json, validate_config
 from jaxgan.training.workdir import (CHECKPOINT_DIR, check_workdir_writable, prepare_workdir,
                                      samples_file, save_training_curves, write_run_files)
@@ -133,6 +133,7 @@ def setup_run(config: ml_collections.ConfigDict, workdir: str | os.PathLike,
     iterator = data.make_iterator(config.dataset, batch_size=config.batch_size, seed=config.seed,
                                   **data_options(config))
     spec = iterator.spec
+    config = pin_data_hash(config, spec)  # config.json names the prepared data it trains on
     mode = parallel.resolve_mode(config.parallel, jax.device_count())
     gan = build_gan(config, spec.shape, spec.num_classes, axis_name=parallel.step_axis_name(mode))
     workdir = prepare_workdir(workdir)

@@ -94,6 +94,24 @@ def data_options(config: ml_collections.ConfigDict) -> dict[str, Any]:
     return options
 
 
+def pin_data_hash(config: ml_collections.ConfigDict, spec) -> ml_collections.ConfigDict:
+    """`config` with data_sha256 set to the content hash of a data set made by `jaxgan prepare`
+    (a copy; `config` itself when the data has no hash), so config.json names the data it was
+    trained on. A non-empty data_sha256 that differs from the data's (the set was re-prepared
+    from other images since the run started) is refused with a DataError."""
+    digest = getattr(spec, "content_sha256", "")
+    if not digest or "data_sha256" not in config:
+        return config
+    if config.data_sha256 and config.data_sha256 != digest:
+        raise data.DataError(
+            f"data set '{config.dataset}' has changed: config.data_sha256 is "
+            f"{config.data_sha256[:16]}..., the prepared data's content hash is {digest[:16]}...; "
+            f"train in a new --workdir, or pass --config.data_sha256= to accept the new data")
+    pinned = config.copy_and_resolve_references()
+    pinned.data_sha256 = digest
+    return pinned
+
+
 def plotted_real_points(config: ml_collections.ConfigDict, spec, seed: int) -> np.ndarray | None:
     """The real points drawn under the sample scatter plots of 2-D data (None for images)."""
     if spec.kind != "points":

@@ -282,6 +282,8 @@ RANGE_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
 KEY_NOTES = {
     "dataset": "ring8, grid25, digits or a TFDS catalog image data set (mnist, cifar10, ...)",
     "data_dir": "TFDS data directory ('': $TFDS_DATA_DIR or ~/tensorflow_datasets)",
+    "data_sha256": "content hash of a `jaxgan prepare` set ('': recorded from the data; "
+                   "another value than the data's is refused)",
     "mlp_g_batch_norm": "true or false",
     "d_spectral_norm": "true or false",
     "monitor_min_g_loss_slope": "a number (G loss rising: slope per step above it)",

@@ -46,7 +46,8 @@ from jaxgan.training.checkpoint import Checkpointer, NonFiniteStateError
 from jaxgan.training.logs import RunLog
 from jaxgan.training.run import (LoopEnd, RunKeys, StopFlag, TrainSummary, abstract_state,
                                  data_options, due, init_state, needs_final_samples,
-                                 plotted_real_points, run_keys, sample_picture, step_batch)
+                                 pin_data_hash, plotted_real_points, run_keys, sample_picture,
+                                 step_batch)
 from jaxgan.training.run_config import ConfigError, config_to_json, validate_config
 from jaxgan.training.seeds import (make_multi_seed_step, multi_seed_step_keys, stack_trees,
                                    unstack_state)
@@ -110,6 +111,7 @@ def setup_seeds(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) 
     iterators = [data.make_iterator(c.dataset, batch_size=c.batch_size, seed=c.seed,
                                     **data_options(c)) for c in configs]
     spec = iterators[0].spec
+    configs = [pin_data_hash(c, spec) for c in configs]
     gan = build_gan(config, spec.shape, spec.num_classes)
     schedule = critic_schedule(config)
     steps_by_critic = {n: make_multi_seed_step(g, seed_map=config.seed_map)

@@ -61,7 +61,8 @@ def spec_to_json(spec) -> dict[str, Any]:
             "num_classes": spec.num_classes, "num_examples": spec.num_examples,
             "mode_centers": None if spec.mode_centers is None else
             np.asarray(spec.mode_centers).tolist(),
-            "mode_std": spec.mode_std}
+            "mode_std": spec.mode_std, "class_names": list(spec.class_names),
+            "content_sha256": spec.content_sha256}
 
 
 def spec_from_json(values: Mapping[str, Any]):
@@ -70,7 +71,8 @@ def spec_from_json(values: Mapping[str, Any]):
         name=values["name"], kind=values["kind"], shape=tuple(values["shape"]),
         num_classes=values["num_classes"], num_examples=values["num_examples"],
         mode_centers=None if centers is None else np.asarray(centers, np.float64),
-        mode_std=values.get("mode_std"))
+        mode_std=values.get("mode_std"), class_names=tuple(values.get("class_names", ())),
+        content_sha256=values.get("content_sha256", ""))
 
 
 def write_run_files(workdir: pathlib.Path, config_json: Mapping[str, Any], spec) -> None:
