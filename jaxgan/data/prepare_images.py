@@ -106,7 +106,7 @@ class Listing:
     kind: str                        # 'files' | 'zip' | 'array'
     source: str
     names: list[str]                 # display names (relative paths / 'x[i]')
-    members: list[str]               # what the workers open (absolute paths / zip members)
+    members: list[str] | None        # zip members the workers open (folders: source/name)
     labels: np.ndarray | None        # int per image, or None
     class_names: list[str]
     ignored: int = 0                 # files that are not images (by extension)
@@ -156,8 +156,7 @@ def list_folder(folder: str, labels: str | None) -> Listing:
             class_dirs = list(dirs)
         relative.extend((*parts, f) for f in files if not _hidden([f]))
     images, y, class_names, ignored = _select(relative, labels, folder, class_dirs)
-    return Listing("files", folder, ["/".join(p) for p in images],
-                   [os.path.join(folder, *p) for p in images], y, class_names, ignored)
+    return Listing("files", folder, ["/".join(p) for p in images], None, y, class_names, ignored)
 
 
 def list_zip(path: str, labels: str | None) -> Listing:
@@ -217,7 +216,7 @@ def list_array(path: str, labels: str | None) -> Listing:
     else:
         y = None
     names = [f"x[{i}]" for i in range(len(x))]
-    return Listing("array", path, names, names, y, class_names, array=x)
+    return Listing("array", path, names, None, y, class_names, array=x)
 
 
 def list_source(source: str, labels: str | None) -> Listing:
@@ -300,9 +299,12 @@ def _tasks(listing: Listing, options: dict) -> Iterator[tuple[Any, tuple]]:
         if listing.kind == "array":
             yield image_decode.decode_arrays, (_array_chunk(listing.array, start, stop,
                                                             listing.source), options)
+        elif listing.kind == "zip":
+            yield image_decode.decode_files, (listing.source, listing.members[start:stop],
+                                              options)
         else:
-            container = listing.source if listing.kind == "zip" else None
-            yield image_decode.decode_files, (container, listing.members[start:stop], options)
+            paths = [os.path.join(listing.source, *n.split("/")) for n in listing.names[start:stop]]
+            yield image_decode.decode_files, (None, paths, options)
 
 
 def pool_context() -> multiprocessing.context.BaseContext:
