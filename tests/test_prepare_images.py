@@ -328,3 +328,14 @@ def test_existing_name_needs_overwrite_and_unwritable_data_dir(tmp_path, capsys)
     assert cli.main(["prepare", str(source), "--name", "x", "--data_dir",
                      str(blocker / "sub")]) == 2
     assert "cannot write to data_dir" in capsys.readouterr().err
+
+
+def test_prepare_help_names_every_option(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["prepare", "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for option in ["SOURCE", "--name", "--data_dir", "--resolution", "--channels", "--crop",
+                   "--labels", "--background", "--workers", "--strict", "--overwrite", "LANCZOS",
+                   "jaxgan train --config.dataset=NAME"]:
+        assert option in text, option

@@ -20,7 +20,8 @@ class DatasetSpec:
       mode_centers: [K, 2] mixture means (toy data only).
       mode_std: per-coordinate standard deviation of every mixture component (toy data only).
       class_names: the name of each label value, when the data set names them (e.g. the class
-        folders of a set made by `jaxgan prepare`); () otherwise.
+        folders of a set made by `jaxgan prepare`, cifar10's 'airplane', ...); () otherwise.
+        Descriptive only: not compared.
       content_sha256: the content hash of a set made by `jaxgan prepare` ('' for other sets).
     """
 
@@ -31,5 +32,5 @@ class DatasetSpec:
     num_examples: int | None
     mode_centers: np.ndarray | None = dataclasses.field(default=None, compare=False)
     mode_std: float | None = None
-    class_names: tuple[str, ...] = ()
+    class_names: tuple[str, ...] = dataclasses.field(default=(), compare=False)
     content_sha256: str = ""
