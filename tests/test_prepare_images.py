@@ -209,11 +209,19 @@ def test_zip_equals_folder_and_two_workers_write_identical_bytes(class_folder, t
         for path in sorted(root.rglob("*"), reverse=True):
             z.write(path, path.relative_to(root).as_posix())
         z.writestr("__MACOSX/._junk.png", b"junk")
+    zipped_folder = tmp_path / "folder.zip"  # `zip -r folder.zip src/`: one top-level folder
+    with zipfile.ZipFile(zipped_folder, "w") as z:
+        for path in sorted(root.rglob("*")):
+            z.write(path, path.relative_to(root.parent).as_posix())
     one = prepare_images(root, "folder1", data_dir=tmp_path / "d", labels="folders", workers=1)
     two = prepare_images(root, "folder2", data_dir=tmp_path / "e", labels="folders", workers=2)
     zipped = prepare_images(archive, "zipped", data_dir=tmp_path / "d", labels="folders",
                             workers=1)
-    assert one.content_sha256 == two.content_sha256 == zipped.content_sha256
+    inside = prepare_images(zipped_folder, "zipped_folder", data_dir=tmp_path / "d",
+                            labels="folders", workers=1)
+    assert inside.class_names == ["apple", "zebra"]
+    assert one.content_sha256 == two.content_sha256 == zipped.content_sha256 == \
+        inside.content_sha256
     a, b = (sorted(os.listdir(p.path)) for p in (one, two))
     assert [n.replace("folder1", "x") for n in a] == [n.replace("folder2", "x") for n in b]
     shard = "-train.array_record-00000-of-00001"

@@ -10,7 +10,8 @@ finds it by its files; no TensorFlow and no network are needed, now or later).
 SOURCE:
 * a folder, searched recursively (names starting with '.' and __MACOSX are skipped; files whose
   extension Pillow cannot open are ignored and counted);
-* a .zip of such files (its root plays the folder's part);
+* a .zip of such files (its root plays the folder's part; when all its entries lie in one
+  top-level folder, as when a folder was zipped, that folder's inside does);
 * a .npy array x, or a .npz with x and optionally y: x is [N, H, W] or [N, H, W, C] with C in
   1, 2 (grey + alpha), 3, 4 (RGBA); uint8 in [0, 255] is taken as is, a float array must lie in
   [0, 1] and becomes round(255 x); y holds integer labels >= 0 (class names '0', '1', ...).
@@ -160,24 +161,28 @@ def list_folder(folder: str, labels: str | None) -> Listing:
 
 
 def list_zip(path: str, labels: str | None) -> Listing:
+    """The images of a zip archive. Its root plays the folder's part, except that an archive whose
+    entries all lie in one top-level folder (what zipping a folder gives) is read from inside it."""
     try:
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
     except (zipfile.BadZipFile, OSError) as err:
         raise DataError(f"cannot open the zip archive {path}: {err}") from None
-    relative, class_dirs, by_parts = [], set(), {}
+    entries = []  # (parts, is_dir, member name)
     for info in infos:
         parts = tuple(p for p in info.filename.split("/") if p)
-        if not parts or _hidden(parts):
-            continue
-        if info.is_dir():
-            if len(parts) == 1:
-                class_dirs.add(parts[0])
-            continue
-        relative.append(parts)
-        by_parts[parts] = info.filename
-        if len(parts) > 1:
+        if parts and not _hidden(parts):
+            entries.append((parts, info.is_dir(), info.filename))
+    tops = {parts[0] for parts, is_dir, _ in entries if len(parts) > 1 or is_dir}
+    if len(tops) == 1 and all(len(parts) > 1 or is_dir for parts, is_dir, _ in entries):
+        entries = [(parts[1:], is_dir, name) for parts, is_dir, name in entries if parts[1:]]
+    relative, class_dirs, by_parts = [], set(), {}
+    for parts, is_dir, name in entries:
+        if len(parts) > 1 or is_dir:
             class_dirs.add(parts[0])
+        if not is_dir:
+            relative.append(parts)
+            by_parts[parts] = name
     images, y, class_names, ignored = _select(relative, labels, path, sorted(class_dirs))
     return Listing("zip", path, ["/".join(p) for p in images], [by_parts[p] for p in images],
                    y, class_names, ignored)
@@ -331,6 +336,9 @@ def decoded(listing: Listing, options: dict, workers: int) -> Iterator[image_dec
                     yield from pending.popleft().result()
             while pending:
                 yield from pending.popleft().result()
+        except concurrent.futures.process.BrokenProcessPool:
+            raise OSError("a decoding worker died (out of memory, or a crash inside an image "
+                          "decoder); run with --workers 1 to see which file") from None
         finally:
             for future in pending:
                 future.cancel()
