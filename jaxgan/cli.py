@@ -363,7 +363,7 @@ def run_interpolate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-# --- jaxgan prepare (issue 15: your own images) ----------------------------------------------------
+# --- jaxgan prepare (issue 15: your own images) --------------------------------------------------
 
 PREPARE_DESCRIPTION = """\
 Make a TFDS data set (array_record, no TensorFlow, no network) from your own images: a folder
@@ -371,11 +371,11 @@ Make a TFDS data set (array_record, no TensorFlow, no network) from your own ima
 float 0..1; optional y: integer labels). Then train on it like on a catalog set:
   jaxgan train --config.dataset=NAME --config.data_dir=D --config.resolution=N --config.channels=3
 
-Every Pillow format and mode is read; alpha is composited on --background (default black), 16-bit
-grey is scaled to 8 bits (not clipped), EXIF orientation applied; non-square images are centre-cropped
-(--crop center) or padded with the background (--crop none); resizing uses BOX (area) when shrinking
-and LANCZOS when enlarging. Files are taken in sorted order, so two preparations are byte-identical;
-the content hash (sha256 of labels and pixels) is kept in the set's metadata and every run's
+Every Pillow format and mode is read; alpha is composited on --background (default black),
+16-bit grey is scaled to 8 bits (not clipped), EXIF orientation applied; non-square images are
+centre-cropped (--crop center) or padded with the background (--crop none); resizing uses BOX
+(area) when shrinking and LANCZOS when enlarging. Files are taken in sorted order, so two
+preparations are byte-identical; the content hash (sha256 of labels and pixels) is kept in the set's metadata and every run's
 config.json. Unreadable files are skipped and counted (--strict: stop at the first). The set is
 written into a temporary folder and renamed when complete.
 

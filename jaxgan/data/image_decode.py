@@ -18,10 +18,12 @@ Every step is fixed and documented so that a prepared data set says exactly what
      non-square images): u8 = round_half_up((c · a + b · (255 − a)) / 255).
    * CMYK, YCbCr, LAB, HSV -> RGB with Pillow's conversion (CMYK: R = (255 − C)(255 − K) / 255,
      no ICC colour management).
-3. Channels: RGB -> grey with Pillow's ITU-R 601-2 luma L = (19595 R + 38470 G + 7471 B + 2^15) >> 16
-   (0.299 R + 0.587 G + 0.114 B, rounded); grey -> RGB repeats the channel.
-4. Square: crop='center' keeps the centred min(H, W) square (left = ⌊(W − s)/2⌋, top = ⌊(H − s)/2⌋);
-   crop='none' loses nothing and centres the image on a max(H, W) square of the background colour.
+3. Channels: RGB -> grey with Pillow's ITU-R 601-2 luma
+   L = (19595 R + 38470 G + 7471 B + 2^15) >> 16 (0.299 R + 0.587 G + 0.114 B, rounded);
+   grey -> RGB repeats the channel.
+4. Square: crop='center' keeps the centred min(H, W) square (left = ⌊(W − s)/2⌋,
+   top = ⌊(H − s)/2⌋); crop='none' loses nothing and centres the image on a max(H, W) square of
+   the background colour.
 5. Resolution R (None: keep the side): shrinking uses Pillow's BOX filter (each output pixel the
    area-weighted mean of the input pixels it covers: exact averaging, no aliasing), enlarging
    Pillow's LANCZOS (a = 3) filter, as StyleGAN2-ADA's dataset_tool does (Karras et al. 2020,

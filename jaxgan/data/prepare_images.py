@@ -29,7 +29,8 @@ that order (no shuffling: example i is the i-th file), PNG-encoded by Pillow; tw
 the same input are byte-identical. `content_sha256` (in metadata.json, in the summary, in every
 run's config.json as `data_sha256` and in eval.json's protocol) is
     sha256( "jaxgan-prepare-v1 RxRxC " + json(class_names) + "\\n"
-            + for each example in order: int64-LE label (−1 when unlabelled) + its R·R·C uint8 pixels )
+            + for each example in order: int64-LE label (−1 when unlabelled)
+                                         + its R·R·C uint8 pixels, row-major )
 so it names the pixels and labels themselves, independent of the PNG/array_record bytes.
 
 Streaming, bounded memory: files are decoded by a pool of `workers` processes in chunks of
@@ -508,9 +509,7 @@ def prepare_images(source: str | os.PathLike, name: str, *, data_dir: str | os.P
     start = time.monotonic()
     temporary = tempfile.mkdtemp(prefix=f".{name}.incomplete-", dir=data_dir)
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o777 & ~umask)  # mkdtemp's 0700 would hide the set from other users
+        os.chmod(temporary, 0o755)  # mkdtemp's 0700 would hide the set from other users
         version_dir = os.path.join(temporary, VERSION)
         os.makedirs(version_dir)
         result = _write(listing, name, version_dir, dict(resolution=resolution, channels=channels,
