@@ -375,9 +375,9 @@ Every Pillow format and mode is read; alpha is composited on --background (defau
 16-bit grey is scaled to 8 bits (not clipped), EXIF orientation applied; non-square images are
 centre-cropped (--crop center) or padded with the background (--crop none); resizing uses BOX
 (area) when shrinking and LANCZOS when enlarging. Files are taken in sorted order, so two
-preparations are byte-identical; the content hash (sha256 of labels and pixels) is kept in the set's metadata and every run's
-config.json. Unreadable files are skipped and counted (--strict: stop at the first). The set is
-written into a temporary folder and renamed when complete.
+preparations are byte-identical; the content hash (sha256 of labels and pixels) is kept in the
+set's metadata and every run's config.json. Unreadable files are skipped and counted (--strict:
+stop at the first). The set is written into a temporary folder and renamed when complete.
 
 examples:
   jaxgan prepare photos/ --name my_photos --resolution 64
