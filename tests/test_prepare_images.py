@@ -118,6 +118,9 @@ def test_every_mode_converted_as_documented(tmp_path):
     Image.fromarray(colour).save(root / "g_photo.jpg", quality=90)
     frames = [Image.fromarray(_rgb(8, 8)).convert("P") for _ in range(2)]
     frames[0].save(root / "h_anim.gif", save_all=True, append_images=frames[1:])
+    webp = features_check_webp()
+    if webp:
+        Image.fromarray(colour).save(root / "i_lossless.webp", lossless=True)
     with Image.open(root / "h_anim.gif") as gif:
         first_frame = np.asarray(gif.convert("RGB"))
     with Image.open(root / "g_photo.jpg") as jpeg:
@@ -142,15 +145,23 @@ def test_every_mode_converted_as_documented(tmp_path):
     np.testing.assert_array_equal(got["f_bilevel.bmp"][..., 0], np.where(bilevel, 255, 0))
     np.testing.assert_array_equal(got["g_photo.jpg"], jpeg_pixels)  # Pillow's JPEG decode
     np.testing.assert_array_equal(got["h_anim.gif"], first_frame)   # first frame
+    if webp:
+        np.testing.assert_array_equal(got["i_lossless.webp"], colour)
 
     # grey output: Pillow's ITU-R 601-2 luma, (19595 R + 38470 G + 7471 B + 2^15) >> 16
     prepare_images(root, "modes_grey", data_dir=tmp_path / "d", channels=1, workers=1,
                    background=b)
     grey_images, _, names, _ = read_set("modes_grey", tmp_path / "d")
-    assert grey_images.shape == (8, 8, 8, 1)
+    assert grey_images.shape == (len(names), 8, 8, 1) and len(names) == 8 + webp
     r, g, bl = (got["g_photo.jpg"][..., i] for i in range(3))
     luma = (19595 * r + 38470 * g + 7471 * bl + 32768) >> 16
     np.testing.assert_array_equal(grey_images[names.index("g_photo.jpg"), ..., 0], luma)
+
+
+def features_check_webp() -> bool:
+    from PIL import features
+
+    return bool(features.check("webp"))
 
 
 def test_non_square_crop_pad_and_resize_filters(tmp_path):
@@ -264,6 +275,21 @@ def test_interrupted_preparation_leaves_nothing(class_folder, tmp_path, monkeypa
     monkeypatch.setattr(image_decode, "encode_png", interrupt)
     with pytest.raises(KeyboardInterrupt):
         prepare_images(root, "cut", data_dir=tmp_path / "d", workers=1)
+    assert os.listdir(tmp_path / "d") == []
+
+
+def _crash(*args):
+    os._exit(3)  # a worker dying (out of memory, a decoder crash)
+
+
+def test_dead_worker_is_an_io_error_exit_1(class_folder, tmp_path, monkeypatch, capsys):
+    root, _ = class_folder
+    monkeypatch.setattr(image_decode, "decode_files", _crash)
+    assert cli.main(["prepare", str(root), "--name", "dead", "--data_dir", str(tmp_path / "d"),
+                     "--workers", "2"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("jaxgan prepare: I/O error, nothing was written: a decoding worker "
+                              "died"), err
     assert os.listdir(tmp_path / "d") == []
 
 
