@@ -57,8 +57,19 @@ def test_create_seed_states_equals_separate_inits():
     stacked = seeds.create_seed_states(gan, keys)
     assert seeds.num_seeds(stacked) == NUM_SEEDS
     for i in range(NUM_SEEDS):
-        _assert_trees_close(seeds.unstack_state(stacked, i),
-                            create_train_state(gan, jax.random.PRNGKey(7 + i)), rtol=0, atol=0)
+        vmapped = seeds.unstack_state(stacked, i)
+        separate = create_train_state(gan, jax.random.PRNGKey(7 + i))
+        chex.assert_trees_all_equal_structs(vmapped, separate)
+        # The same random draws, so the same values up to one unit in the last place: XLA:CPU may
+        # contract the BatchNorm scale init 1 + 0.02·n into one fused multiply-add in the vmapped
+        # compilation and not in the single one (seen with jax 0.12.0.1: 1 of 16 scales differs
+        # by 1 ulp; the normals n themselves are bit-identical; benchmarks/README.md "JAX 0.12").
+        for a, b in zip(jax.tree.leaves(vmapped), jax.tree.leaves(separate)):
+            a, b = np.asarray(a), np.asarray(b)
+            if np.issubdtype(a.dtype, np.floating):
+                np.testing.assert_array_max_ulp(a, b, maxulp=1)
+            else:
+                np.testing.assert_array_equal(a, b)
     first, second = (jax.tree.leaves(seeds.unstack_state(stacked, i).generator.params)
                      for i in (0, 1))
     assert any(not np.allclose(a, b) for a, b in zip(first, second)), \

@@ -83,6 +83,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.seed_map = "vmap"  # how the seeds are mapped: vmap | map | unroll (jaxgan.training.seeds)
     c.parallel = "auto"  # jaxgan.training.parallel mode: auto | jit | pmap | shard_map
     c.sync_batch_norm = True  # BatchNorm statistics over the global batch, not per device
+    c.compute_dtype = "float32"  # float32 | bfloat16: the networks' compute dtype (core.precision)
     c.steps_per_call = 1  # > 1: that many steps per compiled lax.scan call (training.loop)
     c.log_every = 50
     c.sample_every = 500

@@ -13,6 +13,7 @@ from jaxgan.core.gan import GAN
 from jaxgan.core.losses import get_loss
 from jaxgan.core.optim import clip_gradients, learning_rates
 from jaxgan.core.penalties import get_penalty, weight_clipping
+from jaxgan.core.precision import COMPUTE_DTYPES
 from jaxgan.core.registry import Registry
 from jaxgan.models import MODELS
 from jaxgan.models.packing import PackedDiscriminator
@@ -83,4 +84,5 @@ def build_gan(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],
         ema_warmup=config.get("ema_warmup", True),
         d_joint_batch=config.get("d_batch_stats", "separate") == "joint",
         augment=build_augment(config),
+        compute_dtype=COMPUTE_DTYPES[config.get("compute_dtype", "float32")],
     )

@@ -6,13 +6,14 @@ live in the state pytree (jaxgan.core.state).
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from typing import Any, Callable
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import optax
 
+from jaxgan.core import precision
 from jaxgan.core.losses import GANLoss
 
 Array = jax.Array
@@ -43,6 +44,8 @@ class GAN:
         code), where a BatchNorm D can tell the halves apart by batch statistics alone.
       augment: optional differentiable transform of the discriminator's input pair,
         (real, fake, key, step) -> (real, fake), one key per update (jaxgan.core.augment).
+      compute_dtype: the dtype both networks compute in (jaxgan.core.precision: float32, or
+        bfloat16 with float32 params, optimizer state, losses and statistics).
     """
 
     generator: nn.Module
@@ -60,6 +63,7 @@ class GAN:
     ema_warmup: bool = False
     d_joint_batch: bool = False
     augment: Augment | None = None
+    compute_dtype: Any = jnp.float32
 
     def __post_init__(self):
         if self.n_critic < 1:
@@ -70,3 +74,15 @@ class GAN:
     def sample_latent(self, key: Array, num: int) -> Array:
         """z ~ N(0, I) of shape [num, latent_dim]."""
         return jax.random.normal(key, (num, self.latent_dim), jnp.float32)
+
+    def apply_generator(self, variables: dict, z: Array, labels: Array | None, *, train: bool,
+                        mutable=False):
+        """G(z, labels) computed in `compute_dtype` (jaxgan.core.precision.apply)."""
+        return precision.apply(self.generator, variables, z, labels, train=train, mutable=mutable,
+                               dtype=self.compute_dtype)
+
+    def apply_discriminator(self, variables: dict, x: Array, labels: Array | None, *, train: bool,
+                            mutable=False):
+        """D(x, labels) computed in `compute_dtype` (jaxgan.core.precision.apply)."""
+        return precision.apply(self.discriminator, variables, x, labels, train=train,
+                               mutable=mutable, dtype=self.compute_dtype)

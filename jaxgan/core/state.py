@@ -63,4 +63,4 @@ def create_train_state(gan: GAN, key: Array) -> GANState:
 def generate(gan: GAN, state: GANState, z: Array, labels: Array | None = None,
              use_ema: bool = True) -> Array:
     """G(z) in eval mode (BatchNorm running statistics), with EMA params when kept."""
-    return gan.generator.apply(state.sampling_variables(use_ema), z, labels, train=False)
+    return gan.apply_generator(state.sampling_variables(use_ema), z, labels, train=False)

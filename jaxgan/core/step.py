@@ -90,13 +90,13 @@ def discriminator_update(gan: GAN, state: GANState, real: Array, labels: Array |
     key_z, key_penalty, key_aug = jax.random.split(key, 3)
     g, d = state.generator, state.discriminator
     z = gan.sample_latent(key_z, real.shape[0])
-    fake, _ = gan.generator.apply(g.variables(), z, labels, train=True, mutable=["batch_stats"])
+    fake, _ = gan.apply_generator(g.variables(), z, labels, train=True, mutable=["batch_stats"])
     fake = jax.lax.stop_gradient(fake)
     real_in, fake_in = _augment(gan, real, fake, key_aug, state.step)
 
     def loss_fn(params):
         def apply(variables, x, x_labels=labels):
-            return gan.discriminator.apply(variables, x, x_labels, train=True,
+            return gan.apply_discriminator(variables, x, x_labels, train=True,
                                            mutable=["batch_stats"])
         if gan.d_joint_batch:
             # One call on [real; fake]: BatchNorm sees both halves together, so D cannot tell
@@ -146,11 +146,11 @@ def generator_update(gan: GAN, state: GANState, real: Array, labels: Array | Non
     z = gan.sample_latent(key_z, real.shape[0])
 
     def d_outputs(x, x_labels=labels):
-        return conditioning.split_discriminator_output(gan.discriminator.apply(
+        return conditioning.split_discriminator_output(gan.apply_discriminator(
             d.variables(), x, x_labels, train=True, mutable=["batch_stats"])[0])
 
     def loss_fn(params):
-        fake, mutated = gan.generator.apply({"params": params, "batch_stats": g.batch_stats}, z,
+        fake, mutated = gan.apply_generator({"params": params, "batch_stats": g.batch_stats}, z,
                                             labels, train=True, mutable=["batch_stats"])
         real_in, fake_in = _augment(gan, real, fake, key_aug, state.step)
         if gan.d_joint_batch:
