@@ -56,6 +56,14 @@ def prepare_workdir(workdir: str | os.PathLike) -> pathlib.Path:
     return path
 
 
+def has_checkpoints(workdir: str | os.PathLike) -> bool:
+    """Whether workdir/checkpoints holds a complete checkpoint step (a directory named by its
+    step number; Orbax renames a step's temporary directory to that once it is complete)."""
+    directory = pathlib.Path(workdir) / CHECKPOINT_DIR
+    return directory.is_dir() and any(p.name.isdigit() and p.is_dir()
+                                      for p in directory.iterdir())
+
+
 def spec_to_json(spec) -> dict[str, Any]:
     return {"name": spec.name, "kind": spec.kind, "shape": list(spec.shape),
             "num_classes": spec.num_classes, "num_examples": spec.num_examples,
