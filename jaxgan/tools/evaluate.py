@@ -115,9 +115,18 @@ def evaluate_run(run: TrainedRun, num: int | None = None, seed: int = 0,
                  weights: str | None = None) -> dict[str, Any]:
     """The metrics of `num` samples of `run` drawn with `seed` (default number:
     DEFAULT_NUM_SAMPLES of the data kind), with what was measured."""
+    from jaxgan.metrics.fid import RankDeficientCovarianceError
+    from jaxgan.tools.trained import check_finite_samples
+
     evaluator = EVALUATORS[run.spec.kind]
     num = DEFAULT_NUM_SAMPLES[run.spec.kind] if num is None else num
     samples = generate_samples(run, num, seed)
-    metrics = {**evaluator(run, samples, seed, weights=weights), **class_accuracy(run, samples)}
+    check_finite_samples(run, samples)
+    try:
+        metrics = {**evaluator(run, samples, seed, weights=weights),
+                   **class_accuracy(run, samples)}
+    except RankDeficientCovarianceError as err:  # its advice is the library's keyword argument
+        text = str(err).replace(" or pass allow_rank_deficient=True", "")
+        raise ValueError(f"{text}: run `jaxgan eval` with a larger --num") from None
     return json_ready({"step": run.step, "dataset": run.spec.name, "num_samples": num,
                        "seed": seed, **metrics})
