@@ -469,8 +469,17 @@ def run_command(command: str, args: argparse.Namespace) -> int:
 
     quiet = _DropOrbaxErrors()
     absl_logger = logging.getLogger("absl")
+    previous_hook = sys.unraisablehook
+
+    def drop_closed_loop_echoes(unraisable):
+        # a failed Orbax write or read leaves TensorStore callbacks for its closed event loop
+        value = unraisable.exc_value
+        if not (isinstance(value, RuntimeError) and str(value) == "Event loop is closed"):
+            previous_hook(unraisable)
+
     if not args.debug:
         absl_logger.addFilter(quiet)
+        sys.unraisablehook = drop_closed_loop_echoes
     try:
         return COMMANDS[command](args)
     except ValueError as err:  # every bad-input error type of jaxgan is a ValueError
@@ -490,6 +499,7 @@ def run_command(command: str, args: argparse.Namespace) -> int:
         raise
     finally:
         absl_logger.removeFilter(quiet)
+        sys.unraisablehook = previous_hook
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -438,8 +438,11 @@ class Checkpointer:
         try:
             self.wait_until_finished()
         finally:
-            self._manager.close()
             self._closed = True
+            try:
+                self._manager.close()
+            except Exception as err:  # noqa: BLE001 - e.g. ENOSPC finishing a failed save
+                self._raise_write_error(self._saving, err)
 
     def __enter__(self) -> "Checkpointer":
         return self
