@@ -480,8 +480,11 @@ def run_command(command: str, args: argparse.Namespace) -> int:
     if not args.debug:
         absl_logger.addFilter(quiet)
         sys.unraisablehook = drop_closed_loop_echoes
+    failed = True
     try:
-        return COMMANDS[command](args)
+        status = COMMANDS[command](args)
+        failed = False
+        return status
     except ValueError as err:  # every bad-input error type of jaxgan is a ValueError
         return fail(EXIT_USAGE, " ".join(str(err).split()))
     except OSError as err:
@@ -498,8 +501,11 @@ def run_command(command: str, args: argparse.Namespace) -> int:
                                      "widths (--debug shows XLA's report)")
         raise
     finally:
-        absl_logger.removeFilter(quiet)
-        sys.unraisablehook = previous_hook
+        # after a failure, Orbax's threads and TensorStore's callbacks may still report it while
+        # the process exits: the filters stay until then
+        if not failed:
+            absl_logger.removeFilter(quiet)
+            sys.unraisablehook = previous_hook
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -431,6 +431,15 @@ def _note_kept_checkpoint(run: Run, err: TrainingStopped) -> None:
     err.args = (f"{err}; {where}",)
 
 
+def _close_after_failure(close: Callable[[], None]) -> None:
+    """Runs `close` while another error propagates: its own OSError (the same full disk, say)
+    must not replace the first one, which says what failed first."""
+    try:
+        close()
+    except OSError:
+        pass
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
                        monitors: Sequence[Monitor] | None = None, handle_signals: bool = True,
                        stream: IO[str] | None = None,
@@ -471,17 +480,21 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
         try:
             end = run_loop(run, out, device_state, start_step, handle_signals)
             finish_run(run, out, end, start_step)
-        except TrainingStopped as err:
-            _note_kept_checkpoint(run, err)
+        except BaseException as err:
+            try:
+                if isinstance(err, TrainingStopped):
+                    _note_kept_checkpoint(run, err)
+            finally:
+                _close_after_failure(out.log.close)
             raise
-        finally:
-            out.log.close()
+        out.log.close()
+        run.checkpointer.close()
+    except BaseException:
+        _close_after_failure(run.checkpointer.close)
+        raise
     finally:
-        try:
-            run.checkpointer.close()
-        finally:
-            if run.lock is not None:
-                run.lock.release()
+        if run.lock is not None:
+            run.lock.release()
     return TrainSummary(state=end.state, step=end.step, start_step=start_step,
                         stopped_by=end.stopped_by, metrics=end.metrics,
                         seconds=time.monotonic() - started, workdir=run.workdir)
