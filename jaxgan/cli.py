@@ -26,6 +26,7 @@ import os
 import pathlib
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 
 EXIT_OK = 0
@@ -482,7 +483,13 @@ def run_command(command: str, args: argparse.Namespace) -> int:
         sys.unraisablehook = drop_closed_loop_echoes
     failed = True
     try:
-        status = COMMANDS[command](args)
+        with warnings.catch_warnings():
+            # the log line of a skipped corrupt checkpoint says it once; the warning would repeat
+            # it with a source line
+            from jaxgan.training.checkpoint import CorruptCheckpointWarning
+
+            warnings.simplefilter("ignore", CorruptCheckpointWarning)
+            status = COMMANDS[command](args)
         failed = False
         return status
     except ValueError as err:  # every bad-input error type of jaxgan is a ValueError

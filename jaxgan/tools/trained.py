@@ -72,7 +72,8 @@ def _run_config(workdir: pathlib.Path, checkpointer: Checkpointer) -> ml_collect
         saved = checkpointer.saved_config()
         if not saved:
             raise
-        logger.warning("%s; using the config saved with the latest checkpoint", err)
+        why = "is damaged" if path.exists() else "is missing"
+        logger.warning("%s %s; using the config saved with the latest checkpoint", path, why)
         return config_from_dict(saved)
 
 
