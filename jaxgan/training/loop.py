@@ -190,11 +190,11 @@ def restore_or_init(run: Run) -> tuple[GANState, int]:
                                                                 run.keys.init),
                                         config=run.config_json)
     start_step = int(restored.step)
-    run.messages.extend(identity.check_resume(run.workdir, restored.config, run.config_json,
-                                              start_step, run.allow_config_change,
-                                              write_record=run.is_writer))
+    changes = identity.check_resume(run.workdir, restored.config, run.config_json, start_step,
+                                    run.allow_config_change, write_record=run.is_writer)
     run.iterator.set_state(restored.data_state)
     run.messages.append(f"resuming from step {start_step}")
+    run.messages.extend(changes)
     return restored.state, start_step
 
 
