@@ -272,7 +272,13 @@ def test_bad_input_is_one_line_with_the_path(workdir, tmp_path, capsys):
 
 
 def test_a_truncated_data_file_and_a_read_only_data_dir(tmp_path, capsys):
+    capsys.readouterr()
     data_dir = _prepared_digits(tmp_path)
+    first_use = capsys.readouterr()  # one line, and no TFDS "Downloading ..." for embedded data
+    assert first_use.out.splitlines() == [f"preparing the embedded digits at 8x8 (1,797 images "
+                                          f"from scikit-learn, no download) in "
+                                          f"{data_dir / 'sklearn_digits' / '8x8' / '1.0.0'}"]
+    assert "Downloading" not in first_use.err and "Generating" not in first_use.err
     (record,) = data_dir.glob("sklearn_digits/8x8/*/*.array_record-*")
     os.truncate(record, os.path.getsize(record) // 2)
     capsys.readouterr()

@@ -9,6 +9,8 @@ definition of digits images shared with the metrics classifier.
 """
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 
 import tensorflow_datasets as tfds
@@ -74,6 +76,31 @@ class SklearnDigits(tfds.core.GeneratorBasedBuilder):
             yield index, {"image": Image.fromarray(image[..., 0]), "label": int(label)}
 
 
+class _DropFirstUseNoise(logging.Filter):
+    """TFDS's 'Variant folder ... has no dataset_info.json' while the folder is being created."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "has no dataset_info.json" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _quiet_preparation():
+    """No TFDS progress bars nor first-use warnings while the 1,797 digits are written (about a
+    second); jaxgan's own line says what happens. The progress-bar setting is restored after."""
+    from tensorflow_datasets.core.utils import tqdm_utils
+
+    shown = getattr(tqdm_utils, "_active", True)
+    quiet = _DropFirstUseNoise()
+    absl_logger = logging.getLogger("absl")
+    absl_logger.addFilter(quiet)
+    tfds.display_progress_bar(False)
+    try:
+        yield
+    finally:
+        tfds.display_progress_bar(shown)
+        absl_logger.removeFilter(quiet)
+
+
 def prepared_digits_builder(data_dir: str | os.PathLike, resolution: int) -> SklearnDigits:
     """Returns the digits builder for `resolution`, preparing it into `data_dir` if needed."""
     data_dir = os.fspath(data_dir)
@@ -81,6 +108,11 @@ def prepared_digits_builder(data_dir: str | os.PathLike, resolution: int) -> Skl
         raise DataError(f"data_dir {data_dir} is a file, not a directory: pass a directory as "
                         f"--config.data_dir (or $TFDS_DATA_DIR)")
     kwargs = dict(data_dir=data_dir, config=config_name(resolution), file_format="array_record")
+    with _quiet_preparation():
+        return _prepare(data_dir, kwargs)
+
+
+def _prepare(data_dir: str, kwargs: dict) -> SklearnDigits:
     try:
         builder = SklearnDigits(**kwargs)
         if not builder.is_prepared():

@@ -52,8 +52,11 @@ PROBE_TIMEOUT_S = 3.0
 
 def check_reachable(builder, name: str, data_dir: str, timeout: float = PROBE_TIMEOUT_S) -> None:
     """Raises DataError within seconds when no host of `builder`'s downloads (nor TFDS's mirror)
-    accepts a TCP connection, instead of letting TFDS retry each download for minutes."""
+    accepts a TCP connection, instead of letting TFDS retry each download for minutes. A builder
+    that lists no downloads (its files are local) is not probed."""
     urls = list(getattr(builder, "url_infos", None) or {})
+    if not urls:
+        return
     hosts = sorted({urllib.parse.urlsplit(u).hostname for u in urls} - {None} | {TFDS_MIRROR})
     for host in hosts:
         try:

@@ -29,6 +29,11 @@ monitored; signals and monitors act at the end of the call. Each distinct call l
 once: choose L dividing checkpoint_every, sample_every and monitor_every. Small models (the 2-D
 MLPs) run ~4× faster this way (per-call dispatch dominates their step).
 
+One writer per workdir: `setup_run` takes the workdir's OS file lock (jaxgan.training.lock) and
+`train_and_evaluate` holds it to the end. A resume continues the run the checkpoint belongs to:
+`restore_or_init` refuses a config that changes more than how long the run is and what it writes
+(jaxgan.training.identity), unless allowed explicitly.
+
 With config.num_seeds > 1 the run is jaxgan.training.seed_runs.train_seeds, built
 from the same pieces (jaxgan.training.run, jaxgan.training.workdir).
 
