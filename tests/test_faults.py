@@ -309,3 +309,43 @@ def test_a_killed_writer_leaves_no_stale_lock(tmp_path):
     lock = WorkdirLock(tmp_path).acquire()
     assert read_holder(tmp_path)["pid"] == os.getpid()
     lock.release()
+
+
+# --- run identity and non-finite samples (no training) ---------------------------------------------
+
+def test_which_config_changes_a_resume_accepts(tmp_path):
+    from jaxgan.config import base_config
+    from jaxgan.training.identity import RunIdentityError, check_resume
+    from jaxgan.training.run_config import config_to_json
+
+    saved = config_to_json(base_config())
+    old_jaxgan = {k: v for k, v in saved.items() if k != "ema_warmup"}  # a key added later
+    assert check_resume(tmp_path, old_jaxgan, saved, step=10) == []  # its default: no change
+    observe = dict(saved, steps=4000, log_every=7, monitor_window=50, parallel="jit")
+    assert check_resume(tmp_path, saved, observe, step=10) == [
+        "resuming with log_every: 50 -> 7, monitor_window: 100 -> 50, parallel: 'auto' -> 'jit', "
+        "steps: 2000 -> 4000"]
+    other = dict(saved, loss="hinge", g_lr=1e-3, steps=4000)
+    with pytest.raises(RunIdentityError) as error:
+        check_resume(tmp_path, saved, other, step=10)
+    assert "g_lr: 0.0002 -> 0.001, loss: 'non_saturating' -> 'hinge'" in str(error.value)
+    assert "steps" not in str(error.value) and not (tmp_path / "config_changes.jsonl").exists()
+    lines = check_resume(tmp_path, saved, other, step=10, allow_change=True)
+    assert lines[0] == "resuming with steps: 2000 -> 4000" and "--allow_config_change" in lines[1]
+    record = json.loads((tmp_path / "config_changes.jsonl").read_text())
+    assert record["step"] == 10 and record["changes"] == {"g_lr": [0.0002, 0.001],
+                                                          "loss": ["non_saturating", "hinge"]}
+
+
+def test_non_finite_samples_are_refused(tmp_path):
+    from types import SimpleNamespace
+
+    from jaxgan.tools.trained import check_finite_samples
+
+    run = SimpleNamespace(step=7, workdir=tmp_path)
+    samples = np.zeros((4, 3, 3, 1), np.float32)
+    check_finite_samples(run, samples)
+    samples[1, 0, 0, 0], samples[3, 2, 1, 0] = np.nan, np.inf
+    with pytest.raises(ValueError, match=r"checkpoint step 7 .* produces NaN/Inf in 2 of 4 "
+                                         r"samples; nothing was written"):
+        check_finite_samples(run, samples)

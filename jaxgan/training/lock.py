@@ -25,12 +25,17 @@ import datetime
 import errno
 import fcntl
 import json
+import logging
 import os
 import pathlib
 import socket
 import sys
 
 LOCK_FILE = ".jaxgan.lock"
+# flock errors meaning "this file system has no locks" (not "someone holds it")
+UNSUPPORTED = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP)
+
+logger = logging.getLogger(__name__)
 
 
 class WorkdirLockedError(ValueError):
@@ -78,6 +83,12 @@ class WorkdirLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as err:
+            if err.errno in UNSUPPORTED:  # e.g. NFSv3 without lockd: run, but say so
+                logger.warning("cannot lock workdir %s (%s): this file system has no file "
+                               "locks, so nothing stops a second `jaxgan train` on it",
+                               self.workdir, err.strerror)
+                self._fd = fd
+                return self
             os.close(fd)
             if err.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 raise
@@ -108,6 +119,8 @@ class WorkdirLock:
         fd, self._fd = self._fd, None
         try:
             fcntl.flock(fd, fcntl.LOCK_UN)
+        except OSError:
+            pass  # never locked (a file system without locks); closing is all there is
         finally:
             os.close(fd)
 
