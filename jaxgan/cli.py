@@ -377,8 +377,10 @@ def run_interpolate(args: argparse.Namespace) -> int:
     if args.rows is not None and args.rows < 1:
         raise UsageError(f"--rows must be >= 1, got {args.rows}")
     run = trained.load_run(args.workdir, step=args.step)
-    rows = args.rows if args.rows is not None else (run.gan.num_classes if class_samples.is_conditional(run.gan)
-                         and args.label is None else 8)
+    rows = args.rows
+    if rows is None:
+        rows = (run.gan.num_classes if class_samples.is_conditional(run.gan)
+                and args.label is None else 8)
     samples = interpolate.interpolation_samples(run.gan, run.state, jax.random.key(args.seed),
                                                 rows, args.steps, args.method, args.label,
                                                 use_ema=not args.no_ema)

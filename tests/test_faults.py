@@ -101,7 +101,8 @@ def test_every_damaged_file_of_the_newest_step_is_caught_or_harmless(tmp_path, p
                                                                      abstract, config, fault):
     """Each file of step 2 in turn (array data, OCDBT manifests, tree metadata, shardings, the
     JSON items, Orbax's own metadata): the restore is step 2 exactly or step 1 exactly with a
-    warning, never altered values. Damage to the array data and to the JSON items must be caught.""" 
+    warning, never altered values. Damage to the array data and to the JSON items must be
+    caught."""
     names = _files(os.path.join(pristine, "2"))
     assert len(names) >= 15
     outcome = {}
@@ -311,7 +312,7 @@ def test_a_killed_writer_leaves_no_stale_lock(tmp_path):
     lock.release()
 
 
-# --- run identity and non-finite samples (no training) ---------------------------------------------
+# --- run identity and non-finite samples (no training) ------------------------------------------
 
 def test_which_config_changes_a_resume_accepts(tmp_path):
     from jaxgan.config import base_config

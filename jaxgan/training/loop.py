@@ -123,7 +123,7 @@ class Run:
     monitors: list[Monitor]
     is_writer: bool                       # process 0: writes files, logs and images
     messages: list[str]                   # lines for the log once it is open
-    lock: WorkdirLock | None = None       # the workdir's writer lock (process 0), held until the end
+    lock: WorkdirLock | None = None       # the writer lock (process 0), held to the end
     allow_config_change: bool = False     # resume even when identity keys changed (recorded)
 
     @property

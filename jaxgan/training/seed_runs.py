@@ -13,8 +13,8 @@ so `jaxgan sample|eval --workdir DIR/seed_<k>` work on one seed, and re-running 
 command resumes every seed from their latest common checkpoint. DIR/config.json holds the
 multi-seed config itself, so `jaxgan train --workdir DIR` alone resumes them all; a config with
 other seeds (another num_seeds or seed), or a single run in DIR, is refused with the command that
-resumes them (`check_workdir_kind`); DIR and every seed_<k> are locked while they train. Progress is printed for the first
-seed only. A seed whose metrics turn NaN/Inf is reported once and no longer saved or sampled (its
+resumes them (`check_workdir_kind`); DIR and every seed_<k> are locked while they train.
+Progress is printed for the first seed only. A seed whose metrics turn NaN/Inf is reported once and no longer saved or sampled (its
 last good checkpoint stays); the other seeds go on.
 
 Differences from a single run: one device only (config.parallel 'auto' or 'jit'); the
