@@ -180,7 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "density/coverage against real training images, with the digits classifier's "
                     "features for digits (plus class coverage) and FID Inception-v3 features "
                     "otherwise. Writes DIR/eval.json and prints it as the last line (one JSON "
-                    "object, with the protocol of the image scores).")
+                    "object, with the protocol of the image scores). On a multi-seed workdir "
+                    "(num_seeds > 1) every DIR/seed_<k> is evaluated (each gets its eval.json) "
+                    "and DIR/eval.json holds {\"seeds\": ..., \"summary\": mean, std, min, "
+                    "max of each metric over the seeds}.")
     evaluate.add_argument("--workdir", metavar="DIR", required=True, help="a run's workdir")
     evaluate.add_argument("--num", metavar="N", type=int, default=None,
                           help="number of generated samples (default 2500 points, as in PacGAN; "
@@ -356,6 +359,18 @@ def run_eval(args: argparse.Namespace) -> int:
 
     if args.num is not None and args.num < 1:
         raise UsageError(f"--num must be >= 1, got {args.num}")
+    seeds = trained.seed_workdirs(args.workdir)
+    if seeds:  # a multi-seed run: every seed, then the summary over seeds
+        results = {}
+        for seed_dir in seeds:
+            run = trained.load_run(seed_dir, step=args.step)
+            results[seed_dir.name] = evaluate.evaluate_run(run, num=args.num, seed=args.seed,
+                                                           weights=args.weights)
+            (seed_dir / evaluate.EVAL_FILE).write_text(json.dumps(results[seed_dir.name]) + "\n")
+        line = json.dumps({"seeds": results, "summary": evaluate.summarise_seeds(results)})
+        (pathlib.Path(args.workdir).expanduser() / evaluate.EVAL_FILE).write_text(line + "\n")
+        print(line, flush=True)
+        return EXIT_OK
     run = trained.load_run(args.workdir, step=args.step)
     result = evaluate.evaluate_run(run, num=args.num, seed=args.seed, weights=args.weights)
     line = json.dumps(result)

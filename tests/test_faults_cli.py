@@ -135,6 +135,18 @@ def test_multi_seed_workdir_resumes_every_seed_and_keeps_its_seeds(tmp_path, cap
     assert run_main(["sample", "--workdir", workdir, "--out", tmp_path / "s.npy"]) == 2
     assert_one_error_line(capsys, "sample", "is a multi-seed run",
                           f"--workdir {workdir / 'seed_0'}")
+    # eval works per seed and summarises: the summary is the mean/std of the seeds' own numbers
+    assert run_main(["eval", "--workdir", workdir, "--num", 200]) == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed == json.loads((workdir / "eval.json").read_text())
+    per_seed = [json.loads((workdir / f"seed_{k}" / "eval.json").read_text()) for k in (0, 1)]
+    assert printed["seeds"] == {"seed_0": per_seed[0], "seed_1": per_seed[1]}
+    assert all(r["step"] == 4 and r["num_samples"] == 200 for r in per_seed)
+    values = [r["high_quality_fraction"] for r in per_seed]
+    assert printed["summary"]["high_quality_fraction"] == pytest.approx(
+        {"mean": np.mean(values), "std": np.std(values, ddof=1), "min": min(values),
+         "max": max(values)})
+    assert "step" not in printed["summary"] and "mode_histogram" not in printed["summary"]
 
 
 def test_full_disk_during_training_is_one_line_and_keeps_the_checkpoint(workdir, tmp_path,

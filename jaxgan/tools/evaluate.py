@@ -111,6 +111,28 @@ def json_ready(value: Any) -> Any:
     return value
 
 
+def summarise_seeds(results: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Across the seeds of a multi-seed run: for every scalar metric all seeds report (numbers,
+    not flags), its mean, sample standard deviation (ddof 1; 0 for one seed), min and max."""
+    rows = list(results.values())
+    if not rows:
+        return {}
+    summary = {}
+    for key, value in rows[0].items():
+        if key in ("step", "seed", "num_samples") or isinstance(value, bool) or \
+                not isinstance(value, (int, float)):
+            continue
+        values = [r.get(key) for r in rows]
+        if any(v is None or isinstance(v, bool) or not isinstance(v, (int, float))
+               for v in values):
+            continue
+        array = np.asarray(values, np.float64)
+        summary[key] = {"mean": float(array.mean()),
+                        "std": float(array.std(ddof=1)) if len(array) > 1 else 0.0,
+                        "min": float(array.min()), "max": float(array.max())}
+    return summary
+
+
 def evaluate_run(run: TrainedRun, num: int | None = None, seed: int = 0,
                  weights: str | None = None) -> dict[str, Any]:
     """The metrics of `num` samples of `run` drawn with `seed` (default number:

@@ -57,7 +57,17 @@ def _read_json(path: pathlib.Path, what: str) -> dict:
 
 
 def _seed_dirs(workdir: pathlib.Path) -> list[str]:
-    return sorted(d.name for d in workdir.glob("seed_*") if has_checkpoints(d))
+    return [d.name for d in seed_workdirs(workdir)]
+
+
+def seed_workdirs(workdir: str | pathlib.Path) -> list[pathlib.Path]:
+    """The seed_<k> workdirs of a multi-seed run in `workdir` (with checkpoints), by seed; [] for
+    a single run."""
+    workdir = pathlib.Path(workdir).expanduser().absolute()
+    if has_checkpoints(workdir) or not workdir.is_dir():
+        return []
+    found = [d for d in workdir.glob("seed_*") if d.name[5:].isdigit() and has_checkpoints(d)]
+    return sorted(found, key=lambda d: int(d.name[5:]))
 
 
 def _run_config(workdir: pathlib.Path, checkpointer: Checkpointer) -> ml_collections.ConfigDict:
