@@ -6,9 +6,12 @@
     jaxgan interpolate --workdir DIR --out FILE.png [--rows R] [--steps S] [--label K]
     jaxgan prepare SOURCE --name NAME [--data_dir D] [--resolution N] [--channels 1|3] ...
 
-Bad input (unknown config key, loss, data set; a value of the wrong type or out of range; a workdir
-that cannot be written) ends with one line on stderr and exit status 2; `--debug` shows the
-traceback instead. A run stopped by SIGTERM checkpoints and exits 0, by SIGINT exits 130 after
+Every expected failure ends with one line on stderr naming the file or setting and what to do
+(`run_command`, the one error boundary; `--debug` shows the traceback instead): bad input (unknown
+config key, loss, data set; a value of the wrong type or out of range; an unusable path; a workdir
+another `jaxgan train` holds; a resume with another experiment; a corrupt data file; an experiment
+file that raises) exits 2; an I/O failure (any OSError: a full disk, a read-only or vanished
+folder) exits 1. A run stopped by SIGTERM checkpoints and exits 0, by SIGINT exits 130 after
 checkpointing; a diverged run (NaN/Inf metrics) exits 1.
 
 Room `cli`, the top: may import every room (it does so inside the commands, `jaxgan train` only
@@ -17,12 +20,14 @@ after jax.distributed is set up); nothing in jaxgan imports it.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
 import pathlib
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 
 EXIT_OK = 0
@@ -109,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
                              help="number of processes (default $JAX_NUM_PROCESSES)")
     distributed.add_argument("--process_id", metavar="I", type=int, default=None,
                              help="this process's index in [0, N) (default $JAX_PROCESS_ID)")
+    train.add_argument("--allow_config_change", action="store_true",
+                       help="resume a workdir even when the config differs from its checkpoint's "
+                            "in keys that change the run (loss, data set, learning rates, ...); "
+                            "recorded in DIR/config_changes.jsonl. Without it such a resume exits "
+                            "2 listing the keys (steps, intervals and monitors may always change)")
     train.add_argument("--config.KEY", metavar="VALUE", dest="_override_help",
                        help="override config field KEY (repeatable), e.g. --config.steps=500 "
                             "--config.loss=hinge --config.mlp_g_hidden=256,256")
@@ -175,7 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "density/coverage against real training images, with the digits classifier's "
                     "features for digits (plus class coverage) and FID Inception-v3 features "
                     "otherwise. Writes DIR/eval.json and prints it as the last line (one JSON "
-                    "object, with the protocol of the image scores).")
+                    "object, with the protocol of the image scores). On a multi-seed workdir "
+                    "(num_seeds > 1) every DIR/seed_<k> is evaluated (each gets its eval.json) "
+                    "and DIR/eval.json holds {\"seeds\": ..., \"summary\": mean, std, min, "
+                    "max of each metric over the seeds}.")
     evaluate.add_argument("--workdir", metavar="DIR", required=True, help="a run's workdir")
     evaluate.add_argument("--num", metavar="N", type=int, default=None,
                           help="number of generated samples (default 2500 points, as in PacGAN; "
@@ -222,18 +235,56 @@ def split_overrides(extras: Sequence[str]) -> tuple[list[tuple[str, str]], list[
 
 # --- commands -------------------------------------------------------------------------------------
 
+def _saved_run_config(workdir: pathlib.Path) -> tuple[dict | None, str | None]:
+    """(config, note) of the run already in `workdir` when resuming without --config: its
+    config.json; a multi-seed run's; or, when config.json is missing or damaged, the copy saved
+    with its latest checkpoint. (None, None) for a workdir without a run."""
+    from jaxgan.training import seed_runs
+    from jaxgan.training.checkpoint import Checkpointer
+    from jaxgan.training.workdir import CHECKPOINT_DIR, CONFIG_FILE, WorkdirError, has_checkpoints
+
+    saved = workdir / CONFIG_FILE
+    problem = None
+    if saved.is_file():
+        try:
+            values = json.loads(saved.read_text())
+            if not isinstance(values, dict):
+                raise ValueError(f"a JSON {type(values).__name__}, not an object")
+            return values, f"using the config saved in {saved}"
+        except (OSError, ValueError) as err:
+            problem = f"{saved} is damaged ({type(err).__name__}: {err})"
+    multi = seed_runs.saved_multi_seed_config(workdir)
+    if multi is not None:
+        return multi, (f"using the config of the {multi['num_seeds']} seeds in {workdir}")
+    if has_checkpoints(workdir):
+        checkpointer = Checkpointer(workdir / CHECKPOINT_DIR)
+        try:
+            values = checkpointer.saved_config()
+        finally:
+            checkpointer.close()
+        if values:
+            why = problem or f"{saved} is missing"
+            return values, f"{why}; using the config saved with the latest checkpoint"
+    if problem is not None:
+        raise WorkdirError(f"{problem}; pass --config with the experiment the run was trained "
+                           f"with, or move that file away")
+    return None, None
+
+
 def resolve_train_config(config_spec: str | None, workdir: str,
                          overrides: Sequence[tuple[str, str]]):
-    """The config of a train command: the experiment (or DIR/config.json when resuming without
-    --config, or the default experiment), then the overrides, validated."""
+    """The config of a train command: the experiment (or, resuming without --config, the run's
+    saved config: `_saved_run_config`; or the default experiment), then the overrides,
+    validated."""
     from jaxgan.training import run_config
-    from jaxgan.training.workdir import CONFIG_FILE
 
-    saved = pathlib.Path(workdir).expanduser() / CONFIG_FILE
     notes = []
-    if config_spec is None and saved.is_file():
-        config = run_config.config_from_dict(json.loads(saved.read_text()))
-        notes.append(f"using the config saved in {saved}")
+    values = None
+    if config_spec is None:
+        values, note = _saved_run_config(pathlib.Path(workdir).expanduser())
+    if values is not None:
+        config = run_config.config_from_dict(values)
+        notes.append(note)
     else:
         config = run_config.load_experiment(config_spec or run_config.DEFAULT_EXPERIMENT)
     run_config.apply_overrides(config, overrides)
@@ -251,7 +302,8 @@ def run_train(args: argparse.Namespace) -> int:
     for note in notes if parallel.is_main_process() else ():
         print(note, flush=True)
     try:
-        summary = loop.train_and_evaluate(config, args.workdir)
+        summary = loop.train_and_evaluate(config, args.workdir,
+                                          allow_config_change=args.allow_config_change)
     except loop.TrainingStopped as err:
         print(f"jaxgan: {err}", file=sys.stderr)
         return EXIT_FAILED
@@ -265,6 +317,9 @@ def run_train(args: argparse.Namespace) -> int:
 
 def _writable_output(path: str, formats: Sequence[str] = SAMPLE_FORMATS) -> pathlib.Path:
     out = pathlib.Path(path).expanduser()
+    if out.is_dir():
+        raise UsageError(f"--out {path!r} is a directory: name a file in it, e.g. "
+                         f"{out / ('samples' + formats[0])}")
     if out.suffix.lower() not in formats:
         raise UsageError(f"--out {path!r}: the file name must end in one of "
                          f"{', '.join(formats)}")
@@ -309,6 +364,7 @@ def run_sample(args: argparse.Namespace) -> int:
     num = args.num if labels is None else len(labels)
     samples = trained.generate_samples(run, num, args.seed, use_ema=not args.no_ema,
                                        labels=labels)
+    trained.check_finite_samples(run, samples)
     if out.suffix.lower() == ".npy":
         np.save(out, samples)
     elif run.spec.kind == "points":
@@ -328,6 +384,19 @@ def run_eval(args: argparse.Namespace) -> int:
 
     if args.num is not None and args.num < 1:
         raise UsageError(f"--num must be >= 1, got {args.num}")
+    seeds = trained.seed_workdirs(args.workdir)
+    if seeds:  # a multi-seed run: every seed, then the summary over seeds
+        results = {}
+        for seed_dir in seeds:
+            run = trained.load_run(seed_dir, step=args.step)
+            results[seed_dir.name] = evaluate.evaluate_run(run, num=args.num, seed=args.seed,
+                                                           weights=args.weights,
+                                                           features=args.features)
+            (seed_dir / evaluate.EVAL_FILE).write_text(json.dumps(results[seed_dir.name]) + "\n")
+        line = json.dumps({"seeds": results, "summary": evaluate.summarise_seeds(results)})
+        (pathlib.Path(args.workdir).expanduser() / evaluate.EVAL_FILE).write_text(line + "\n")
+        print(line, flush=True)
+        return EXIT_OK
     run = trained.load_run(args.workdir, step=args.step)
     result = evaluate.evaluate_run(run, num=args.num, seed=args.seed, weights=args.weights,
                                    features=args.features)
@@ -347,13 +416,18 @@ def run_interpolate(args: argparse.Namespace) -> int:
     out = _writable_output(args.out, (".png",))
     if args.steps < 2:
         raise UsageError(f"--steps must be >= 2, got {args.steps}")
+    if args.rows is not None and args.rows < 1:
+        raise UsageError(f"--rows must be >= 1, got {args.rows}")
     run = trained.load_run(args.workdir, step=args.step)
     args.label = class_index(args.label, run.spec)
-    rows = args.rows or (run.gan.num_classes if class_samples.is_conditional(run.gan)
-                         and args.label is None else 8)
+    rows = args.rows
+    if rows is None:
+        rows = (run.gan.num_classes if class_samples.is_conditional(run.gan)
+                and args.label is None else 8)
     samples = interpolate.interpolation_samples(run.gan, run.state, jax.random.key(args.seed),
                                                 rows, args.steps, args.method, args.label,
                                                 use_ema=not args.no_ema)
+    trained.check_finite_samples(run, samples)
     real = data.sample_real(run.spec.name, 1000, args.seed) if run.spec.kind == "points" else None
     visualize.save_png(interpolate.interpolation_picture(
         samples, real, run.spec.mode_centers,
@@ -458,6 +532,109 @@ class _DropMessages(logging.Filter):
 QUIET_LOGS = {"absl": ("OpenCV is not installed",)}
 
 
+class _DropOrbaxErrors(logging.Filter):
+    """Drops Orbax's ERROR records (a failed background write logs its traceback from each of its
+    threads): the failure itself reaches the command as CheckpointWriteError, reported in one line
+    (`--debug` keeps them)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno >= logging.ERROR and "orbax" in record.pathname)
+
+
+# --- the error boundary ---------------------------------------------------------------------------
+
+OS_ERROR_ADVICE = {
+    errno.ENOSPC: "free space on that disk (or use a folder on another one), then run the same "
+                  "command again; a training run resumes from its latest checkpoint",
+    errno.EDQUOT: "free space within your quota, then run the same command again",
+    errno.EACCES: "make it writable for you or choose another path",
+    errno.EPERM: "make it writable for you or choose another path",
+    errno.EROFS: "that file system is read-only: choose a path on a writable one",
+    errno.ENOENT: "check that the path exists (it may have been moved or deleted meanwhile)",
+    errno.EISDIR: "name a file, not a directory",
+    errno.ENOTDIR: "a part of the path is a file, not a directory: check the path",
+    errno.EIO: "the disk or network file system failed: check it, then run the command again",
+}
+
+
+def os_error_line(err: OSError) -> str:
+    """One line for an OSError: the path, the reason and what to do."""
+    from jaxgan.training.checkpoint import CheckpointWriteError
+
+    if isinstance(err, CheckpointWriteError):
+        return err.strerror or str(err)
+    reason = err.strerror or str(err) or type(err).__name__
+    where = f"{err.filename}: " if err.filename else ""
+    if err.filename2:
+        where = f"{err.filename} -> {err.filename2}: "
+    advice = OS_ERROR_ADVICE.get(err.errno, "check the path and the disk, then run the command "
+                                            "again")
+    return f"{where}{reason}; {advice}"
+
+
+def _resource_exhausted(err: BaseException) -> bool:
+    """An accelerator (or XLA host) out-of-memory error."""
+    return type(err).__name__ in ("XlaRuntimeError", "JaxRuntimeError") and \
+        "RESOURCE_EXHAUSTED" in str(err)
+
+
+def run_command(command: str, args: argparse.Namespace) -> int:
+    """Runs COMMANDS[command](args) inside the CLI's one error boundary: each expected failure is
+    one line on stderr and an exit status (ValueError: bad input, 2; OSError, out of memory: 1);
+    `args.debug` prints the traceback first. Anything else is a bug and keeps its traceback."""
+    def fail(status: int, text: str) -> int:
+        if args.debug:
+            traceback.print_exc()
+        print(f"jaxgan {command}: error: {text}", file=sys.stderr)
+        return status
+
+    quiet = _DropOrbaxErrors()
+    absl_logger = logging.getLogger("absl")
+    previous_hook = sys.unraisablehook
+
+    def drop_closed_loop_echoes(unraisable):
+        # a failed Orbax write or read leaves TensorStore callbacks for its closed event loop
+        value = unraisable.exc_value
+        if not (isinstance(value, RuntimeError) and str(value) == "Event loop is closed"):
+            previous_hook(unraisable)
+
+    if not args.debug:
+        absl_logger.addFilter(quiet)
+        sys.unraisablehook = drop_closed_loop_echoes
+    failed = True
+    try:
+        with warnings.catch_warnings():
+            # the log line of a skipped corrupt checkpoint says it once; the warning would repeat
+            # it with a source line
+            from jaxgan.training.checkpoint import CorruptCheckpointWarning
+
+            warnings.simplefilter("ignore", CorruptCheckpointWarning)
+            status = COMMANDS[command](args)
+        failed = False
+        return status
+    except ValueError as err:  # every bad-input error type of jaxgan is a ValueError
+        return fail(EXIT_USAGE, " ".join(str(err).split()))
+    except OSError as err:
+        return fail(EXIT_FAILED, os_error_line(err))
+    except MemoryError:
+        return fail(EXIT_FAILED, "out of host memory: lower batch_size (or --num), or free "
+                                 "memory")
+    except KeyboardInterrupt:
+        print("jaxgan: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as err:  # noqa: BLE001 - only device out-of-memory is expected here
+        if _resource_exhausted(err):
+            return fail(EXIT_FAILED, "out of accelerator memory: lower batch_size or the model "
+                                     "widths (--debug shows XLA's report)")
+        raise
+    finally:
+        # after a failure, Orbax's threads and TensorStore's callbacks may still report it while
+        # the process exits: the filters stay until then
+        if not failed:
+            absl_logger.removeFilter(quiet)
+            sys.unraisablehook = previous_hook
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -480,16 +657,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not any(isinstance(f, _DropMessages) for f in logger.filters):
             logger.addFilter(_DropMessages(*fragments))
     args.debug = args.debug or args.debug_all
-    try:
-        return COMMANDS[args.command](args)
-    except ValueError as err:  # every bad-input error type of jaxgan is a ValueError
-        if args.debug:
-            traceback.print_exc()
-        print(f"jaxgan {args.command}: error: {err}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("jaxgan: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    return run_command(args.command, args)
 
 
 if __name__ == "__main__":

@@ -62,7 +62,10 @@ def test_cli_num_seeds(tmp_path, capsys):
                        "--config.mlp_g_hidden=8,8", "--config.mlp_d_hidden=8",
                        "--config.monitor_every=0", "--config.sample_every=0"])
     assert status == 0
-    assert sorted(p.name for p in workdir.iterdir()) == ["seed_0", "seed_1"]
+    # the seeds' workdirs, the multi-seed config (so `train --workdir w` resumes them) and the
+    # writer lock (jaxgan.training.lock)
+    assert sorted(p.name for p in workdir.iterdir()) == [".jaxgan.lock", "config.json", "seed_0",
+                                                         "seed_1"]
     for name in ("seed_0", "seed_1"):
         assert list((workdir / name / CHECKPOINT_DIR).iterdir())
     assert "2 seeds (seed_0, seed_1) trained at once" in capsys.readouterr().out

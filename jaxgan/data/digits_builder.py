@@ -9,12 +9,15 @@ definition of digits images shared with the metrics classifier.
 """
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 
 import tensorflow_datasets as tfds
 from PIL import Image
 
 from jaxgan.data import digits_raw
+from jaxgan.data.errors import DataError
 
 DIGITS_TFDS_NAME = "sklearn_digits"
 
@@ -53,6 +56,15 @@ class SklearnDigits(tfds.core.GeneratorBasedBuilder):
             homepage="https://scikit-learn.org/stable/datasets/toy_dataset.html#digits-dataset",
         )
 
+    # TFDS prints "Downloading and preparing dataset ..." and "... downloaded and prepared":
+    # nothing is downloaded here, so one line says what happens instead.
+    def _log_download_bytes(self) -> None:
+        print(f"preparing the embedded digits at {self.resolution}x{self.resolution} (1,797 "
+              f"images from scikit-learn, no download) in {self.data_dir}", flush=True)
+
+    def _log_download_done(self) -> None:
+        pass
+
     def _split_generators(self, dl_manager: tfds.download.DownloadManager):
         del dl_manager  # everything is local
         return {"train": self._generate_examples()}
@@ -64,17 +76,57 @@ class SklearnDigits(tfds.core.GeneratorBasedBuilder):
             yield index, {"image": Image.fromarray(image[..., 0]), "label": int(label)}
 
 
+class _DropFirstUseNoise(logging.Filter):
+    """TFDS's 'Variant folder ... has no dataset_info.json' while the folder is being created."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "has no dataset_info.json" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _quiet_preparation():
+    """No TFDS progress bars nor first-use warnings while the 1,797 digits are written (about a
+    second); jaxgan's own line says what happens. The progress-bar setting is restored after."""
+    from tensorflow_datasets.core.utils import tqdm_utils
+
+    shown = getattr(tqdm_utils, "_active", True)
+    quiet = _DropFirstUseNoise()
+    absl_logger = logging.getLogger("absl")
+    absl_logger.addFilter(quiet)
+    tfds.display_progress_bar(False)
+    try:
+        yield
+    finally:
+        tfds.display_progress_bar(shown)
+        absl_logger.removeFilter(quiet)
+
+
 def prepared_digits_builder(data_dir: str | os.PathLike, resolution: int) -> SklearnDigits:
     """Returns the digits builder for `resolution`, preparing it into `data_dir` if needed."""
-    kwargs = dict(data_dir=os.fspath(data_dir), config=config_name(resolution),
-                  file_format="array_record")
-    builder = SklearnDigits(**kwargs)
-    if not builder.is_prepared():
-        try:
-            builder.download_and_prepare()
-        except OSError:
-            # Another process may have prepared it concurrently (TFDS renames a finished folder).
-            if not SklearnDigits(**kwargs).is_prepared():
-                raise
+    data_dir = os.fspath(data_dir)
+    if os.path.exists(data_dir) and not os.path.isdir(data_dir):
+        raise DataError(f"data_dir {data_dir} is a file, not a directory: pass a directory as "
+                        f"--config.data_dir (or $TFDS_DATA_DIR)")
+    kwargs = dict(data_dir=data_dir, config=config_name(resolution), file_format="array_record")
+    with _quiet_preparation():
+        return _prepare(data_dir, kwargs)
+
+
+def _prepare(data_dir: str, kwargs: dict) -> SklearnDigits:
+    try:
         builder = SklearnDigits(**kwargs)
+        if not builder.is_prepared():
+            try:
+                builder.download_and_prepare()
+            except OSError:
+                # Another process may have prepared it concurrently (TFDS renames a finished
+                # folder).
+                if not SklearnDigits(**kwargs).is_prepared():
+                    raise
+            builder = SklearnDigits(**kwargs)
+    except OSError as err:
+        where = err.filename or data_dir
+        raise DataError(f"cannot prepare the embedded digits in {data_dir} ({where}: "
+                        f"{err.strerror or err}): pass a writable directory as --config.data_dir "
+                        f"(or $TFDS_DATA_DIR)") from None
     return builder

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
+import urllib.parse
 
 import tensorflow_datasets as tfds
 
@@ -31,6 +33,8 @@ def prepare(name: str, data_dir: str | None = None, manual_dir: str | None = Non
     builder = tfds.builder(name, data_dir=data_dir, file_format="array_record")
     image_and_label_keys(builder, name)
     config = tfds.download.DownloadConfig(manual_dir=manual_dir)
+    if not builder.MANUAL_DOWNLOAD_INSTRUCTIONS:
+        check_reachable(builder, name, data_dir)
     try:
         builder.download_and_prepare(download_config=config)
     except ModuleNotFoundError as err:
@@ -39,6 +43,31 @@ def prepare(name: str, data_dir: str | None = None, manual_dir: str | None = Non
         raise DataError(f"preparing '{name}' needs TensorFlow to encode its images: "
                         f"pip install tensorflow-cpu, then run this again") from None
     return os.fspath(builder.data_path)
+
+
+# TFDS tries its own mirror first (try_download_gcs); the builder's URLs come after.
+TFDS_MIRROR = "storage.googleapis.com"
+PROBE_TIMEOUT_S = 3.0
+
+
+def check_reachable(builder, name: str, data_dir: str, timeout: float = PROBE_TIMEOUT_S) -> None:
+    """Raises DataError within seconds when no host of `builder`'s downloads (nor TFDS's mirror)
+    accepts a TCP connection, instead of letting TFDS retry each download for minutes. A builder
+    that lists no downloads (its files are local) is not probed."""
+    urls = list(getattr(builder, "url_infos", None) or {})
+    if not urls:
+        return
+    hosts = sorted({urllib.parse.urlsplit(u).hostname for u in urls} - {None} | {TFDS_MIRROR})
+    for host in hosts:
+        try:
+            socket.create_connection((host, 443), timeout=timeout).close()
+            return
+        except OSError:
+            continue
+    raise DataError(f"cannot download '{name}': no network connection to {', '.join(hosts)}. "
+                    f"Prepare it on a machine with network access (python -m jaxgan.data.prepare "
+                    f"{name}) and copy {os.path.join(data_dir, name)} here, or put its files in "
+                    f"a folder and pass --manual_dir")
 
 
 def _is_missing_tensorflow(err: BaseException | None) -> bool:
@@ -64,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # e.g. a read-only --data_dir, a full disk
+        print(f"error: {err.filename or args.data_dir or 'data_dir'}: {err.strerror or err}; "
+              f"pass a writable --data_dir with free space", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -107,16 +107,30 @@ class ImageSource:
     resolution: int
     channels: int
     method: str
+    path: str = ""  # the prepared files' folder (for error messages)
 
     def read(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.images is not None:
             return self.images[indices], self.labels[indices]
         return _decode(self.data_source, [int(i) for i in indices], self.image_key,
-                       self.label_key, self.resolution, self.channels, self.method)
+                       self.label_key, self.resolution, self.channels, self.method,
+                       self.spec.name, self.path)
 
 
-def _decode(data_source, indices, image_key, label_key, resolution, channels, method):
-    records = data_source.__getitems__(indices)
+def _unreadable(name: str, path, err: BaseException) -> DataError:
+    """A DataError for prepared files that cannot be read (truncated, garbled, missing)."""
+    message = " ".join(str(err).split())[:160]
+    return DataError(f"the prepared files of data set '{name}' in {path} cannot be read "
+                     f"({type(err).__name__}: {message}): move that folder away and prepare it "
+                     f"again (python -m jaxgan.data.prepare {name})")
+
+
+def _decode(data_source, indices, image_key, label_key, resolution, channels, method,
+            name: str = "", path=None):
+    try:
+        records = data_source.__getitems__(indices)
+    except (RuntimeError, OSError) as err:  # array_record: "Invalid Riegeli/records file: ..."
+        raise _unreadable(name, path, err) from None
     images = convert.convert_images([r[image_key] for r in records], resolution, channels, method)
     if label_key is None:
         labels = np.zeros(len(records), np.int32)
@@ -146,6 +160,8 @@ def open_image_source(name: str, *, data_dir: str | None, resolution: int | None
         raise DataError(f"bad split {split!r} for data set '{name}': use one of {splits}, "
                         f"optionally sliced like 'train[:90%]' ({str(err).splitlines()[0]})"
                         ) from None
+    except (RuntimeError, OSError) as err:  # a missing or garbled array_record file
+        raise _unreadable(name, builder.data_path, err) from None
 
     height, width, native_channels = builder.info.features[image_key].shape
     if resolution is None:
@@ -172,7 +188,7 @@ def open_image_source(name: str, *, data_dir: str | None, resolution: int | None
     if in_memory is None:
         in_memory = native_bytes <= MAX_IN_MEMORY_BYTES
     source = ImageSource(spec, None, None, data_source, image_key, label_key, resolution,
-                         channels, method)
+                         channels, method, os.fspath(builder.data_path))
     return _load_into_memory(source) if in_memory else source
 
 

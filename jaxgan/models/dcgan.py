@@ -119,6 +119,9 @@ def model_pair(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],
                bn_axis_name: str | None = None):
     """(generator, discriminator) of `config` for images of `data_shape` (R, R, C): the
     `config.model = 'dcgan'` entry of jaxgan.models.MODELS."""
+    if len(data_shape) != 3:
+        raise ValueError(f"model 'dcgan' makes images (R, R, C), but the data have shape "
+                         f"{tuple(data_shape)} (points): use --config.model=mlp")
     resolution, _, channels = data_shape
     conv_impl = config.get("conv_impl", "auto")
     return (DCGANGenerator(resolution=resolution, channels=channels,

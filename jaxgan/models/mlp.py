@@ -102,6 +102,9 @@ def model_pair(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],
                bn_axis_name: str | None = None):
     """(generator, discriminator) of `config` for points of `data_shape` (D,): the
     `config.model = 'mlp'` entry of jaxgan.models.MODELS."""
+    if len(data_shape) != 1:
+        raise ValueError(f"model 'mlp' makes points (D,), but the data have shape "
+                         f"{tuple(data_shape)} (images): use --config.model=dcgan")
     scale = float(config.get("point_scale", 1.0))
     return (MLPGenerator(hidden=tuple(config.mlp_g_hidden), out_dim=data_shape[-1],
                          batch_norm=config.mlp_g_batch_norm, bn_axis_name=bn_axis_name,

@@ -120,15 +120,45 @@ def json_ready(value: Any) -> Any:
     return value
 
 
+def summarise_seeds(results: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Across the seeds of a multi-seed run: for every scalar metric all seeds report (numbers,
+    not flags), its mean, sample standard deviation (ddof 1; 0 for one seed), min and max."""
+    rows = list(results.values())
+    if not rows:
+        return {}
+    summary = {}
+    for key, value in rows[0].items():
+        if key in ("step", "seed", "num_samples") or isinstance(value, bool) or \
+                not isinstance(value, (int, float)):
+            continue
+        values = [r.get(key) for r in rows]
+        if any(v is None or isinstance(v, bool) or not isinstance(v, (int, float))
+               for v in values):
+            continue
+        array = np.asarray(values, np.float64)
+        summary[key] = {"mean": float(array.mean()),
+                        "std": float(array.std(ddof=1)) if len(array) > 1 else 0.0,
+                        "min": float(array.min()), "max": float(array.max())}
+    return summary
+
+
 def evaluate_run(run: TrainedRun, num: int | None = None, seed: int = 0,
                  weights: str | None = None, features: str | None = None) -> dict[str, Any]:
     """The metrics of `num` samples of `run` drawn with `seed` (default number:
     DEFAULT_NUM_SAMPLES of the data kind), with what was measured."""
+    from jaxgan.metrics.fid import RankDeficientCovarianceError
+    from jaxgan.tools.trained import check_finite_samples
+
     evaluator = EVALUATORS[run.spec.kind]
     num = DEFAULT_NUM_SAMPLES[run.spec.kind] if num is None else num
     samples = generate_samples(run, num, seed)
-    metrics = {**evaluator(run, samples, seed, weights=weights, features=features),
-               **class_accuracy(run, samples)}
+    check_finite_samples(run, samples)
+    try:
+        metrics = {**evaluator(run, samples, seed, weights=weights, features=features),
+                   **class_accuracy(run, samples)}
+    except RankDeficientCovarianceError as err:  # its advice is the library's keyword argument
+        text = str(err).replace(" or pass allow_rank_deficient=True", "")
+        raise ValueError(f"{text}: run `jaxgan eval` with a larger --num") from None
     named = ({"class_names": list(run.spec.class_names)}
              if run.spec.class_names and class_samples.is_conditional(run.gan) else {})
     return json_ready({"step": run.step, "dataset": run.spec.name, "num_samples": num,

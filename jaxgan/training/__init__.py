@@ -14,6 +14,8 @@
     logs.py        metrics.jsonl, TensorBoard, progress lines
     monitors.py    failure signs: convergence failure, mode collapse, D accuracy, NaN/Inf
     run_config.py  experiment files, `--config.KEY=VALUE` overrides, `validate_config`
+    lock.py        one writer per workdir: an OS file lock naming its holder
+    identity.py    run identity on resume: which config keys may change, which need consent
 
 Room `training`: imports core, models, config and the side rooms data, metrics and visualize;
 imported by tools and cli. This `__init__` imports nothing, so that importing one module of the

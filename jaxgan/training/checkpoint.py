@@ -8,7 +8,14 @@ items (`ocp.args.Composite`):
   data    the data iterator's state (a JSON dict) — `ocp.args.JsonSave` / `JsonRestore`;
   config  the run's config (a JSON dict);
   meta    the state's leaf paths, dtypes and shapes, so a restore can tell a config that changes
-          shapes from a corrupt checkpoint before it reads any array.
+          shapes from a corrupt checkpoint before it reads any array; and the SHA-256 of every
+          state leaf's bytes, of the data and config items (canonical JSON) and of meta itself.
+
+Integrity: Orbax and TensorStore keep no checksum of the arrays (a byte changed inside an OCDBT
+data file restores silently), so `save` hashes each leaf's host bytes as it hands the state over
+(`leaf_digests`) and `restore` hashes what it read back: a digest that differs, a state holding
+NaN/Inf, or a meta whose own digest differs makes the step corrupt, like an unreadable one.
+Checkpoints of format 1 (written before the digests) are restored with the NaN/Inf check only.
 
 Orbax writes a step into `<step>.orbax-checkpoint-tmp` and renames it to `<step>` once every item is
 on disk, so a step directory without the suffix is complete; an interrupted write (preemption,
@@ -18,9 +25,13 @@ Failure handling, all reported and nothing deleted silently:
   * a state with NaN/Inf is never written (`NonFiniteStateError` names the leaf and the step);
   * leftover temporary directories of interrupted writes are removed on the first save, each with
     a logged warning naming it;
-  * a complete-looking step that fails to restore (a truncated, missing or garbled file) is
-    reported with `warnings.warn` and the log, moved aside into `<directory>/corrupt/`, and the
-    previous step is tried;
+  * a complete-looking step that fails to restore (a truncated, missing or garbled file, a
+    checksum mismatch, a non-finite value) is reported with `warnings.warn` and the log naming the
+    reason, moved aside into `<directory>/corrupt/` (by a writer; readers such as `jaxgan sample`
+    pass `move_corrupt=False` and only skip it), and the previous step is tried;
+  * a save that fails (a full disk: OSError ENOSPC, in the background thread or at once) raises
+    `CheckpointWriteError` (an OSError) naming the step and the latest complete step, which stays
+    the latest: Orbax only renames a step directory into place once all of it is written;
   * a config that changes the state's shapes or tree structure is refused with one line naming
     the config keys that differ.
 
@@ -32,7 +43,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import gc
+import hashlib
 import json
 import logging
 import os
@@ -55,7 +68,7 @@ PyTree = Any
 
 STATE, DATA, CONFIG, META = "state", "data", "config", "meta"
 ITEM_NAMES = (STATE, DATA, CONFIG, META)
-META_FORMAT = 1
+META_FORMAT = 2  # 1: leaf specs only; 2: + SHA-256 digests
 TMP_SUFFIX = ".orbax-checkpoint-tmp"
 CORRUPT_DIRNAME = "corrupt"
 
@@ -66,6 +79,10 @@ class CheckpointError(ValueError):
 
 class NonFiniteStateError(CheckpointError):
     """The state to save holds NaN or Inf; nothing was written."""
+
+
+class CheckpointWriteError(OSError):
+    """Writing a checkpoint failed (e.g. the disk is full); the previous checkpoint is kept."""
 
 
 class CorruptCheckpointWarning(UserWarning):
@@ -162,6 +179,73 @@ def _first_spec_difference(saved: list[list], current: list[list]) -> str | None
     return None
 
 
+def _host_bytes(leaf: Any) -> np.ndarray | None:
+    """This process's full copy of a leaf as a numpy array (None for a leaf sharded across
+    processes, which no single process holds whole)."""
+    if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable:
+        if not leaf.sharding.is_fully_replicated:
+            return None
+        leaf = leaf.addressable_data(0)
+    return np.ascontiguousarray(np.asarray(leaf))
+
+
+def leaf_digests(state: PyTree) -> list[str | None]:
+    """SHA-256 (hex) of every leaf's bytes in C order, in leaf order; None where no process-local
+    copy of the whole leaf exists."""
+    digests = []
+    for leaf in jax.tree_util.tree_leaves(state):
+        host = _host_bytes(leaf)
+        digests.append(None if host is None else hashlib.sha256(host.tobytes()).hexdigest())
+    return digests
+
+
+def json_digest(value: Any) -> str:
+    """SHA-256 of a JSON value's canonical text (sorted keys, no spaces)."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _meta_with_digest(meta: dict) -> dict:
+    return {**meta, "meta_sha256": json_digest(meta)}
+
+
+def _verify_meta(meta: dict) -> None:
+    """Raises ValueError unless meta's own digest matches (format 2) and it lists leaves."""
+    if not isinstance(meta.get("leaves"), list):
+        raise ValueError("meta lists no leaves")
+    if meta.get("format", 1) >= 2:
+        body = {k: v for k, v in meta.items() if k != "meta_sha256"}
+        if meta.get("meta_sha256") != json_digest(body):
+            raise ValueError("checksum mismatch in meta (its SHA-256 differs from the saved one)")
+
+
+def _verify_json_item(meta: dict, item: str, value: Any) -> None:
+    expected = meta.get("sha256", {}).get(item)
+    if expected is not None and json_digest(value) != expected:
+        raise ValueError(f"checksum mismatch in item {item!r} (its SHA-256 differs from the "
+                         f"saved one)")
+
+
+def verify_state(meta: dict, state: PyTree) -> None:
+    """Raises ValueError naming the first leaf whose digest differs from meta's, or that holds
+    NaN/Inf. Both are checked on this process's copy of each leaf (`_host_bytes`), so a state
+    replicated over several processes' devices is verified by each of them."""
+    expected = meta.get("sha256", {}).get(STATE)
+    leaves, _ = jax.tree_util.tree_flatten_with_path(state)
+    if expected is not None and len(expected) != len(leaves):
+        raise ValueError(f"meta has {len(expected)} state digests for {len(leaves)} leaves")
+    for i, (path, leaf) in enumerate(leaves):
+        host = _host_bytes(leaf)
+        if host is None:  # sharded across processes: no whole copy here
+            continue
+        want = None if expected is None else expected[i]
+        if want is not None and hashlib.sha256(host.tobytes()).hexdigest() != want:
+            raise ValueError(f"checksum mismatch in {_path_str(path)} (the SHA-256 of the "
+                             f"restored array differs from the saved one)")
+        if jax.numpy.issubdtype(leaf.dtype, jax.numpy.inexact) and not np.isfinite(host).all():
+            raise ValueError(f"{_path_str(path)} holds NaN or Inf")
+
+
 @jax.jit
 def _all_finite_flags(leaves: list[jax.Array]) -> jax.Array:
     """One bool per leaf: all of its entries are finite (one compiled call for the whole tree)."""
@@ -236,6 +320,7 @@ class Checkpointer:
         self._name_format = ocp.path.step.standard_name_format()
         self._stale_tmp_checked = False
         self._closed = False
+        self._saving: int | None = None  # the step of the last save started
 
     @property
     def directory(self) -> str:
@@ -284,7 +369,6 @@ class Checkpointer:
                 f"diverged); {advice}")
         data_json = _to_json_dict(data_state, "data iterator state")
         config_json = _to_json_dict(config, "config")
-        meta = {"format": META_FORMAT, "step": step, "leaves": _leaf_specs(state)}
         if not self._stale_tmp_checked:
             self._remove_stale_tmp()
             self._stale_tmp_checked = True
@@ -294,16 +378,42 @@ class Checkpointer:
             if wait:  # the earlier save of this step may still be writing
                 self.wait_until_finished()
             return False
-        self._manager.save(step, force=True, args=ocp.args.Composite(**{
-            STATE: ocp.args.StandardSave(state),
-            DATA: ocp.args.JsonSave(data_json),
-            CONFIG: ocp.args.JsonSave(config_json),
-            META: ocp.args.JsonSave(meta),
-        }))
+        meta = _meta_with_digest({
+            "format": META_FORMAT, "step": step, "leaves": _leaf_specs(state),
+            "sha256": {STATE: leaf_digests(state), DATA: json_digest(data_json),
+                       CONFIG: json_digest(config_json)}})
+        self._saving = step
+        try:
+            self._manager.save(step, force=True, args=ocp.args.Composite(**{
+                STATE: ocp.args.StandardSave(state),
+                DATA: ocp.args.JsonSave(data_json),
+                CONFIG: ocp.args.JsonSave(config_json),
+                META: ocp.args.JsonSave(meta),
+            }))
+        except Exception as err:  # noqa: BLE001 - e.g. ENOSPC before the background write
+            self._raise_write_error(step, err)
         logger.info("saving checkpoint step %d to %s", step, self._directory)
         if wait:
             self.wait_until_finished()
         return True
+
+    def _raise_write_error(self, step: int | None, err: BaseException):
+        """A failed write as one CheckpointWriteError: which step, why, what is kept."""
+        if isinstance(err, CheckpointWriteError):
+            raise err
+        cause = _os_error_in(err)
+        reason = (f"{cause.strerror or cause}" if cause is not None else _short(err))
+        kept = self.latest_step()
+        kept_text = (f"checkpoint step {kept} is still the latest and restorable"
+                     if kept is not None else "no earlier checkpoint exists")
+        advice = ("free space on that disk, then run the same command to resume"
+                  if cause is not None and cause.errno == errno.ENOSPC else
+                  "fix the cause, then run the same command to resume")
+        which = f"checkpoint step {step}" if step is not None else "a checkpoint"
+        error = CheckpointWriteError(
+            cause.errno if cause is not None else errno.EIO,
+            f"could not write {which} to {self._directory} ({reason}); {kept_text}: {advice}")
+        raise error from err
 
     def _remove_stale_tmp(self) -> None:
         """Removes temporary directories left by interrupted writes, logging each one."""
@@ -317,16 +427,25 @@ class Checkpointer:
                 shutil.rmtree(path, ignore_errors=True)
 
     def wait_until_finished(self) -> None:
-        """Blocks until every started save is committed (re-raises a failed background save)."""
-        self._manager.wait_until_finished()
+        """Blocks until every started save is committed; a failed background save raises
+        `CheckpointWriteError`."""
+        try:
+            self._manager.wait_until_finished()
+        except Exception as err:  # noqa: BLE001 - the background write's error, whatever its type
+            self._raise_write_error(self._saving, err)
 
     def close(self) -> None:
         """Waits for pending saves, then releases Orbax's resources (a second call does nothing)."""
         if self._closed:
             return
-        self._manager.wait_until_finished()
-        self._manager.close()
-        self._closed = True
+        try:
+            self.wait_until_finished()
+        finally:
+            self._closed = True
+            try:
+                self._manager.close()
+            except Exception as err:  # noqa: BLE001 - e.g. ENOSPC finishing a failed save
+                self._raise_write_error(self._saving, err)
 
     def __enter__(self) -> "Checkpointer":
         return self
@@ -361,7 +480,7 @@ class Checkpointer:
         return None
 
     def restore(self, abstract_state: GANState, *, config: dict | None = None,
-                step: int | None = None) -> Restored:
+                step: int | None = None, move_corrupt: bool = True) -> Restored:
         """The newest usable checkpoint (or `step`) restored onto `abstract_state`'s layout.
 
         Args:
@@ -371,6 +490,11 @@ class Checkpointer:
           config: the current config; when the checkpoint's shapes differ from `abstract_state`
             the error names the config keys that differ from the saved config.
           step: a specific step (no fall-back when it is unusable).
+          move_corrupt: move a corrupt step aside into corrupt/ (the writer); False only skips it
+            (readers, which must not change a workdir another process trains in).
+
+        Every step is verified before it is returned: meta's own digest, the digests of the data
+        and config items and of every state leaf, and that the state holds no NaN/Inf.
 
         Raises:
           CheckpointError: no checkpoint, no usable checkpoint, or shapes that do not match.
@@ -396,13 +520,15 @@ class Checkpointer:
         for s in candidates:
             try:
                 meta = self._read_json(s, META)
+                _verify_meta(meta)
                 saved_config = self._read_json(s, CONFIG)
+                _verify_json_item(meta, CONFIG, saved_config)
                 saved_specs = meta["leaves"]
             except Exception as e:  # noqa: BLE001 - unreadable metadata: corrupt step
                 if step is not None:
                     raise CheckpointError(f"checkpoint step {s} in {self._directory} is unusable: "
                                           f"{_short(e)}") from None
-                self._report_unreadable(s, e, move_aside=True)
+                self._report_unreadable(s, e, move_aside=move_corrupt)
                 skipped.append(s)
                 continue
             self._check_fits(s, saved_specs, current_specs, saved_config, current_config)
@@ -415,11 +541,13 @@ class Checkpointer:
                 state = restored[STATE]
                 if _leaf_specs(state) != saved_specs:
                     raise ValueError("restored arrays do not match the saved leaf list")
-            except Exception as e:  # noqa: BLE001 - unreadable arrays: corrupt step
+                _verify_json_item(meta, DATA, restored[DATA])
+                verify_state(meta, state)
+            except Exception as e:  # noqa: BLE001 - unreadable or altered arrays: corrupt step
                 if step is not None:
                     raise CheckpointError(f"checkpoint step {s} in {self._directory} is unusable: "
                                           f"{_short(e)}") from None
-                self._report_unreadable(s, e, move_aside=True)
+                self._report_unreadable(s, e, move_aside=move_corrupt)
                 skipped.append(s)
                 continue
             if skipped:
@@ -435,9 +563,11 @@ class Checkpointer:
                             ", ".join(f"{k}: {a!r} -> {b!r}" for k, a, b in changes))
             return Restored(state=state, data_state=dict(restored[DATA] or {}),
                             config=saved_config, step=s)
+        where = (f"moved to {os.path.join(self._directory, CORRUPT_DIRNAME)}" if move_corrupt
+                 else "left in place")
         raise CheckpointError(
-            f"no usable checkpoint in {self._directory}: step(s) {skipped} are corrupt (moved to "
-            f"{os.path.join(self._directory, CORRUPT_DIRNAME)}); start a new --workdir")
+            f"no usable checkpoint in {self._directory}: step(s) {skipped} are corrupt ({where}); "
+            f"start a new --workdir")
 
     def _check_fits(self, step: int, saved_specs: list, current_specs: list,
                     saved_config: dict, current_config: dict | None) -> None:
@@ -521,6 +651,17 @@ def _quiet_failed_read_noise(settle_s: float = 0.05, max_wait_s: float = 1.0):
     finally:
         sys.unraisablehook = previous_hook
         log.removeFilter(quiet)
+
+
+def _os_error_in(err: BaseException | None) -> OSError | None:
+    """The first OSError in `err`'s chain of causes and contexts (Orbax wraps some)."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, OSError):
+            return err
+        err = err.__cause__ or err.__context__
+    return None
 
 
 def _short(error: BaseException, limit: int = 200) -> str:

@@ -66,7 +66,10 @@ class MetricsFile:
         self._file.flush()
 
     def close(self) -> None:
-        self._file.close()
+        try:
+            self._file.close()
+        except OSError as err:  # the last flush failed (a full disk): say which file
+            raise OSError(err.errno, err.strerror, os.fspath(self.path)) from err
 
 
 def _summary_writer_class():
@@ -91,6 +94,7 @@ class TensorBoard:
     """Scalars and images for TensorBoard (`tensorboard --logdir DIR`)."""
 
     def __init__(self, workdir: pathlib.Path, resume_step: int = 0):
+        self.logdir = workdir / TENSORBOARD_DIR
         self._writer = _summary_writer_class()(logdir=str(workdir / TENSORBOARD_DIR),
                                      purge_step=resume_step + 1 if resume_step else None)
 
@@ -111,7 +115,23 @@ class TensorBoard:
         self._writer.add_image(tag, picture, step, dataformats="HWC")
 
     def close(self) -> None:
-        self._writer.close()
+        """Flushes and closes the event file. When the flush fails (a full disk) the writer is
+        stopped all the same, so that tensorboardX does not retry (and fail again, with a
+        traceback) at exit, and the OSError names the folder."""
+        try:
+            self._writer.close()
+        except OSError as err:
+            writers = getattr(self._writer, "all_writers", None) or {}
+            for file_writer in writers.values():
+                events = file_writer.event_writer
+                events._closed = True  # tensorboardX's own flag: no flush at exit
+                worker = getattr(events, "_worker", None)
+                if worker is not None:
+                    try:
+                        worker.stop()
+                    except Exception:  # noqa: BLE001 - best effort on a broken writer
+                        pass
+            raise OSError(err.errno, err.strerror, os.fspath(self.logdir)) from err
 
 
 def format_duration(seconds: float) -> str:
@@ -224,7 +244,14 @@ class RunLog:
             self.tensorboard.text("warnings", step, text)
 
     def close(self) -> None:
-        if self.enabled:
-            self.progress.close()
-            self.metrics_file.close()
-            self.tensorboard.close()
+        """Closes every part, even when one fails; then raises the first failure."""
+        if not self.enabled:
+            return
+        errors = []
+        for part in (self.progress, self.metrics_file, self.tensorboard):
+            try:
+                part.close()
+            except OSError as err:
+                errors.append(err)
+        if errors:
+            raise errors[0]

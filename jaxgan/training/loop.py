@@ -29,6 +29,11 @@ monitored; signals and monitors act at the end of the call. Each distinct call l
 once: choose L dividing checkpoint_every, sample_every and monitor_every. Small models (the 2-D
 MLPs) run ~4× faster this way (per-call dispatch dominates their step).
 
+One writer per workdir: `setup_run` takes the workdir's OS file lock (jaxgan.training.lock) and
+`train_and_evaluate` holds it to the end. A resume continues the run the checkpoint belongs to:
+`restore_or_init` refuses a config that changes more than how long the run is and what it writes
+(jaxgan.training.identity), unless allowed explicitly.
+
 With config.num_seeds > 1 the run is jaxgan.training.seed_runs.train_seeds, built
 from the same pieces (jaxgan.training.run, jaxgan.training.workdir).
 
@@ -63,8 +68,9 @@ from jaxgan.core.critic_schedule import CriticSchedule, critic_schedule, gans_by
 from jaxgan.core.gan import GAN
 from jaxgan.core.state import GANState, generate
 from jaxgan.core.step import jit_train_loop, step_key
-from jaxgan.training import parallel, seed_runs
+from jaxgan.training import identity, parallel, seed_runs
 from jaxgan.training.checkpoint import Checkpointer, NonFiniteStateError
+from jaxgan.training.lock import WorkdirLock
 from jaxgan.training.logs import RunLog
 from jaxgan.training.monitors import Report, TrainingMonitor, monitor_for_run, non_finite_message
 from jaxgan.training.run import (DivergenceError, LoopEnd, Metrics, Monitor, RunKeys, StopFlag,
@@ -117,6 +123,8 @@ class Run:
     monitors: list[Monitor]
     is_writer: bool                       # process 0: writes files, logs and images
     messages: list[str]                   # lines for the log once it is open
+    lock: WorkdirLock | None = None       # the writer lock (process 0), held to the end
+    allow_config_change: bool = False     # resume even when identity keys changed (recorded)
 
     @property
     def compiled(self) -> parallel.CompiledStep:
@@ -125,9 +133,11 @@ class Run:
 
 
 def setup_run(config: ml_collections.ConfigDict, workdir: str | os.PathLike,
-              monitors: Sequence[Monitor] | None = None) -> Run:
+              monitors: Sequence[Monitor] | None = None, allow_config_change: bool = False) -> Run:
     """Checks `config` and `workdir`, then builds the data iterator, the GAN, its compiled steps,
-    the keys and the checkpointer. Nothing is trained or restored yet."""
+    the keys and the checkpointer, and takes the workdir's writer lock (process 0; another live
+    writer: `WorkdirLockedError`). Nothing is trained or restored yet; the caller releases
+    `run.lock` (train_and_evaluate does)."""
     validate_config(config)
     check_workdir_writable(workdir)  # before the data: a first use may prepare a data set
     iterator = data.make_iterator(config.dataset, batch_size=config.batch_size, seed=config.seed,
@@ -138,6 +148,19 @@ def setup_run(config: ml_collections.ConfigDict, workdir: str | os.PathLike,
     gan = build_gan(config, spec.shape, spec.num_classes, axis_name=parallel.step_axis_name(mode))
     workdir = prepare_workdir(workdir)
     is_writer = jax.process_index() == 0
+    lock = (WorkdirLock(workdir, jax.process_index(), jax.process_count()).acquire()
+            if is_writer else None)
+    try:
+        return _build_run(config, workdir, iterator, spec, mode, gan, is_writer, monitors, lock,
+                          allow_config_change)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+
+
+def _build_run(config, workdir, iterator, spec, mode, gan, is_writer, monitors, lock,
+               allow_config_change) -> Run:
     monitors = default_monitors() if monitors is None else list(monitors)
     schedule = critic_schedule(config)
     compiled_steps = {n: parallel.compile_train_step(g, mode)
@@ -155,23 +178,29 @@ def setup_run(config: ml_collections.ConfigDict, workdir: str | os.PathLike,
     return Run(config=config, config_json=config_json, workdir=workdir, spec=spec,
                iterator=iterator, mode=mode, gan=gan, schedule=schedule,
                compiled_steps=compiled_steps, keys=keys, checkpointer=checkpointer,
-               monitors=monitors, is_writer=is_writer, messages=messages)
+               monitors=monitors, is_writer=is_writer, messages=messages, lock=lock,
+               allow_config_change=allow_config_change)
 
 
 # --- 2. restore, and the outputs ------------------------------------------------------------------
 
 def restore_or_init(run: Run) -> tuple[GANState, int]:
     """(state, step) of the latest checkpoint, its data iterator position set on `run.iterator`;
-    or a fresh state at step 0 when the workdir has no checkpoint."""
+    or a fresh state at step 0 when the workdir has no checkpoint. A checkpoint saved with another
+    config is refused unless only keys that extend or observe a run changed, or
+    `run.allow_config_change` (jaxgan.training.identity)."""
     if run.checkpointer.latest_step() is None:
         return init_state(run.gan, run.keys.init), 0
     # straight onto the step's layout (e.g. replicated over every process's devices)
     restored = run.checkpointer.restore(parallel.abstract_state(run.compiled, run.gan,
                                                                 run.keys.init),
                                         config=run.config_json)
-    run.iterator.set_state(restored.data_state)
     start_step = int(restored.step)
+    changes = identity.check_resume(run.workdir, restored.config, run.config_json, start_step,
+                                    run.allow_config_change, write_record=run.is_writer)
+    run.iterator.set_state(restored.data_state)
     run.messages.append(f"resuming from step {start_step}")
+    run.messages.extend(changes)
     return restored.state, start_step
 
 
@@ -401,14 +430,26 @@ def _note_kept_checkpoint(run: Run, err: TrainingStopped) -> None:
     """Adds to a stopped run's message which checkpoint is kept."""
     run.checkpointer.wait_until_finished()
     kept = run.checkpointer.latest_step()
+    # "good": every step is checked finite before it is saved and checksummed and checked again
+    # when restored (jaxgan.training.checkpoint)
     where = (f"the last good checkpoint (step {kept}) is kept in {run.workdir / CHECKPOINT_DIR}"
              if kept is not None else "no checkpoint was saved")
     err.args = (f"{err}; {where}",)
 
 
+def _close_after_failure(close: Callable[[], None]) -> None:
+    """Runs `close` while another error propagates: its own OSError (the same full disk, say)
+    must not replace the first one, which says what failed first."""
+    try:
+        close()
+    except OSError:
+        pass
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
                        monitors: Sequence[Monitor] | None = None, handle_signals: bool = True,
-                       stream: IO[str] | None = None) -> TrainSummary:
+                       stream: IO[str] | None = None,
+                       allow_config_change: bool = False) -> TrainSummary:
     """Trains the GAN `config` describes in `workdir`, resuming from its latest checkpoint.
 
     Args:
@@ -418,6 +459,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
         a monitor raising `TrainingStopped` ends the run (the exception propagates).
       handle_signals: install SIGTERM/SIGINT handlers that checkpoint and stop after the step.
       stream: where progress and messages go (default stdout).
+      allow_config_change: resume even when the config differs from the checkpoint's in keys that
+        change what the run is (jaxgan.training.identity); the change is recorded in
+        workdir/config_changes.jsonl.
+
+    One writer per workdir: the workdir's lock (jaxgan.training.lock) is held from set-up to the
+    end; a second writer raises `WorkdirLockedError` naming the holder.
 
     With config.num_seeds > 1 it trains seeds seed … seed + num_seeds − 1 at once, each into
     workdir/seed_<k> (jaxgan.training.seed_runs.train_seeds).
@@ -426,22 +473,34 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
       ValueError (ConfigError, DataError, CheckpointError, WorkdirError, UnknownNameError): bad
         input, one line each; DivergenceError: NaN/Inf metrics (the last good checkpoint is kept).
     """
+    seed_runs.check_workdir_kind(workdir, config)
     if config.get("num_seeds", 1) > 1:  # several seeds at once (jaxgan.training.seed_runs)
-        return seed_runs.train_seeds(config, workdir, handle_signals=handle_signals, stream=stream)
+        return seed_runs.train_seeds(config, workdir, handle_signals=handle_signals, stream=stream,
+                                     allow_config_change=allow_config_change)
     started = time.monotonic()
-    run = setup_run(config, workdir, monitors)
-    state, start_step = restore_or_init(run)
-    out = open_outputs(run, start_step, stream)
-    device_state = run.compiled.put_state(state)
+    run = setup_run(config, workdir, monitors, allow_config_change)
     try:
-        end = run_loop(run, out, device_state, start_step, handle_signals)
-        finish_run(run, out, end, start_step)
-    except TrainingStopped as err:
-        _note_kept_checkpoint(run, err)
-        raise
-    finally:
+        state, start_step = restore_or_init(run)
+        out = open_outputs(run, start_step, stream)
+        device_state = run.compiled.put_state(state)
+        try:
+            end = run_loop(run, out, device_state, start_step, handle_signals)
+            finish_run(run, out, end, start_step)
+        except BaseException as err:
+            try:
+                if isinstance(err, TrainingStopped):
+                    _note_kept_checkpoint(run, err)
+            finally:
+                _close_after_failure(out.log.close)
+            raise
         out.log.close()
         run.checkpointer.close()
+    except BaseException:
+        _close_after_failure(run.checkpointer.close)
+        raise
+    finally:
+        if run.lock is not None:
+            run.lock.release()
     return TrainSummary(state=end.state, step=end.step, start_step=start_step,
                         stopped_by=end.stopped_by, metrics=end.metrics,
                         seconds=time.monotonic() - started, workdir=run.workdir)

@@ -82,7 +82,11 @@ def load_experiment(spec: str) -> ml_collections.ConfigDict:
                           f"{type(err).__name__}: {err}") from err
     if not callable(getattr(module, "get_config", None)):
         raise ConfigError(f"experiment config {str(path)!r} has no get_config() function")
-    config = module.get_config()
+    try:
+        config = module.get_config()
+    except Exception as err:  # the user's code raised: say where, in one line
+        raise ConfigError(f"get_config() of experiment config {str(path)!r} raised "
+                          f"{type(err).__name__}: {err}; fix that file") from err
     if not isinstance(config, ml_collections.ConfigDict):
         raise ConfigError(f"get_config() of {str(path)!r} must return an "
                           f"ml_collections.ConfigDict, got {type(config).__name__}")

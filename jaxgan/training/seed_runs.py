@@ -10,8 +10,11 @@ its data from its own iterator seeded with s + i, so `DIR/seed_<s+i>` holds what
                   iterator state), metrics.jsonl, tensorboard/, samples/step_NNNNNNN.png
 
 so `jaxgan sample|eval --workdir DIR/seed_<k>` work on one seed, and re-running the multi-seed
-command resumes every seed from their latest common checkpoint. Progress is printed for the first
-seed only. A seed whose metrics turn NaN/Inf is reported once and no longer saved or sampled (its
+command resumes every seed from their latest common checkpoint. DIR/config.json holds the
+multi-seed config itself, so `jaxgan train --workdir DIR` alone resumes them all; a config with
+other seeds (another num_seeds or seed), or a single run in DIR, is refused with the command that
+resumes them (`check_workdir_kind`); DIR and every seed_<k> are locked while they train.
+Progress is printed for the first seed only. A seed whose metrics turn NaN/Inf is reported once and no longer saved or sampled (its
 last good checkpoint stays); the other seeds go on.
 
 Differences from a single run: one device only (config.parallel 'auto' or 'jit'); the
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 import pathlib
 import time
@@ -42,7 +46,9 @@ from jaxgan.core import class_samples
 from jaxgan.core.critic_schedule import CriticSchedule, critic_schedule, gans_by_critic_steps
 from jaxgan.core.gan import GAN
 from jaxgan.core.state import generate
+from jaxgan.training import identity
 from jaxgan.training.checkpoint import Checkpointer, NonFiniteStateError
+from jaxgan.training.lock import WorkdirLock
 from jaxgan.training.logs import RunLog
 from jaxgan.training.run import (LoopEnd, RunKeys, StopFlag, TrainSummary, abstract_state,
                                  data_options, due, init_state, needs_final_samples,
@@ -51,8 +57,9 @@ from jaxgan.training.run import (LoopEnd, RunKeys, StopFlag, TrainSummary, abstr
 from jaxgan.training.run_config import ConfigError, config_to_json, validate_config
 from jaxgan.training.seeds import (make_multi_seed_step, multi_seed_step_keys, stack_trees,
                                    unstack_state)
-from jaxgan.training.workdir import (CHECKPOINT_DIR, WorkdirError, prepare_workdir, samples_file,
-                                     save_training_curves, write_run_files)
+from jaxgan.training.workdir import (CHECKPOINT_DIR, CONFIG_FILE, WorkdirError, has_checkpoints,
+                                     prepare_workdir, samples_file, save_training_curves,
+                                     write_run_files)
 
 SEED_DIR_FORMAT = "seed_{}"
 
@@ -68,6 +75,64 @@ def seed_config(config: ml_collections.ConfigDict, index: int) -> ml_collections
     single.seed = config.seed + index
     single.num_seeds = 1
     return single
+
+
+def existing_seeds(workdir: str | pathlib.Path) -> list[int]:
+    """The seeds k whose workdir/seed_<k> holds a complete checkpoint, ascending."""
+    workdir = pathlib.Path(workdir).expanduser()
+    prefix = SEED_DIR_FORMAT.format("")
+    if not workdir.is_dir():
+        return []
+    return sorted(int(d.name[len(prefix):]) for d in workdir.glob(prefix + "*")
+                  if d.name[len(prefix):].isdigit() and has_checkpoints(d))
+
+
+def check_workdir_kind(workdir: str | pathlib.Path, config: ml_collections.ConfigDict) -> None:
+    """Refuses (RunIdentityError, exit 2) a config whose seeds are not the workdir's: a single run
+    on a multi-seed workdir or the other way round, or other seeds than the ones it trains
+    (the seeds of one workdir train together at one step, so their number cannot change). Nothing
+    is suggested that deletes anything."""
+    workdir = pathlib.Path(workdir).expanduser()
+    num, first = config.get("num_seeds", 1), config.seed
+    seeds = existing_seeds(workdir)
+    single = has_checkpoints(workdir)
+    if num == 1 and seeds and not single:
+        raise identity.RunIdentityError(
+            f"workdir {workdir} holds a multi-seed run (seeds {seeds}): resume it with "
+            f"--config.num_seeds={len(seeds)} --config.seed={seeds[0]} (or without --config), "
+            f"continue one seed alone with --workdir {seed_workdir(workdir, seeds[0])}, or use a "
+            f"new --workdir")
+    if num > 1 and single:
+        raise identity.RunIdentityError(
+            f"workdir {workdir} holds a single run (num_seeds=1); train {num} seeds in a new "
+            f"--workdir")
+    wanted = list(range(first, first + num))
+    if num > 1 and seeds and seeds != wanted:
+        raise identity.RunIdentityError(
+            f"workdir {workdir} holds seeds {seeds}; this config trains seeds {wanted} "
+            f"(seed={first}, num_seeds={num}). The seeds of one workdir train together, so they "
+            f"cannot change on resume: resume with --config.seed={seeds[0]} "
+            f"--config.num_seeds={len(seeds)} (or without --config), or train other seeds in a "
+            f"new --workdir")
+
+
+def saved_multi_seed_config(workdir: str | pathlib.Path) -> dict | None:
+    """The config of the multi-seed run in `workdir`: workdir/config.json, or (workdirs written
+    before it was saved there) the lowest seed's config.json with num_seeds = the seeds found.
+    None when `workdir` holds no multi-seed run."""
+    workdir = pathlib.Path(workdir).expanduser()
+    seeds = existing_seeds(workdir)
+    if not seeds:
+        return None
+    saved = workdir / CONFIG_FILE
+    path = saved if saved.is_file() else seed_workdir(workdir, seeds[0]) / CONFIG_FILE
+    try:
+        values = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise WorkdirError(f"cannot read the run config {path} ({err}); pass --config and the "
+                           f"overrides the run was trained with") from None
+    values["seed"], values["num_seeds"] = seeds[0], len(seeds)
+    return values
 
 
 def _check_supported(config: ml_collections.ConfigDict) -> None:
@@ -130,22 +195,32 @@ def setup_seeds(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) 
 
 # --- 2. restore, and the outputs ------------------------------------------------------------------
 
-def restore_common_step(seeds: SeedRuns) -> tuple[list, int]:
-    """Every seed's state at the newest step all seeds have a checkpoint of (fresh if none)."""
+def restore_common_step(seeds: SeedRuns, allow_config_change: bool = False,
+                        messages: list[str] | None = None) -> tuple[list, int]:
+    """Every seed's state at the newest step all seeds have a checkpoint of (fresh if none). A
+    seed whose checkpoint was saved with another config is refused as a single run's is
+    (jaxgan.training.identity); the lines to print are appended to `messages`."""
     saved = [set(c.all_steps()) for c in seeds.checkpointers]
     if not any(saved):
         return [init_state(seeds.gan, k.init) for k in seeds.keys], 0
     common = set.intersection(*saved)
     if not common:
+        listing = "; ".join(f"{w.name}: {sorted(s) or 'none'}"
+                            for w, s in zip(seeds.workdirs, saved))
         raise WorkdirError(
-            "the seeds' checkpoints have no step in common, so they cannot resume together; "
-            "delete the seed_* directories to start again")
+            f"the seeds' checkpoints in {seeds.workdir} have no step in common ({listing}), so "
+            f"they cannot resume together: continue a seed alone with --workdir "
+            f"{seeds.workdirs[0]} (num_seeds=1), or use a new --workdir")
     step = max(common)
     states = []
-    for k, checkpointer, iterator, config_json in zip(seeds.keys, seeds.checkpointers,
-                                                      seeds.iterators, seeds.configs_json):
+    for i, (k, checkpointer, iterator, config_json) in enumerate(zip(
+            seeds.keys, seeds.checkpointers, seeds.iterators, seeds.configs_json)):
         restored = checkpointer.restore(abstract_state(seeds.gan, k.init), step=step,
                                         config=config_json)
+        lines = identity.check_resume(seeds.workdirs[i], restored.config, config_json, step,
+                                      allow_config_change)
+        if messages is not None and i == 0:
+            messages.extend(lines)
         iterator.set_state(restored.data_state)
         states.append(restored.state)
     return states, step
@@ -173,6 +248,9 @@ def open_seed_outputs(seeds: SeedRuns, start_step: int,
     config, gan = seeds.config, seeds.gan
     for w, config_json in zip(seeds.workdirs, seeds.configs_json):
         write_run_files(w, config_json, seeds.spec)
+    # the multi-seed config itself, so that `jaxgan train --workdir DIR` resumes every seed
+    pathlib.Path(seeds.workdir, CONFIG_FILE).write_text(
+        json.dumps(config_to_json(config), indent=2) + "\n")
     quiet = open(os.devnull, "w")  # progress lines of the seeds after the first
     logs = [RunLog(w, total_steps=config.steps, start_step=start_step,
                    log_every=config.log_every, stream=stream if i == 0 else quiet)
@@ -289,18 +367,29 @@ def finish_seeds(seeds: SeedRuns, out: SeedOutputs, end: LoopEnd, start_step: in
 
 
 def train_seeds(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
-                handle_signals: bool = True, stream: IO[str] | None = None) -> TrainSummary:
+                handle_signals: bool = True, stream: IO[str] | None = None,
+                allow_config_change: bool = False) -> TrainSummary:
     """Trains seeds config.seed … config.seed + config.num_seeds − 1 at once (module docstring).
+
+    Holds the writer lock (jaxgan.training.lock) of `workdir` and of every seed_<k> directory
+    while it trains; `allow_config_change` as for a single run (jaxgan.training.identity).
 
     Returns a `jaxgan.training.run.TrainSummary` whose `state` is the stacked state of all seeds,
     `metrics` the first seed's last metrics and `workdir` the parent directory.
     """
     started = time.monotonic()
+    check_workdir_kind(workdir, config)
     seeds = setup_seeds(config, workdir)
+    locks = []
     try:
-        states, start_step = restore_common_step(seeds)
+        for w in [prepare_workdir(workdir), *seeds.workdirs]:
+            locks.append(WorkdirLock(w).acquire())
+        messages = []
+        states, start_step = restore_common_step(seeds, allow_config_change, messages)
         states = stack_trees(states)
         out = open_seed_outputs(seeds, start_step, stream)
+        for text in messages:
+            out.logs[0].message(text)
         try:
             end = run_seed_loop(seeds, out, states, start_step, handle_signals)
             finish_seeds(seeds, out, end, start_step)
@@ -311,6 +400,8 @@ def train_seeds(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, 
     finally:
         for checkpointer in seeds.checkpointers:
             checkpointer.close()
+        for lock in locks:
+            lock.release()
     return TrainSummary(state=end.state, step=end.step, start_step=start_step,
                         stopped_by=end.stopped_by, metrics=end.metrics,
                         seconds=time.monotonic() - started, workdir=pathlib.Path(workdir))

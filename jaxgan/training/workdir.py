@@ -3,7 +3,9 @@
 A workdir holds: checkpoints/ (resumed automatically), config.json (the resolved config),
 data_spec.json (shape and modes of the data, for sampling without the data), metrics.jsonl,
 tensorboard/, samples/step_NNNNNNN.png (a fixed latent batch every sample_every steps) and, at the
-end, training_curves.png (losses and D accuracy on real/fake). The single-run loop
+end, training_curves.png (losses and D accuracy on real/fake); .jaxgan.lock (the writer lock and
+its last holder, jaxgan.training.lock) and, after a resume with --allow_config_change,
+config_changes.jsonl (jaxgan.training.identity). The single-run loop
 (jaxgan.training.loop), each seed of a multi-seed run (jaxgan.training.seed_runs) and the tools
 that load a run back (jaxgan.tools.trained) all use these names.
 """
@@ -54,6 +56,14 @@ def prepare_workdir(workdir: str | os.PathLike) -> pathlib.Path:
         raise WorkdirError(f"cannot write to workdir {str(path)!r} ({err.strerror or err}); "
                            f"choose a writable --workdir") from None
     return path
+
+
+def has_checkpoints(workdir: str | os.PathLike) -> bool:
+    """Whether workdir/checkpoints holds a complete checkpoint step (a directory named by its
+    step number; Orbax renames a step's temporary directory to that once it is complete)."""
+    directory = pathlib.Path(workdir) / CHECKPOINT_DIR
+    return directory.is_dir() and any(p.name.isdigit() and p.is_dir()
+                                      for p in directory.iterdir())
 
 
 def spec_to_json(spec) -> dict[str, Any]:
