@@ -17,6 +17,11 @@ def base_config() -> ml_collections.ConfigDict:
     c.data_dir = ""  # "" means TFDS's default (~/tensorflow_datasets or $TFDS_DATA_DIR)
     c.resolution = 32
     c.channels = 1
+    # classes of a labelled data set (jaxgan.data.classes): train on the normal classes only
+    c.train_classes = ""  # keep only these, e.g. "0,1,2" ("": every class)
+    c.exclude_classes = ""  # drop these, e.g. "7" (the anomaly of anomaly detection)
+    c.normal_train_fraction = 0.8  # with either key: train on this seeded share of the normals
+    c.split_seed = 0  # seed of that train/test split (EGBAD protocol; recorded in split.json)
     # model
     c.model = "dcgan"
     c.latent_dim = 100
