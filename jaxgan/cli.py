@@ -4,6 +4,7 @@
     jaxgan sample --workdir DIR --out FILE.npy|FILE.png [--num N] [--seed S] [--label K]
     jaxgan eval   --workdir DIR [--num N] [--seed S]
     jaxgan interpolate --workdir DIR --out FILE.png [--rows R] [--steps S] [--label K]
+    jaxgan anomaly fit|score|eval --workdir DIR ...  (jaxgan.anomaly.cli: AnoGAN, f-AnoGAN)
 
 Bad input (unknown config key, loss, data set; a value of the wrong type or out of range; a workdir
 that cannot be written) ends with one line on stderr and exit status 2; `--debug` shows the
@@ -184,6 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="seed of the latent draws (default 0)")
     evaluate.add_argument("--step", metavar="STEP", type=int, default=None,
                           help="checkpoint step to evaluate (default: the latest)")
+    # listed for --help only: main() hands `jaxgan anomaly ...` to jaxgan.anomaly.cli
+    commands.add_parser("anomaly", add_help=False,
+                        help="anomaly detection with a trained GAN: fit | score | eval "
+                             "(jaxgan anomaly --help)")
     return parser
 
 
@@ -357,8 +362,12 @@ QUIET_LOGS = {"absl": ("OpenCV is not installed",)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["anomaly"]:  # its own parser and commands (AnoGAN, f-AnoGAN)
+        from jaxgan.anomaly import cli as anomaly_cli
+
+        return anomaly_cli.main(argv[1:])
+    parser = build_parser()
     args, extras = parser.parse_known_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
