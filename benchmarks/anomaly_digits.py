@@ -68,15 +68,21 @@ def baseline_scores(train: np.ndarray, test: np.ndarray) -> dict[str, tuple[np.n
 def one_run(digit: int, seed: int, args) -> dict:
     workdir = pathlib.Path(args.workroot) / f"digit{digit}_seed{seed}"
     t = time.perf_counter()
-    with open(workdir.parent / f"digit{digit}_seed{seed}.log", "w") as log:
-        loop.train_and_evaluate(gan_config(digit, seed, args.gan_steps), workdir, stream=log,
-                                handle_signals=False)
+    reuse = args.reuse and (workdir / encoder.ENCODER_DIR).is_dir()
+    if not reuse:  # (a finished run in the workdir resumes at its last step: nothing to train)
+        with open(workdir.parent / f"digit{digit}_seed{seed}.log", "w") as log:
+            loop.train_and_evaluate(gan_config(digit, seed, args.gan_steps), workdir,
+                                    stream=log, handle_signals=False)
     gan_seconds = time.perf_counter() - t
     run = workflow.open_run(workdir)
     t = time.perf_counter()
-    fit = workflow.fit_encoder(run, encoder.EncoderSettings(steps=args.encoder_steps,
-                                                            lr=args.encoder_lr, seed=seed))
-    encoder_seconds = time.perf_counter() - t
+    if reuse:
+        fit = encoder.load_encoder(workdir, run.trained.gan.latent_dim,
+                                   tuple(run.trained.spec.shape))[2]
+    else:
+        fit = workflow.fit_encoder(run, encoder.EncoderSettings(steps=args.encoder_steps,
+                                                                lr=args.encoder_lr, seed=seed))
+    encoder_seconds = time.perf_counter() - t if not reuse else fit["seconds"]
     test, labels = workflow.run_images(run, "test")
     train, _ = workflow.run_images(run, "train")
     if args.noise > 0:
@@ -88,7 +94,7 @@ def one_run(digit: int, seed: int, args) -> dict:
               "encoder_seconds": encoder_seconds, "encoder_final_loss": fit["loss_curve_every_100"][-1],
               "num_test": len(test), "num_anomalous": int(truth.sum()), "methods": {}}
     settings = workflow.AnoGANSettings(steps=args.anogan_steps, lr=args.anogan_lr, seed=seed)
-    for method in ("fanogan", "discriminator", "anogan"):
+    for method in [m for m in ("fanogan", "discriminator", "anogan") if m in args.methods]:
         out = workflow.score_images(run, method, test, anogan_settings=settings,
                                     batch_size=args.batch_size)
         timing = out["timing"]
@@ -115,7 +121,17 @@ def main(argv=None) -> int:
     parser.add_argument("--anogan_lr", type=float, default=0.05)
     parser.add_argument("--batch_size", type=int, default=256)
     parser.add_argument("--noise", type=float, default=0.0)
+    parser.add_argument("--methods", default="fanogan,discriminator,anogan",
+                        help="GAN detectors to score (the two baselines always run)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="reuse the GAN and encoder already in --workroot (e.g. to score "
+                             "a --noise variant of the same runs)")
+    parser.add_argument("--table", action="store_true",
+                        help="print the markdown table of --out's runs and stop")
     args = parser.parse_args(argv)
+    if args.table:
+        print(markdown_table(json.loads(pathlib.Path(args.out).read_text())["runs"]))
+        return 0
     pathlib.Path(args.workroot).mkdir(parents=True, exist_ok=True)
     out = pathlib.Path(args.out)
     results = json.loads(out.read_text())["runs"] if out.exists() else []
@@ -126,6 +142,7 @@ def main(argv=None) -> int:
                 continue
             results.append(one_run(digit, seed, args))
             line = {m: round(v["auroc"], 3) for m, v in results[-1]["methods"].items()}
+            done.add((digit, seed))
             print(f"digit {digit} seed {seed}: AUROC {line}", flush=True)
             out.write_text(json.dumps({"args": vars(args), "runs": results}, indent=1))
     summary = summarise(results)
@@ -155,6 +172,27 @@ def summarise(results: list[dict]) -> dict:
                       "queries_per_s_median": float(np.median(
                           [r["methods"][m]["queries_per_s"] for r in results]))}
     return summary
+
+
+NAMES = {"fanogan": "f-AnoGAN (izi_f)", "anogan": "AnoGAN (Γ 500)", "discriminator": "−D(x)",
+         "knn5": "pixel k-NN (k 5)", "pca16": "PCA(16) error"}
+
+
+def markdown_table(results: list[dict]) -> str:
+    """AUROC per held-out digit (mean over seeds), mean ± std over digits, queries/s."""
+    summary = summarise(results)
+    digits = sorted({r["digit"] for r in results})
+    lines = ["| method | " + " | ".join(str(d) for d in digits) + " | mean ± std | AUPRC mean "
+             "| queries/s |", "|---|" + "---|" * (len(digits) + 3)]
+    for m in ("fanogan", "anogan", "discriminator", "knn5", "pca16"):
+        if m not in summary:
+            continue
+        row = summary[m]
+        cells = [f"{row['auroc_per_digit'][d]:.3f}" for d in digits]
+        lines.append(f"| {NAMES[m]} | " + " | ".join(cells) +
+                     f" | {row['auroc_mean']:.3f} ± {row['auroc_std_over_digits']:.3f} | "
+                     f"{row['auprc_mean']:.3f} | {row['queries_per_s_median']:,.0f} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

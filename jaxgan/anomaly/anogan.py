@@ -23,7 +23,7 @@ from jaxgan.anomaly.scores import ANOGAN_LAMBDA, anogan_loss
 Array = jax.Array
 
 ANOGAN_STEPS = 500  # Γ
-ANOGAN_LR = 0.05  # Adam step size on z (measured on the digits: benchmarks/README.md)
+ANOGAN_LR = 0.05  # Adam step size on z (benchmarks/README.md, issue 18 section)
 
 
 @struct.dataclass
