@@ -94,7 +94,8 @@ def one_run(digit: int, seed: int, args) -> dict:
               "encoder_seconds": encoder_seconds, "encoder_final_loss": fit["loss_curve_every_100"][-1],
               "num_test": len(test), "num_anomalous": int(truth.sum()), "methods": {}}
     settings = workflow.AnoGANSettings(steps=args.anogan_steps, lr=args.anogan_lr, seed=seed)
-    for method in [m for m in ("fanogan", "discriminator", "anogan") if m in args.methods]:
+    chosen = {m.strip() for m in args.methods.split(",")}
+    for method in [m for m in ("fanogan", "discriminator", "anogan") if m in chosen]:
         out = workflow.score_images(run, method, test, anogan_settings=settings,
                                     batch_size=args.batch_size)
         timing = out["timing"]
