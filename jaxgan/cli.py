@@ -5,6 +5,7 @@
     jaxgan eval   --workdir DIR [--num N] [--seed S]
     jaxgan interpolate --workdir DIR --out FILE.png [--rows R] [--steps S] [--label K]
     jaxgan prepare SOURCE --name NAME [--data_dir D] [--resolution N] [--channels 1|3] ...
+    jaxgan anomaly fit|score|eval --workdir DIR ...  (jaxgan.anomaly.cli: AnoGAN, f-AnoGAN)
 
 Every expected failure ends with one line on stderr naming the file or setting and what to do
 (`run_command`, the one error boundary; `--debug` shows the traceback instead): bad input (unknown
@@ -206,6 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
                                "handwritten-digit images, e.g. one made by `jaxgan prepare`")
     evaluate.add_argument("--step", metavar="STEP", type=int, default=None,
                           help="checkpoint step to evaluate (default: the latest)")
+    # listed for --help only: main() hands `jaxgan anomaly ...` to jaxgan.anomaly.cli
+    commands.add_parser("anomaly", add_help=False,
+                        help="anomaly detection with a trained GAN: fit | score | eval "
+                             "(jaxgan anomaly --help)")
     return parser
 
 
@@ -636,8 +641,12 @@ def run_command(command: str, args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["anomaly"]:  # its own parser and commands (AnoGAN, f-AnoGAN)
+        from jaxgan.anomaly import cli as anomaly_cli
+
+        return anomaly_cli.main(argv[1:])
+    parser = build_parser()
     args, extras = parser.parse_known_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)

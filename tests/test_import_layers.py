@@ -19,7 +19,7 @@ PACKAGE = "jaxgan"
 PACKAGE_DIR = pathlib.Path(__file__).resolve().parent.parent / PACKAGE
 
 # The layers, bottom to top: each may import the layers before it.
-LAYERS = ("core", "models", "config", "training", "tools", "cli")
+LAYERS = ("core", "models", "config", "training", "tools", "anomaly", "cli")
 # Side rooms -> the rooms they may import; the layers from SIDE_ROOMS_FROM up may import them.
 SIDE_ROOMS = {"data": (), "metrics": ("data",), "visualize": ()}
 SIDE_ROOMS_FROM = "training"

@@ -18,6 +18,11 @@ def base_config() -> ml_collections.ConfigDict:
     c.resolution = 32
     c.channels = 1
     c.data_sha256 = ""  # content hash of a `jaxgan prepare` set; '' = filled in from the data
+    # classes of a labelled data set (jaxgan.data.classes): train on the normal classes only
+    c.train_classes = ""  # keep only these, e.g. "0,1,2" ("": every class)
+    c.exclude_classes = ""  # drop these, e.g. "7" (the anomaly of anomaly detection)
+    c.normal_train_fraction = 0.8  # with either key: train on this seeded share of the normals
+    c.split_seed = 0  # seed of that train/test split (EGBAD protocol; recorded in split.json)
     # model
     c.model = "dcgan"
     c.latent_dim = 100

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from jaxgan.data import convert, toy
+from jaxgan.data.classes import ClassSplit
 from jaxgan.data.errors import DataError
 from jaxgan.data.iterators import (STREAM_SAMPLE_REAL, BatchIterator, ImageBatches, ToyBatches,
                                    stream_rng)
@@ -21,9 +22,12 @@ def dataset_kind(name: str) -> str:
     return DATASETS.get(name, "catalog")
 
 
-def _toy_spec(name: str, resolution, channels) -> DatasetSpec:
+def _toy_spec(name: str, resolution, channels, class_split=None) -> DatasetSpec:
     if resolution is not None or channels is not None:
         raise DataError(f"'{name}' is 2-D point data: drop resolution/channels")
+    if class_split is not None:
+        raise DataError(f"'{name}' is a stream of 2-D points: drop train_classes / "
+                        f"exclude_classes")
     mixture = toy.TOY_MIXTURES[name]()
     return DatasetSpec(name=name, kind="points", shape=(2,), num_classes=len(mixture.centers),
                        num_examples=None, mode_centers=mixture.centers, mode_std=mixture.std)
@@ -31,12 +35,14 @@ def _toy_spec(name: str, resolution, channels) -> DatasetSpec:
 
 def get_spec(name: str, *, data_dir: str | None = None, resolution: int | None = None,
              channels: int | None = None, split: str = "train",
-             resize_method: str = "auto") -> DatasetSpec:
+             resize_method: str = "auto", class_split: ClassSplit | None = None,
+             part: str = "train") -> DatasetSpec:
     """Describes data set `name` as `make_iterator` would deliver it (prepares digits if needed)."""
     if dataset_kind(name) == "toy":
-        return _toy_spec(name, resolution, channels)
+        return _toy_spec(name, resolution, channels, class_split)
     return open_image_source(name, data_dir=data_dir, resolution=resolution, channels=channels,
-                             split=split, resize_method=resize_method, in_memory=False).spec
+                             split=split, resize_method=resize_method, in_memory=False,
+                             class_split=class_split, part=part).spec
 
 
 def _default_processes(process_index, process_count) -> tuple[int, int]:
@@ -52,7 +58,8 @@ def make_iterator(name: str, *, batch_size: int, seed: int, data_dir: str | None
                   resolution: int | None = None, channels: int | None = None,
                   split: str = "train", process_index: int | None = None,
                   process_count: int | None = None, resize_method: str = "auto",
-                  in_memory: bool | None = None) -> BatchIterator:
+                  in_memory: bool | None = None, class_split: ClassSplit | None = None,
+                  part: str = "train") -> BatchIterator:
     """Deterministic, resumable iterator over batches of data set `name`.
 
     Args:
@@ -67,16 +74,18 @@ def make_iterator(name: str, *, batch_size: int, seed: int, data_dir: str | None
       resize_method: 'pad' (zero border, e.g. 28 -> 32), 'resize' (centre crop + bilinear) or
         'auto' (pad when the source is square and R lies strictly between its side and twice it).
       in_memory: decode the whole split into memory (default: when it is at most 256 MiB).
+      class_split, part: only this part ('train' | 'test') of a class split of the labelled
+        images (jaxgan.data.classes: kept / excluded classes, the EGBAD 80/20 split).
     """
     process_index, process_count = _default_processes(process_index, process_count)
     if dataset_kind(name) == "toy":
-        spec = _toy_spec(name, resolution, channels)
+        spec = _toy_spec(name, resolution, channels, class_split)
         mixture = toy.GaussianMixture2D(spec.mode_centers, spec.mode_std)
         batches = ToyBatches(mixture, batch_size)
     else:
         source = open_image_source(name, data_dir=data_dir, resolution=resolution,
                                    channels=channels, split=split, resize_method=resize_method,
-                                   in_memory=in_memory)
+                                   in_memory=in_memory, class_split=class_split, part=part)
         spec, batches = source.spec, ImageBatches(source, batch_size)
     return BatchIterator(spec, batches, batch_size=batch_size, seed=seed,
                          process_index=process_index, process_count=process_count)
@@ -84,20 +93,51 @@ def make_iterator(name: str, *, batch_size: int, seed: int, data_dir: str | None
 
 def sample_real(name: str, num: int, seed: int, *, data_dir: str | None = None,
                 resolution: int | None = None, channels: int | None = None, split: str = "train",
-                resize_method: str = "auto") -> np.ndarray:
+                resize_method: str = "auto", class_split: ClassSplit | None = None,
+                part: str = "train") -> np.ndarray:
     """`num` real examples in data space (for metrics): fresh toy draws, or `num` distinct images
     of the split chosen uniformly without replacement. Independent of the training stream."""
     if num < 1:
         raise DataError(f"num must be a positive int, got {num}")
     rng = stream_rng(STREAM_SAMPLE_REAL, 0, seed)
     if dataset_kind(name) == "toy":
-        spec = _toy_spec(name, resolution, channels)
+        spec = _toy_spec(name, resolution, channels, class_split)
         mixture = toy.GaussianMixture2D(spec.mode_centers, spec.mode_std)
         return toy.sample_mixture(mixture, num, rng)[0]
     source = open_image_source(name, data_dir=data_dir, resolution=resolution, channels=channels,
-                               split=split, resize_method=resize_method, in_memory=False)
+                               split=split, resize_method=resize_method, in_memory=False,
+                               class_split=class_split, part=part)
     if num > source.spec.num_examples:
         raise DataError(f"asked for {num} real examples but split {split!r} of '{name}' has only "
                         f"{source.spec.num_examples}; use num <= {source.spec.num_examples}")
     indices = rng.permutation(source.spec.num_examples)[:num]
     return convert.to_unit_range(source.read(indices)[0])
+
+
+def load_images(name: str, *, data_dir: str | None = None, resolution: int | None = None,
+                channels: int | None = None, split: str = "train", resize_method: str = "auto",
+                class_split: ClassSplit | None = None, part: str = "train"
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Every image of the split (or of `part` of `class_split`) in order: (float32 [N, R, R, C]
+    in [-1, 1], int32 labels [N]). For scoring whole test sets; big sets need the memory."""
+    if dataset_kind(name) == "toy":
+        raise DataError(f"'{name}' is a stream of 2-D points, not a set of images")
+    source = open_image_source(name, data_dir=data_dir, resolution=resolution, channels=channels,
+                               split=split, resize_method=resize_method, in_memory=False,
+                               class_split=class_split, part=part)
+    images, labels = source.read(np.arange(source.spec.num_examples))
+    return convert.to_unit_range(images), labels
+
+
+def class_split_record(name: str, class_split: ClassSplit, *, data_dir: str | None = None,
+                       split: str = "train") -> dict:
+    """The JSON record of `class_split` on data set `name` (jaxgan.data.classes.split_record)."""
+    from jaxgan.data.classes import split_record
+    from jaxgan.data.tfds_source import all_labels
+
+    if dataset_kind(name) == "toy":
+        _toy_spec(name, None, None, class_split)
+    source = open_image_source(name, data_dir=data_dir, resolution=None if name != "digits"
+                               else 8, channels=None, split=split, in_memory=False)
+    return {"dataset": name, "split": split,
+            **split_record(all_labels(source), class_split, source.spec.num_classes)}

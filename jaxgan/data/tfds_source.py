@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from jaxgan.data import convert, digits_builder, digits_raw
+from jaxgan.data.classes import PARTS, ClassSplit, split_indices
 from jaxgan.data.errors import DataError
 from jaxgan.data.spec import DatasetSpec
 
@@ -108,10 +109,13 @@ class ImageSource:
     channels: int
     method: str
     path: str = ""  # the prepared files' folder (for error messages)
+    subset: np.ndarray | None = None  # the split's rows this source exposes (None: all)
 
     def read(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.images is not None:
             return self.images[indices], self.labels[indices]
+        if self.subset is not None:
+            indices = self.subset[np.asarray(indices)]
         return _decode(self.data_source, [int(i) for i in indices], self.image_key,
                        self.label_key, self.resolution, self.channels, self.method,
                        self.spec.name, self.path)
@@ -141,8 +145,13 @@ def _decode(data_source, indices, image_key, label_key, resolution, channels, me
 
 def open_image_source(name: str, *, data_dir: str | None, resolution: int | None,
                       channels: int | None, split: str = "train", resize_method: str = "auto",
-                      in_memory: bool | None = None) -> ImageSource:
-    """Opens image data set `name` ('digits' or a TFDS catalog name) for random access."""
+                      in_memory: bool | None = None, class_split: ClassSplit | None = None,
+                      part: str = "train") -> ImageSource:
+    """Opens image data set `name` ('digits' or a TFDS catalog name) for random access.
+
+    With `class_split`, only its `part` ('train' or 'test', jaxgan.data.classes) of the split is
+    exposed, in ascending order of the split's rows; labels keep their original class indices.
+    """
     data_dir = resolve_data_dir(data_dir)
     if name == "digits":
         resolution = DIGITS_DEFAULT_RESOLUTION if resolution is None else resolution
@@ -189,7 +198,38 @@ def open_image_source(name: str, *, data_dir: str | None, resolution: int | None
         in_memory = native_bytes <= MAX_IN_MEMORY_BYTES
     source = ImageSource(spec, None, None, data_source, image_key, label_key, resolution,
                          channels, method, os.fspath(builder.data_path))
-    return _load_into_memory(source) if in_memory else source
+    source = _load_into_memory(source) if in_memory else source
+    if class_split is not None:
+        source = _restrict_to_part(source, class_split, part)
+    return source
+
+
+def all_labels(source: ImageSource) -> np.ndarray:
+    """int32 [N]: the class label of every example of the source, in its order."""
+    if source.labels is not None:
+        return source.labels
+    num = source.spec.num_examples
+    return np.concatenate([source.read(np.arange(i, min(i + _READ_CHUNK, num)))[1]
+                           for i in range(0, num, _READ_CHUNK)])
+
+
+def _restrict_to_part(source: ImageSource, class_split: ClassSplit, part: str) -> ImageSource:
+    """The source narrowed to `part` of the class split of its labels."""
+    if part not in PARTS:
+        raise DataError(f"part must be one of {PARTS}, got {part!r}")
+    if source.label_key is None:
+        raise DataError(f"data set '{source.spec.name}' has no class labels: drop "
+                        f"train_classes / exclude_classes")
+    train, test = split_indices(all_labels(source), class_split, source.spec.num_classes)
+    rows = train if part == "train" else test
+    if rows.size == 0:
+        raise DataError(f"the {part} part of the class split of '{source.spec.name}' is empty; "
+                        f"use normal_train_fraction < 1 for a test part")
+    spec = dataclasses.replace(source.spec, num_examples=int(rows.size))
+    if source.images is not None:
+        return dataclasses.replace(source, spec=spec, images=source.images[rows],
+                                   labels=source.labels[rows])
+    return dataclasses.replace(source, spec=spec, subset=rows)
 
 
 def _load_into_memory(source: ImageSource) -> ImageSource:

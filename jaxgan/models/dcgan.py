@@ -106,6 +106,9 @@ class DCGANDiscriminator(nn.Module):
             if i > 0:
                 x = NORMS[self.norm](train, self.bn_axis_name)(x)
             x = nn.leaky_relu(x, 0.2)
+        # D's last intermediate features (AnoGAN's f(x)); kept only when the caller makes the
+        # 'intermediates' collection mutable (jaxgan.anomaly.features).
+        self.sow("intermediates", "features", x)
         logits = spectral_norm(nn.Conv(1, (4, 4), padding="VALID", kernel_init=DCGAN_INIT,
                                        name=f"Conv_{n_down}"), self.spectral_norm, self)(x)
         return condition_output(logits.reshape((x.shape[0],)), x, labels, self.conditioning,

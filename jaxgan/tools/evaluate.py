@@ -61,7 +61,8 @@ def image_evaluation(run: TrainedRun, samples: np.ndarray, seed: int,
     config = run.config
     num_real = min(len(samples), run.spec.num_examples or len(samples))
     real = data.sample_real(config.dataset, num_real, seed, data_dir=config.data_dir or None,
-                            resolution=config.resolution, channels=config.channels)
+                            resolution=config.resolution, channels=config.channels,
+                            class_split=data.class_split_from_config(config))  # the trained part
     extractor = features or ("digits" if config.dataset == DIGITS else "inception")
     result = evaluate_images(samples, real, extractor, seed=seed, weights=weights,
                              reference_split=f"{config.dataset}:train[{num_real} random]")

@@ -91,6 +91,9 @@ def data_options(config: ml_collections.ConfigDict) -> dict[str, Any]:
     options = {"data_dir": config.data_dir or None}
     if data.dataset_kind(config.dataset) != "toy":
         options.update(resolution=config.resolution, channels=config.channels)
+    class_split = data.class_split_from_config(config)  # train_classes / exclude_classes
+    if class_split is not None:
+        options["class_split"] = class_split
     return options
 
 

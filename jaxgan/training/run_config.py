@@ -223,6 +223,12 @@ def _is_power_of_two(n: int) -> bool:
     return n > 0 and n & (n - 1) == 0
 
 
+def _is_class_list(value) -> bool:
+    """'' or comma-separated integers >= 0 (an int alone is one class)."""
+    items = [p.strip() for p in str(value).split(",") if p.strip()]
+    return not isinstance(value, bool) and all(p.isdigit() for p in items)
+
+
 # key -> (check, what a valid value is). Only keys present in the config are checked.
 RANGE_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "seed": (lambda v: v >= 0, "an integer >= 0"),
@@ -235,6 +241,10 @@ RANGE_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "d_features": (lambda v: v > 0, "an integer > 0"),
     "resolution": (lambda v: _is_power_of_two(v) and v >= 8, "a power of two >= 8 (8, 16, 32, 64)"),
     "channels": (lambda v: v in (1, 3), "1 (grey) or 3 (RGB)"),
+    "train_classes": (lambda v: _is_class_list(v), "'' or comma-separated class indices, e.g. 0,1"),
+    "exclude_classes": (lambda v: _is_class_list(v), "'' or comma-separated class indices, e.g. 7"),
+    "normal_train_fraction": (lambda v: 0 < v <= 1, "a number in (0, 1] (EGBAD: 0.8)"),
+    "split_seed": (lambda v: v >= 0, "an integer >= 0"),
     "g_lr": (lambda v: 0 < v < math.inf, "a number > 0"),
     "d_lr": (lambda v: 0 < v < math.inf, "a number > 0"),
     "b1": (lambda v: 0 <= v < 1, "a number in [0, 1)"),

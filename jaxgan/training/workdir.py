@@ -27,6 +27,7 @@ CONFIG_FILE = "config.json"
 DATA_SPEC_FILE = "data_spec.json"
 SAMPLES_DIR = "samples"
 CURVES_FILE = "training_curves.png"
+SPLIT_FILE = "split.json"  # the class split of a run with train_classes / exclude_classes
 
 
 class WorkdirError(ValueError):
@@ -86,9 +87,15 @@ def spec_from_json(values: Mapping[str, Any]):
 
 
 def write_run_files(workdir: pathlib.Path, config_json: Mapping[str, Any], spec) -> None:
-    """config.json and data_spec.json, and the samples/ folder."""
+    """config.json and data_spec.json, the samples/ folder and, when the config keeps or drops
+    classes, split.json (the train/test indices of jaxgan.data.classes)."""
     (workdir / CONFIG_FILE).write_text(json.dumps(config_json, indent=2) + "\n")
     (workdir / DATA_SPEC_FILE).write_text(json.dumps(spec_to_json(spec), indent=2) + "\n")
+    class_split = data.class_split_from_config(config_json)
+    if class_split is not None:
+        record = data.class_split_record(config_json["dataset"], class_split,
+                                         data_dir=config_json.get("data_dir") or None)
+        (workdir / SPLIT_FILE).write_text(json.dumps(record) + "\n")
     (workdir / SAMPLES_DIR).mkdir(exist_ok=True)
 
 

@@ -1,0 +1,200 @@
+"""Leave-one-digit-out anomaly detection on the embedded digits (issue 18).
+
+    python benchmarks/anomaly_digits.py --workroot /tmp/anomaly_runs --out results.json \
+        [--digits 0,1,...,9] [--seeds 0] [--gan_steps 2000] [--encoder_steps 1000] [--noise 0]
+
+For each digit d and seed s: a GAN (presets.digits_dcgan: the unconditional 16×16 digits DCGAN,
+spectral-norm D) is trained on the other nine digits with the EGBAD split (config
+exclude_classes=d, split_seed=s: 80% of the normal images train; test = the other 20% + every d),
+then each detector scores the test part and AUROC / AUPRC (sklearn.metrics, d = positive) are
+recorded:
+  anogan         Γ Adam steps on z (jaxgan.anomaly.anogan; λ 0.1),
+  fanogan        the izi_f encoder trained on the training part (jaxgan.anomaly.encoder; κ 1),
+  discriminator  −D(x) of the trained D,
+  knn5           mean Euclidean pixel distance to the 5 nearest training images (sklearn),
+  pca16          squared reconstruction error of PCA with 16 components fit on the training part.
+Queries/s: scoring wall time after compilation (jit-ed methods compile once, ahead of time; the
+sklearn baselines' fit time excluded), on whatever the machine gives (see benchmarks/README.md).
+--noise σ adds N(0, σ²) pixel noise (clipped to [-1, 1]) to the test queries only, from a fixed
+key: a harder variant where a raw pixel distance sees the noise as much as the digit.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+import time
+
+import numpy as np
+
+from jaxgan.anomaly import encoder, scores, workflow
+from jaxgan.config import presets
+from jaxgan.training import loop
+
+
+def gan_config(digit: int, seed: int, steps: int):
+    config = presets.digits_dcgan()
+    config.exclude_classes = str(digit)
+    config.split_seed = seed
+    config.seed = seed
+    config.steps = steps
+    config.monitor_every = 0
+    config.steps_per_call = 50
+    config.sample_every = steps
+    config.checkpoint_every = steps
+    config.log_every = 500
+    return config
+
+
+def baseline_scores(train: np.ndarray, test: np.ndarray) -> dict[str, tuple[np.ndarray, float]]:
+    """{name: (scores, queries/s)} of the pixel k-NN (k = 5) and PCA(16) baselines."""
+    from sklearn.decomposition import PCA
+    from sklearn.neighbors import NearestNeighbors
+
+    a, b = train.reshape(len(train), -1), test.reshape(len(test), -1)
+    out = {}
+    knn = NearestNeighbors(n_neighbors=5).fit(a)
+    t = time.perf_counter()
+    distances, _ = knn.kneighbors(b)
+    out["knn5"] = (distances.mean(axis=1), len(b) / (time.perf_counter() - t))
+    pca = PCA(n_components=16, random_state=0).fit(a)
+    t = time.perf_counter()
+    recon = pca.inverse_transform(pca.transform(b))
+    out["pca16"] = (np.sum((b - recon) ** 2, axis=1), len(b) / (time.perf_counter() - t))
+    return out
+
+
+def one_run(digit: int, seed: int, args) -> dict:
+    workdir = pathlib.Path(args.workroot) / f"digit{digit}_seed{seed}"
+    t = time.perf_counter()
+    reuse = args.reuse and (workdir / encoder.ENCODER_DIR).is_dir()
+    if not reuse:  # (a finished run in the workdir resumes at its last step: nothing to train)
+        with open(workdir.parent / f"digit{digit}_seed{seed}.log", "w") as log:
+            loop.train_and_evaluate(gan_config(digit, seed, args.gan_steps), workdir,
+                                    stream=log, handle_signals=False)
+    gan_seconds = time.perf_counter() - t
+    run = workflow.open_run(workdir)
+    t = time.perf_counter()
+    if reuse:
+        fit = encoder.load_encoder(workdir, run.trained.gan.latent_dim,
+                                   tuple(run.trained.spec.shape))[2]
+    else:
+        fit = workflow.fit_encoder(run, encoder.EncoderSettings(steps=args.encoder_steps,
+                                                                lr=args.encoder_lr, seed=seed))
+    encoder_seconds = time.perf_counter() - t if not reuse else fit["seconds"]
+    test, labels = workflow.run_images(run, "test")
+    train, _ = workflow.run_images(run, "train")
+    if args.noise > 0:
+        rng = np.random.default_rng([18, digit, seed])
+        test = np.clip(test + args.noise * rng.standard_normal(test.shape), -1, 1)
+        test = test.astype(np.float32)
+    truth = workflow.is_anomalous(run, labels)
+    result = {"digit": digit, "seed": seed, "gan_seconds": gan_seconds,
+              "encoder_seconds": encoder_seconds, "encoder_final_loss": fit["loss_curve_every_100"][-1],
+              "num_test": len(test), "num_anomalous": int(truth.sum()), "methods": {}}
+    settings = workflow.AnoGANSettings(steps=args.anogan_steps, lr=args.anogan_lr, seed=seed)
+    chosen = {m.strip() for m in args.methods.split(",")}
+    for method in [m for m in ("fanogan", "discriminator", "anogan") if m in chosen]:
+        out = workflow.score_images(run, method, test, anogan_settings=settings,
+                                    batch_size=args.batch_size)
+        timing = out["timing"]
+        result["methods"][method] = {
+            **scores.detection_metrics(out["score"], truth),
+            "queries_per_s": timing["num"] / timing["wall_s"],
+            "queries_per_cpu_s": timing["num"] / timing["cpu_s"], "compile_s": timing["compile_s"]}
+    for name, (score, qps) in baseline_scores(train, test).items():
+        result["methods"][name] = {**scores.detection_metrics(score, truth), "queries_per_s": qps}
+    return result
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workroot", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--digits", default="0,1,2,3,4,5,6,7,8,9")
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--gan_steps", type=int, default=2000)
+    parser.add_argument("--encoder_steps", type=int, default=1000)
+    parser.add_argument("--encoder_lr", type=float, default=2e-3)
+    parser.add_argument("--anogan_steps", type=int, default=500)
+    parser.add_argument("--anogan_lr", type=float, default=0.05)
+    parser.add_argument("--batch_size", type=int, default=256)
+    parser.add_argument("--noise", type=float, default=0.0)
+    parser.add_argument("--methods", default="fanogan,discriminator,anogan",
+                        help="GAN detectors to score (the two baselines always run)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="reuse the GAN and encoder already in --workroot (e.g. to score "
+                             "a --noise variant of the same runs)")
+    parser.add_argument("--table", action="store_true",
+                        help="print the markdown table of --out's runs and stop")
+    args = parser.parse_args(argv)
+    if args.table:
+        print(markdown_table(json.loads(pathlib.Path(args.out).read_text())["runs"]))
+        return 0
+    pathlib.Path(args.workroot).mkdir(parents=True, exist_ok=True)
+    out = pathlib.Path(args.out)
+    results = json.loads(out.read_text())["runs"] if out.exists() else []
+    done = {(r["digit"], r["seed"]) for r in results}
+    for seed in [int(s) for s in args.seeds.split(",")]:
+        for digit in [int(d) for d in args.digits.split(",")]:
+            if (digit, seed) in done:
+                continue
+            results.append(one_run(digit, seed, args))
+            line = {m: round(v["auroc"], 3) for m, v in results[-1]["methods"].items()}
+            done.add((digit, seed))
+            print(f"digit {digit} seed {seed}: AUROC {line}", flush=True)
+            out.write_text(json.dumps({"args": vars(args), "runs": results}, indent=1))
+    summary = summarise(results)
+    out.write_text(json.dumps({"args": vars(args), "runs": results, "summary": summary},
+                              indent=1))
+    print(json.dumps(summary, indent=1))
+    return 0
+
+
+def summarise(results: list[dict]) -> dict:
+    """Per method: AUROC per digit (mean over seeds), mean ± std over digits (std over the ten
+    digit means, and over seeds of the ten-digit mean when there are several), queries/s."""
+    methods = results[0]["methods"].keys()
+    summary = {}
+    for m in methods:
+        digits = sorted({r["digit"] for r in results})
+        per_digit = {d: float(np.mean([r["methods"][m]["auroc"] for r in results
+                                       if r["digit"] == d])) for d in digits}
+        seeds = sorted({r["seed"] for r in results})
+        seed_means = [np.mean([r["methods"][m]["auroc"] for r in results if r["seed"] == s])
+                      for s in seeds]
+        summary[m] = {"auroc_per_digit": per_digit,
+                      "auroc_mean": float(np.mean(list(per_digit.values()))),
+                      "auroc_std_over_digits": float(np.std(list(per_digit.values()))),
+                      "auroc_std_over_seeds": float(np.std(seed_means)),
+                      "auprc_mean": float(np.mean([r["methods"][m]["auprc"] for r in results])),
+                      "queries_per_s_median": float(np.median(
+                          [r["methods"][m]["queries_per_s"] for r in results]))}
+    return summary
+
+
+NAMES = {"fanogan": "f-AnoGAN (izi_f)", "anogan": "AnoGAN (Γ 500)", "discriminator": "−D(x)",
+         "knn5": "pixel k-NN (k 5)", "pca16": "PCA(16) error"}
+
+
+def markdown_table(results: list[dict]) -> str:
+    """AUROC per held-out digit (mean over seeds), mean ± std over digits, queries/s."""
+    summary = summarise(results)
+    digits = sorted({r["digit"] for r in results})
+    lines = ["| method | " + " | ".join(str(d) for d in digits) + " | mean ± std | AUPRC mean "
+             "| queries/s |", "|---|" + "---|" * (len(digits) + 3)]
+    for m in ("fanogan", "anogan", "discriminator", "knn5", "pca16"):
+        if m not in summary:
+            continue
+        row = summary[m]
+        cells = [f"{row['auroc_per_digit'][d]:.3f}" for d in digits]
+        lines.append(f"| {NAMES[m]} | " + " | ".join(cells) +
+                     f" | {row['auroc_mean']:.3f} ± {row['auroc_std_over_digits']:.3f} | "
+                     f"{row['auprc_mean']:.3f} | {row['queries_per_s_median']:,.0f} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""`jaxgan anomaly`: anomaly detection with a trained GAN (AnoGAN, f-AnoGAN).
+
+    jaxgan anomaly fit   --workdir RUN [--steps N] [--lr LR] [--batch_size B] [--kappa K]
+    jaxgan anomaly score --workdir RUN --method anogan|fanogan|discriminator
+                         --input test|NAME[:SPLIT]|FILE.npy --out scores.csv
+    jaxgan anomaly eval  --workdir RUN [--methods anogan,fanogan,discriminator]
+
+RUN is a `jaxgan train` workdir; for `test` inputs and `eval` it must have been trained on normal
+classes only (--config.exclude_classes=7 or --config.train_classes=...), which holds out the
+EGBAD test part. Bad input ends with one line on stderr and exit status 2; a missing file 1.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+import traceback
+from collections.abc import Sequence
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _anogan_options(parser: argparse.ArgumentParser) -> None:
+    from jaxgan.anomaly import anogan, scores
+
+    group = parser.add_argument_group("AnoGAN (Schlegl et al. 2017)")
+    group.add_argument("--anogan_steps", metavar="Γ", type=int, default=anogan.ANOGAN_STEPS,
+                       help=f"Adam steps on z per query (default {anogan.ANOGAN_STEPS})")
+    group.add_argument("--anogan_lr", metavar="LR", type=float, default=anogan.ANOGAN_LR,
+                       help=f"Adam step size on z (default {anogan.ANOGAN_LR})")
+    group.add_argument("--lam", metavar="λ", type=float, default=scores.ANOGAN_LAMBDA,
+                       help=f"weight of the feature term (default {scores.ANOGAN_LAMBDA})")
+    group.add_argument("--seed", metavar="S", type=int, default=0,
+                       help="seed of the starting points z0 ~ N(0, I) (default 0)")
+    parser.add_argument("--batch_size", metavar="B", type=int, default=256,
+                        help="queries scored per compiled call (default 256)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from jaxgan.anomaly import encoder, workflow
+
+    parser = argparse.ArgumentParser(prog="jaxgan anomaly", allow_abbrev=False,
+                                     description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    defaults = encoder.EncoderSettings()
+
+    fit = commands.add_parser("fit", allow_abbrev=False,
+                              help="train the f-AnoGAN encoder (izi_f) of a run; G and D frozen")
+    fit.add_argument("--workdir", metavar="RUN", required=True)
+    fit.add_argument("--steps", type=int, default=defaults.steps,
+                     help=f"encoder training steps (default {defaults.steps})")
+    fit.add_argument("--lr", type=float, default=defaults.lr,
+                     help=f"Adam learning rate (default {defaults.lr})")
+    fit.add_argument("--batch_size", type=int, default=defaults.batch_size)
+    fit.add_argument("--kappa", metavar="κ", type=float, default=defaults.kappa,
+                     help=f"weight of the feature term (default {defaults.kappa})")
+    fit.add_argument("--features", type=int, default=defaults.features,
+                     help=f"encoder base width (default {defaults.features})")
+    fit.add_argument("--seed", type=int, default=0, help="seed of init and batches (default 0)")
+    fit.add_argument("--debug", action="store_true", help="show the traceback of an error")
+
+    score = commands.add_parser("score", allow_abbrev=False,
+                                help="score images; write index,label,score rows to a CSV")
+    score.add_argument("--workdir", metavar="RUN", required=True)
+    score.add_argument("--method", choices=workflow.METHODS, required=True)
+    score.add_argument("--input", metavar="test|NAME|FILE.npy", default="test",
+                       help="`test`: the run's test part; NAME or NAME:SPLIT: a prepared data set "
+                            "at the run's resolution; FILE.npy: images [N, R, R, C] in [-1, 1]")
+    score.add_argument("--out", metavar="FILE.csv", required=True)
+    score.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    _anogan_options(score)
+
+    evaluate = commands.add_parser(
+        "eval", allow_abbrev=False,
+        help="AUROC / AUPRC of each method on the run's test part; RUN/anomaly/eval.json and "
+             "RUN/anomaly/ranking_METHOD.png")
+    evaluate.add_argument("--workdir", metavar="RUN", required=True)
+    evaluate.add_argument("--methods", default=",".join(workflow.METHODS),
+                          help="comma-separated (default: all three; fanogan needs `fit`)")
+    evaluate.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    _anogan_options(evaluate)
+    return parser
+
+
+def _csv_output(path: str) -> pathlib.Path:
+    out = pathlib.Path(path).expanduser()
+    if out.suffix.lower() != ".csv":
+        raise ValueError(f"--out {path!r}: the file name must end in .csv")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def run_fit(args) -> int:
+    from jaxgan.anomaly import encoder, workflow
+
+    settings = encoder.EncoderSettings(features=args.features, steps=args.steps, lr=args.lr,
+                                       batch_size=args.batch_size, kappa=args.kappa,
+                                       seed=args.seed)
+    run = workflow.open_run(args.workdir)
+    record = workflow.fit_encoder(run, settings, log=lambda step, loss: print(
+        f"encoder step {step}/{settings.steps}  loss {loss:.5f}", flush=True)
+        if step % 500 == 0 or step == settings.steps else None)
+    print(f"trained the f-AnoGAN encoder for {settings.steps} steps in {record['seconds']:.0f} s "
+          f"(loss {record['loss_curve_every_100'][-1]:.5f}); saved in "
+          f"{run.workdir / encoder.ENCODER_DIR}", flush=True)
+    return EXIT_OK
+
+
+def _anogan_settings(args):
+    from jaxgan.anomaly import workflow
+
+    if args.anogan_steps < 0 or args.batch_size < 1 or not args.anogan_lr > 0:
+        raise ValueError("--anogan_steps must be >= 0, --anogan_lr > 0 and --batch_size >= 1")
+    return workflow.AnoGANSettings(steps=args.anogan_steps, lr=args.anogan_lr, lam=args.lam,
+                                   seed=args.seed)
+
+
+def run_score(args) -> int:
+    from jaxgan.anomaly import workflow
+
+    out = _csv_output(args.out)
+    settings = _anogan_settings(args)
+    run = workflow.open_run(args.workdir)
+    images, labels = workflow.resolve_input(run, args.input)
+    result = workflow.score_images(run, args.method, images, anogan_settings=settings,
+                                   batch_size=args.batch_size)
+    workflow.write_scores_csv(out, result["score"], labels)
+    print(f"wrote {len(images)} {args.method} scores to {out}", flush=True)
+    return EXIT_OK
+
+
+def run_eval(args) -> int:
+    from jaxgan.anomaly import workflow
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in workflow.METHODS]
+    if unknown or not methods:
+        raise ValueError(f"--methods {args.methods!r}: use a comma-separated list of "
+                         f"{', '.join(workflow.METHODS)}")
+    run = workflow.open_run(args.workdir)
+    result = workflow.evaluate_run(run, methods, _anogan_settings(args), args.batch_size)
+    for method, metrics in result["methods"].items():
+        print(f"{method:<14} AUROC {metrics['auroc']:.4f}  AUPRC {metrics['auprc']:.4f}  "
+              f"{metrics['queries_per_s']:.0f} queries/s", flush=True)
+    print(json.dumps(result), flush=True)
+    return EXIT_OK
+
+
+COMMANDS = {"fit": run_fit, "score": run_score, "eval": run_eval}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return COMMANDS[args.command](args)
+    except OSError as err:  # any I/O failure: a missing file, a full disk, no permission
+        if args.debug:
+            traceback.print_exc()
+        print(f"jaxgan anomaly {args.command}: error: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    except ValueError as err:  # every bad-input error of jaxgan is a ValueError
+        if args.debug:
+            traceback.print_exc()
+        print(f"jaxgan anomaly {args.command}: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
