@@ -81,6 +81,7 @@ def build_gan(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],
         class_loss_weight=config.get("class_loss_weight", 1.0),
         ema_decay=config.ema_decay,
         ema_warmup=config.get("ema_warmup", True),
+        ema_start=config.get("ema_start", 0),
         d_joint_batch=config.get("d_batch_stats", "separate") == "joint",
         augment=build_augment(config),
     )
