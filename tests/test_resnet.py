@@ -215,6 +215,28 @@ def test_ema_starts_at_the_configured_step():
                                rtol=1e-6)
 
 
+def test_resnet_experiments_validate_and_have_the_published_hyperparameters():
+    """SNGAN: mimicry / Miyato et al. (hinge, n_dis 5, Adam(2e-4, 0, 0.9), batch 64, 50,000
+    steps, linear decay); BigGAN: StudioGAN's BigGAN-Mod CIFAR-10 recipe (z 80, ch 96, shared
+    embedding 128, hierarchical z, attention at 16, EMA 0.9999 from step 1,000, Adam β1 0)."""
+    from jaxgan.training.run_config import load_experiment, validate_config
+
+    for name in ("sngan_cifar10", "sngan_celeba64", "biggan_cifar10", "sngan_digits",
+                 "biggan_digits"):
+        validate_config(load_experiment(name))
+    c = load_experiment("sngan_cifar10")
+    assert (c.model, c.loss, c.n_critic, c.batch_size, c.steps) == ("resnet", "hinge", 5, 64,
+                                                                     50_000)
+    assert (c.g_lr, c.d_lr, c.b1, c.b2, c.lr_schedule) == (2e-4, 2e-4, 0.0, 0.9, "linear_decay")
+    c = load_experiment("biggan_cifar10")
+    assert (c.model, c.latent_dim, c.g_features, c.d_features, c.g_shared_dim) == (
+        "biggan", 80, 96, 96, 128)
+    assert c.g_hierarchical_z and c.g_spectral_norm and c.conditioning == "projection"
+    assert (c.g_attention_resolution, c.d_attention_resolution) == (16, 16)
+    assert (c.ema_decay, c.ema_start, c.ema_warmup) == (0.9999, 1000, False)
+    assert (c.loss, c.n_critic, c.b1, c.b2, c.g_lr) == ("hinge", 5, 0.0, 0.999, 2e-4)
+
+
 def test_models_registry_has_the_resnet_families():
     assert MODELS["resnet"] is resnet.sngan_model_pair
     assert MODELS["biggan"] is resnet.biggan_model_pair
