@@ -5,7 +5,8 @@ G: z → dense → w₀@4×4 → up-blocks → BN, ReLU, 3×3 conv → tanh, one
   Up-block (`GBlock`):  h = conv3(ReLU(BN₂(conv3(up(ReLU(BN₁(x))))))),  out = h + conv1(up(x)),
   nearest-neighbour up-sampling ×2, 3×3 convs, a learnable 1×1 shortcut.
 D: x → "optimised" first block → down-blocks → ReLU → global sum pooling → linear (+ projection).
-  Optimised block (`DBlock(optimized=True)`): h = pool(conv3(ReLU(conv3(x)))), out = h + conv1(pool(x)).
+  Optimised block (`DBlock(optimized=True)`): h = pool(conv3(ReLU(conv3(x)))),
+  out = h + conv1(pool(x)).
   Block: h = conv3(ReLU(conv3(ReLU(x)))), pooled when it down-samples; shortcut conv1(x) (then
   pooled) when it down-samples or changes width, else x. pool = 2×2 average pooling.
   Spectral norm on every D layer (the projection embedding too).
@@ -125,8 +126,9 @@ class ConditionalBatchNorm(nn.Module):
                                           embedding_init=nn.initializers.normal(0.02))
             gain, bias = embed("gain")(cond), embed("bias")(cond)
         else:
+            init = kernel_init(self.weight_init)
             dense = lambda name: spectral_norm(
-                nn.Dense(width, use_bias=False, kernel_init=kernel_init(self.weight_init), name=name),
+                nn.Dense(width, use_bias=False, kernel_init=init, name=name),
                 self.spectral_norm, self)
             gain, bias = dense("gain")(cond), dense("bias")(cond)
         return h * (1.0 + gain[:, None, None, :]) + bias[:, None, None, :]
@@ -188,12 +190,13 @@ class GBlock(nn.Module):
             if cond is None:
                 return _batch_norm(train, self.bn_axis_name, True, self.bn_epsilon, name=name)(h)
             return ConditionalBatchNorm(self.num_classes, self.bn_axis_name, self.bn_epsilon,
-                                        self.spectral_norm, self.weight_init, name=name)(h, cond, train)
+                                        self.spectral_norm, self.weight_init,
+                                        name=name)(h, cond, train)
 
         def conv(features, size, name):
+            init = kernel_init(self.weight_init, residual=size == 3)
             return spectral_norm(nn.Conv(features, (size, size), padding="SAME",
-                                         kernel_init=kernel_init(self.weight_init, residual=size == 3),
-                                         name=name), self.spectral_norm, self)
+                                         kernel_init=init, name=name), self.spectral_norm, self)
 
         h = conv(self.features, 3, "conv1")(upsample_nearest(nn.relu(norm(x, "bn1"))))
         h = conv(self.features, 3, "conv2")(nn.relu(norm(h, "bn2")))
@@ -214,9 +217,9 @@ class DBlock(nn.Module):
     @nn.compact
     def __call__(self, x: Array) -> Array:
         def conv(features, size, name):
+            init = kernel_init(self.weight_init, residual=size == 3)
             return spectral_norm(nn.Conv(features, (size, size), padding="SAME",
-                                         kernel_init=kernel_init(self.weight_init, residual=size == 3),
-                                         name=name), True, self)
+                                         kernel_init=init, name=name), True, self)
 
         in_width = x.shape[-1]
         if self.optimized:
@@ -288,8 +291,8 @@ class ResNetGenerator(nn.Module):
         x = x.reshape((z.shape[0], 4, 4, widths[0]))
         size = 4
         for i, width in enumerate(widths[1:]):
-            x = GBlock(width, self.num_classes, self.spectral_norm, self.weight_init, self.bn_axis_name,
-                       self.bn_epsilon, name=f"block{i + 1}")(x, conds[i], train)
+            x = GBlock(width, self.num_classes, self.spectral_norm, self.weight_init,
+                       self.bn_axis_name, self.bn_epsilon, name=f"block{i + 1}")(x, conds[i], train)
             size *= 2
             if size == self.attention_resolution:
                 x = SelfAttention(self.spectral_norm, self.weight_init, name="attention")(x)
