@@ -29,6 +29,8 @@ K = 10
 def _config(model: str, **overrides):
     c = presets.digits_resnet(model)
     c.g_features, c.d_features, c.latent_dim = 2, 4, 6  # 8 channels; 6 = 3 chunks of z
+    if model == "resnet":
+        c.conditioning = "none"  # SNGAN as published: unconditional
     for key, value in overrides.items():
         setattr(c, key, value)
     return c
