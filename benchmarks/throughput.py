@@ -7,6 +7,10 @@ the compiled step on a fixed random batch, and times it after warm-up: each step
 (minimum and process CPU time too: on a shared machine they show how much of the wall time was
 waiting for a core).
 
+--arch resnet / biggan benchmark the SNGAN / BigGAN networks of experiments/sngan_cifar10.py and
+biggan_cifar10.py (jaxgan.config.presets; BigGAN class-conditional, random labels of 10 classes);
+their 3×3 convolutions are XLA's, so for them the two FLOP counts below are the same.
+
 FLOPs per step come from XLA's cost analysis of the lowered step:
   flops_per_step           the direct-convolution count: the same step lowered with
                            conv_impl='matmul', where every convolution is an explicit matrix
@@ -38,7 +42,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from jaxgan.config import base_config, build_gan  # noqa: E402
+from jaxgan.config import base_config, build_gan, presets  # noqa: E402
 from jaxgan.core.losses import LOSSES  # noqa: E402
 from jaxgan.core.state import create_train_state  # noqa: E402
 from jaxgan.core.step import step_key  # noqa: E402
@@ -63,15 +67,26 @@ def matmul_peak_gflops(n: int = 2048, reps: int = 5) -> float:
     return 2 * n ** 3 / best / 1e9
 
 
+# The ResNet families are benchmarked as their CIFAR experiments build them (widths, attention,
+# spectral norm, class-conditional BatchNorm; jaxgan.config.presets), with 10 classes.
+RESNET_PRESETS = {"resnet": presets.sngan_images, "biggan": presets.biggan_images}
+NUM_CLASSES = 10
+
+
 def _config(a: argparse.Namespace, conv_impl: str):
-    c = base_config()
+    c = (RESNET_PRESETS[a.arch]("cifar10", a.resolution, a.channels) if a.arch in RESNET_PRESETS
+         else base_config())
     c.model, c.loss, c.batch_size, c.n_critic = a.arch, a.loss, a.batch, a.n_critic
     c.resolution, c.channels, c.conv_impl = a.resolution, a.channels, conv_impl
     return c
 
 
 def _data_shape(a: argparse.Namespace) -> tuple[int, ...]:
-    return (a.resolution, a.resolution, a.channels) if a.arch == "dcgan" else (2,)
+    return (2,) if a.arch == "mlp" else (a.resolution, a.resolution, a.channels)
+
+
+def _num_classes(config) -> int:
+    return NUM_CLASSES if config.get("conditioning", "none") != "none" else 0
 
 
 def _lowered_flops(compiled: parallel.CompiledStep, state, batch, key) -> float | None:
@@ -91,12 +106,16 @@ def _lowered_flops(compiled: parallel.CompiledStep, state, batch, key) -> float 
 def _build(a: argparse.Namespace, conv_impl: str, devices: list):
     mode = a.parallel
     config = _config(a, conv_impl)
-    gan = build_gan(config, _data_shape(a), axis_name=parallel.step_axis_name(mode))
+    gan = build_gan(config, _data_shape(a), num_classes=_num_classes(config),
+                    axis_name=parallel.step_axis_name(mode))
     compiled = parallel.compile_train_step(gan, mode, devices)
     state = compiled.put_state(create_train_state(gan, jax.random.key(a.seed)))
     rows = a.n_critic * a.batch
-    x = np.random.default_rng(a.seed).uniform(-1, 1, (rows,) + _data_shape(a)).astype(np.float32)
-    return compiled, state, compiled.put_batch({"x": x})
+    rng = np.random.default_rng(a.seed)
+    batch = {"x": rng.uniform(-1, 1, (rows,) + _data_shape(a)).astype(np.float32)}
+    if gan.num_classes:
+        batch["label"] = rng.integers(0, gan.num_classes, rows).astype(np.int32)
+    return compiled, state, compiled.put_batch(batch)
 
 
 def _timed(fn: Callable[[], None]) -> tuple[float, float]:

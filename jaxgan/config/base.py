@@ -36,6 +36,13 @@ def base_config() -> ml_collections.ConfigDict:
     c.mlp_g_batch_norm = True
     c.mlp_d_activation = "maxout"  # maxout | leaky_relu
     c.point_scale = 1.0  # MLPs on 2-D data work in units of x / point_scale (grid25: 4)
+    # ResNet models: model = resnet (SNGAN) | biggan (jaxgan.models.resnet); g/d_features = base ch
+    c.resnet_init = "auto"  # auto (resnet: xavier, biggan: ortho) | xavier | ortho
+    c.g_spectral_norm = False  # spectral norm on G's layers too (BigGAN)
+    c.g_attention_resolution = 0  # > 0: SAGAN self-attention in G at this resolution
+    c.d_attention_resolution = 0  # > 0: ... in D
+    c.g_shared_dim = 0  # conditional BN: > 0 gains/biases from a shared class embedding (BigGAN)
+    c.g_hierarchical_z = False  # z split into chunks, one joined to the embedding per block
     # class conditioning (jaxgan.core.conditioning)
     c.conditioning = "none"  # none | concat | acgan | projection
     c.label_embedding_dim = 0  # label code joined to inputs: 0 one-hot, > 0 learned embedding
@@ -69,6 +76,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.grad_clip_norm = 0.0  # > 0: clip each net's gradient to this global norm
     c.ema_decay = 0.0
     c.ema_warmup = True  # EMA decay min(ema_decay, (1 + t) / (10 + t)) (core.step.ema_decay_at)
+    c.ema_start = 0  # the EMA copies G's params before this generator step, averages from it on
     # failure detection (jaxgan.training.monitors): thresholds of the signs, checked while training
     c.monitor_every = 100  # G's samples of a fixed latent batch checked every N steps (0: off)
     c.monitor_num_samples = 256  # size of that batch and of the real sample it is compared to

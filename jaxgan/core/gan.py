@@ -39,6 +39,8 @@ class GAN:
       ema_decay: decay of the generator's exponential moving average (0: none kept).
       ema_warmup: ramp the EMA decay up with the step, min(ema_decay, (1 + t) / (10 + t))
         (jaxgan.core.step.ema_decay_at), so early averages do not show the initialisation.
+      ema_start: generator steps before the average starts: until then the EMA is a copy of G's
+        params (decay 0), as BigGAN's / StudioGAN's `ema_start` (1,000 for CIFAR-10).
       d_joint_batch: D sees real and fake examples in one call [real; fake], so its BatchNorm
         normalises both with the same statistics; False: one call per half (DCGAN's reference
         code), where a BatchNorm D can tell the halves apart by batch statistics alone.
@@ -61,6 +63,7 @@ class GAN:
     class_loss_weight: float = 1.0
     ema_decay: float = 0.0
     ema_warmup: bool = False
+    ema_start: int = 0
     d_joint_batch: bool = False
     augment: Augment | None = None
     compute_dtype: Any = jnp.float32
@@ -70,6 +73,8 @@ class GAN:
             raise ValueError(f"n_critic must be >= 1, got {self.n_critic}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.ema_start < 0:
+            raise ValueError(f"ema_start must be >= 0, got {self.ema_start}")
 
     def sample_latent(self, key: Array, num: int) -> Array:
         """z ~ N(0, I) of shape [num, latent_dim]."""

@@ -63,20 +63,21 @@ def _split_halves(outputs):
             jax.tree.map(lambda a: a[half:], outputs))
 
 
-def ema_decay_at(decay: float, step: Array, warmup: bool = True) -> Array:
+def ema_decay_at(decay: float, step: Array, warmup: bool = True, start: int = 0) -> Array:
     """The EMA decay used at generator step t (0-based count of updates done before this one).
 
     With `warmup`: β_t = min(β, (1 + t) / (10 + t)), the `num_updates` rule of TensorFlow's
     `tf.train.ExponentialMovingAverage`, so the average forgets the untrained initial generator
     quickly (β_0 = 0.1, β_90 = 0.91, β_t → β); without: β_t = β (Yazıcı et al. 2019,
-    arXiv:1806.04498, average from the first step). A function of the step in the state only, so
-    a resumed run applies the same decays.
+    arXiv:1806.04498, average from the first step). With `start` > 0, β_t = 0 for t < start (the
+    average is a copy of G until then, BigGAN's `ema_start`) and the warm-up counts from `start`.
+    A function of the step in the state only, so a resumed run applies the same decays.
     """
     decay = jnp.asarray(decay, jnp.float32)
-    if not warmup:
-        return decay
-    t = jnp.asarray(step, jnp.float32)
-    return jnp.minimum(decay, (1.0 + t) / (10.0 + t))
+    t = jnp.asarray(step, jnp.float32) - start
+    if warmup:
+        decay = jnp.minimum(decay, (1.0 + t) / (10.0 + t))
+    return decay if start == 0 else jnp.where(t < 0, 0.0, decay)
 
 
 def _d_outputs(gan: GAN, logits: Array) -> Array:
@@ -173,7 +174,7 @@ def generator_update(gan: GAN, state: GANState, real: Array, labels: Array | Non
     ema = state.ema_params
     if ema is not None:
         # ema ← β_t·ema + (1 − β_t)·params, β_t = ema_decay_at(step) (warm-up, see there)
-        decay = ema_decay_at(gan.ema_decay, state.step, gan.ema_warmup)
+        decay = ema_decay_at(gan.ema_decay, state.step, gan.ema_warmup, gan.ema_start)
         ema = optax.incremental_update(new_g.params, ema, step_size=1.0 - decay)
     new_state = state.replace(generator=new_g, ema_params=ema, step=state.step + 1)
     return new_state, {"g_loss": loss, "g_grad_norm": optax.tree.norm(grads), **class_metrics}

@@ -264,6 +264,11 @@ RANGE_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "mlp_d_hidden": (lambda v: len(v) > 0 and all(w > 0 for w in v), "positive widths"),
     "label_embedding_dim": (lambda v: v >= 0, "an integer >= 0 (0: one-hot labels)"),
     "class_loss_weight": (lambda v: 0 <= v < math.inf, "a number >= 0"),
+    # ResNet models (jaxgan.models.resnet) and the EMA start
+    "g_attention_resolution": (lambda v: v >= 0, "an integer >= 0 (0: no self-attention)"),
+    "d_attention_resolution": (lambda v: v >= 0, "an integer >= 0 (0: no self-attention)"),
+    "g_shared_dim": (lambda v: v >= 0, "an integer >= 0 (0: per-layer class embeddings)"),
+    "ema_start": (lambda v: v >= 0, "an integer >= 0 (0: average from the first step)"),
     # stabilisers and failure detection (jaxgan.core.augment, .critic_schedule, .optim, .monitors)
     "n_critic_boost": (lambda v: v >= 0, "an integer >= 0 (0: no boost; WGAN: 100)"),
     "n_critic_boost_first": (lambda v: v >= 0, "an integer >= 0"),
@@ -300,13 +305,16 @@ KEY_NOTES = {
                    "another value than the data's is refused)",
     "mlp_g_batch_norm": "true or false",
     "d_spectral_norm": "true or false",
+    "g_spectral_norm": "true or false",
+    "g_hierarchical_z": "true or false",
     "monitor_min_g_loss_slope": "a number (G loss rising: slope per step above it)",
 }
 
 # What a name-valued key is called in messages (default: the key).
 NAME_LABELS = {"d_norm": "discriminator norm", "mlp_d_activation": "MLP discriminator activation",
                "parallel": "parallel mode", "lr_schedule": "learning-rate schedule",
-               "conv_impl": "DCGAN conv impl", "d_batch_stats": "D batch statistics mode"}
+               "conv_impl": "DCGAN conv impl", "d_batch_stats": "D batch statistics mode",
+               "resnet_init": "ResNet weight init"}
 
 # key -> the valid names (registries list their names themselves).
 NAME_CHECKS: dict[str, Callable[[], Iterable[str]]] = {
@@ -322,6 +330,7 @@ NAME_CHECKS: dict[str, Callable[[], Iterable[str]]] = {
     "conv_impl": lambda: MODEL_CONV_IMPLS,
     "seed_map": lambda: SEED_MAPS,
     "d_batch_stats": lambda: ("separate", "joint"),
+    "resnet_init": lambda: ("auto", "xavier", "ortho"),
 }
 
 
