@@ -243,10 +243,12 @@ def test_debug_flag_shows_the_traceback(tmp_path, capsys):
     (["--config.resolution=24"], "config.resolution must be a power of two >= 8"),
     (["--config.penalty=gp"], "unknown penalty 'gp' (config.penalty); valid choices: dragan, none, "
                               "r1, wgan_gp"),
-    (["--config.model=resnet"], "unknown model 'resnet' (config.model); valid choices: dcgan, mlp"),
+    (["--config.model=nope"], "unknown model 'nope' (config.model); valid choices: biggan, dcgan, mlp, "
+                                "resnet"),
     (["--config.mlp_g_batch_norm=maybe"], "config.mlp_g_batch_norm expects true or false"),
     (["--config", "no_such_experiment"], "experiment config 'no_such_experiment' not found; give a "
-                                         "file path or one of: acgan_digits, cgan_digits, dcgan_celeba64"),
+                                         "file path or one of: acgan_digits, biggan_cifar10, "
+                                         "biggan_digits, cgan_digits"),
     (["--config.steps"], "--config.steps needs a value"),
 ])
 def test_bad_input_exits_2(tmp_path, capsys, args, message):
