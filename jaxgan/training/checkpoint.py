@@ -517,6 +517,15 @@ class Checkpointer:
             raise CheckpointError(f"no checkpoint in {self._directory}")
 
         skipped = []
+
+        def unusable(s: int, e: Exception) -> None:
+            # a corrupt step: an error when asked for by number, else reported and skipped
+            if step is not None:
+                raise CheckpointError(f"checkpoint step {s} in {self._directory} is unusable: "
+                                      f"{_short(e)}") from None
+            self._report_unreadable(s, e, move_aside=move_corrupt)
+            skipped.append(s)
+
         for s in candidates:
             try:
                 meta = self._read_json(s, META)
@@ -525,11 +534,7 @@ class Checkpointer:
                 _verify_json_item(meta, CONFIG, saved_config)
                 saved_specs = meta["leaves"]
             except Exception as e:  # noqa: BLE001 - unreadable metadata: corrupt step
-                if step is not None:
-                    raise CheckpointError(f"checkpoint step {s} in {self._directory} is unusable: "
-                                          f"{_short(e)}") from None
-                self._report_unreadable(s, e, move_aside=move_corrupt)
-                skipped.append(s)
+                unusable(s, e)
                 continue
             self._check_fits(s, saved_specs, current_specs, saved_config, current_config)
             try:
@@ -544,11 +549,7 @@ class Checkpointer:
                 _verify_json_item(meta, DATA, restored[DATA])
                 verify_state(meta, state)
             except Exception as e:  # noqa: BLE001 - unreadable or altered arrays: corrupt step
-                if step is not None:
-                    raise CheckpointError(f"checkpoint step {s} in {self._directory} is unusable: "
-                                          f"{_short(e)}") from None
-                self._report_unreadable(s, e, move_aside=move_corrupt)
-                skipped.append(s)
+                unusable(s, e)
                 continue
             if skipped:
                 logger.warning("restored checkpoint step %d from %s after skipping corrupt "
