@@ -22,8 +22,14 @@ The matmul peak is the best GFLOP/s of a float32 [n, n] x [n, n] product measure
 run. With --torch, the PyTorch reference step (benchmarks/torch_reference.py) runs interleaved,
 step for step, so both see the same machine load.
 
+With --steps-per-call K the timed unit is one compiled call of K fused steps
+(jaxgan.core.step.jit_train_loop, the loop `config.steps_per_call` uses), on K staged batches;
+times, FLOPs are reported per step. peak_memory_bytes is XLA's memory analysis of one compiled
+call (arguments + outputs + temporaries − donated buffers).
+
   python benchmarks/throughput.py --arch dcgan --resolution 32 --channels 3 --batch 64 \\
-      --steps 20 [--conv-impl auto] [--parallel jit] [--torch] [--json]
+      --steps 20 [--conv-impl auto] [--parallel jit] [--compute-dtype bfloat16] \\
+      [--steps-per-call 10] [--torch [--torch-device cuda]] [--json]
 """
 from __future__ import annotations
 
@@ -45,7 +51,7 @@ import numpy as np  # noqa: E402
 from jaxgan.config import base_config, build_gan, presets  # noqa: E402
 from jaxgan.core.losses import LOSSES  # noqa: E402
 from jaxgan.core.state import create_train_state  # noqa: E402
-from jaxgan.core.step import step_key  # noqa: E402
+from jaxgan.core.step import jit_train_loop, step_key  # noqa: E402
 from jaxgan.models import MODELS  # noqa: E402
 from jaxgan.models.layers import MODEL_CONV_IMPLS  # noqa: E402
 from jaxgan.training import parallel  # noqa: E402
@@ -78,6 +84,7 @@ def _config(a: argparse.Namespace, conv_impl: str):
          else base_config())
     c.model, c.loss, c.batch_size, c.n_critic = a.arch, a.loss, a.batch, a.n_critic
     c.resolution, c.channels, c.conv_impl = a.resolution, a.channels, conv_impl
+    c.compute_dtype = a.compute_dtype
     return c
 
 
@@ -115,7 +122,48 @@ def _build(a: argparse.Namespace, conv_impl: str, devices: list):
     batch = {"x": rng.uniform(-1, 1, (rows,) + _data_shape(a)).astype(np.float32)}
     if gan.num_classes:
         batch["label"] = rng.integers(0, gan.num_classes, rows).astype(np.int32)
+    if a.steps_per_call > 1:  # K steps fused in one lax.scan call, K batches staged at once
+        loop = jit_train_loop(gan)
+        stacked = jax.device_put(jax.tree.map(lambda v: np.stack([v] * a.steps_per_call), batch),
+                                 devices[0])
+        return FusedSteps(loop, a.steps_per_call), state, stacked
     return compiled, state, compiled.put_batch(batch)
+
+
+class FusedSteps:
+    """K training steps per call (jaxgan.core.step.jit_train_loop), called like one step:
+    `(state, stacked_batches, key) -> (state, metrics)`; the key is the step key of the call's
+    first step, and step i of the call uses fold_in(key, i) (the timing does not depend on it)."""
+
+    mode, num_devices = "jit", 1
+
+    def __init__(self, loop, k: int):
+        self.loop, self.k = loop, k
+        self.step = self  # what _lowered_flops lowers
+
+    def __call__(self, state, batches, key):
+        return self.loop(state, batches, key, jnp.int32(0))
+
+    def lower(self, state, batches, key):
+        return self.loop.lower(state, batches, key, jnp.int32(0))
+
+
+def _per_step(flops: float | None, steps_per_call: int) -> float | None:
+    return None if flops is None else flops / steps_per_call
+
+
+def _peak_memory_bytes(compiled, state, batch, key) -> int | None:
+    """XLA's memory analysis of the compiled call: arguments + outputs + temporaries − aliased
+    (donated) bytes, the device memory one call holds at its peak; None where unavailable."""
+    try:
+        m = compiled.step.lower(state, batch, key).compile().memory_analysis()
+    except Exception:  # noqa: BLE001 - memory analysis is optional (backend-dependent)
+        return None
+    m = m[0] if isinstance(m, (list, tuple)) else m
+    if m is None:
+        return None
+    return int(m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes
+               - m.alias_size_in_bytes)
 
 
 def _timed(fn: Callable[[], None]) -> tuple[float, float]:
@@ -130,11 +178,14 @@ def run(a: argparse.Namespace) -> dict:
         devices = devices[:1]
     compiled, state, batch = _build(a, a.conv_impl, devices)
     base_key = jax.random.key(a.seed + 1)
-    flops = _lowered_flops(compiled, state, batch, step_key(base_key, 0))
+    k = a.steps_per_call  # steps per compiled call: times, FLOPs and memory are per step
+    flops = _per_step(_lowered_flops(compiled, state, batch, step_key(base_key, 0)), k)
+    memory = _peak_memory_bytes(compiled, state, batch, step_key(base_key, 0))
     model_flops = flops
     if a.arch == "dcgan":
         direct, d_state, d_batch = _build(a, "matmul", devices)
-        model_flops = _lowered_flops(direct, d_state, d_batch, step_key(base_key, 0))
+        model_flops = _per_step(_lowered_flops(direct, d_state, d_batch, step_key(base_key, 0)),
+                                k)
         del direct, d_state, d_batch
 
     box = {"state": state}
@@ -158,13 +209,15 @@ def run(a: argparse.Namespace) -> dict:
             raise SystemExit("throughput.py --torch: the PyTorch reference is the DCGAN step; "
                              "use --arch dcgan")
         torch_step = torch_reference.make_step(a.resolution, a.channels, a.batch,
-                                               threads=a.torch_threads, seed=a.seed)
+                                               threads=a.torch_threads, seed=a.seed,
+                                               device=a.torch_device)
         for _ in range(a.warmup):
             torch_step()
 
     jax_times, torch_times = [], []
     for i in range(a.steps):  # interleaved, so both see the same load
-        jax_times.append(_timed(lambda: jax_step(a.warmup + i)))
+        wall, cpu = _timed(lambda: jax_step(a.warmup + i))
+        jax_times.append((wall / k, cpu / k))
         if torch_step is not None:
             torch_times.append(_timed(torch_step))
 
@@ -175,7 +228,9 @@ def run(a: argparse.Namespace) -> dict:
         "loss": a.loss, "n_critic": a.n_critic, "parallel": compiled.mode,
         "num_devices": compiled.num_devices, "conv_impl": a.conv_impl,
         "device": f"{jax.devices()[0].platform}:{jax.devices()[0].device_kind}",
-        "jax": jax.__version__, "steps": a.steps, "compile_s": compile_s,
+        "jax": jax.__version__, "steps": a.steps * k, "steps_per_call": k,
+        "compute_dtype": a.compute_dtype, "compile_s": compile_s,
+        "peak_memory_bytes": memory,
         "ms_per_step": ms, "ms_per_step_min": min(w for w, _ in jax_times) * 1e3,
         "cpu_ms_per_step": statistics.median(c for _, c in jax_times) * 1e3,
         "images_per_s": a.batch * a.n_critic / ms * 1e3,
@@ -225,7 +280,7 @@ def print_table(row: dict) -> None:
               f"{row['jax_over_torch']:.2f}")
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--arch", default="dcgan", choices=sorted(MODELS))
     p.add_argument("--resolution", type=int, default=32)
@@ -242,15 +297,34 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--peak-size", type=int, default=2048, help="n of the n x n peak matmul")
     p.add_argument("--torch", action="store_true", help="interleave the PyTorch reference step")
     p.add_argument("--torch-threads", type=int, default=0, help="0: torch's default")
+    p.add_argument("--torch-device", default="cpu", help="cpu | cuda (the PyTorch step's device)")
+    p.add_argument("--compute-dtype", default="float32", choices=("float32", "bfloat16"),
+                   help="the networks' compute dtype (config.compute_dtype)")
+    p.add_argument("--steps-per-call", type=int, default=1,
+                   help="K > 1: K steps fused in one compiled lax.scan call (jit only); "
+                        "times are per step")
     p.add_argument("--json", action="store_true", help="last line: one JSON object")
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line checked (argparse exits 2 with one line on a bad combination)."""
+    p = build_parser()
     a = p.parse_args(argv)
     if a.parallel not in PARALLEL_CHOICES:
         p.error(f"--parallel must be one of {', '.join(PARALLEL_CHOICES)}, got {a.parallel!r}")
     if a.parallel not in parallel.PARALLEL_MODES:
         p.error(f"--parallel {a.parallel} is not available in this jaxgan "
                 f"(jaxgan.training.parallel has {', '.join(sorted(parallel.PARALLEL_MODES))})")
-    if a.steps < 1 or a.warmup < 1 or a.batch < 1 or a.n_critic < 1:
-        p.error("--steps, --warmup, --batch and --n-critic must be >= 1")
+    if a.steps_per_call > 1 and a.parallel != "jit":
+        p.error("--steps-per-call > 1 runs on one device: use --parallel jit")
+    if a.steps < 1 or a.warmup < 1 or a.batch < 1 or a.n_critic < 1 or a.steps_per_call < 1:
+        p.error("--steps, --warmup, --batch, --n-critic and --steps-per-call must be >= 1")
+    return a
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parse_args(argv)
     try:
         row = run(a)
     except ValueError as e:  # bad model/data combination, e.g. an unsupported resolution

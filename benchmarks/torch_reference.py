@@ -68,10 +68,14 @@ def _init(m: "nn.Module") -> None:
 
 def make_step(resolution: int = 32, channels: int = 3, batch: int = 64, latent: int = 100,
               width: int = 64, reuse_fake: bool = False, seed: int = 0,
-              threads: int = 0) -> Callable[[], float]:
-    """One DCGAN training step as a closure; each call runs one step and returns G's loss."""
+              threads: int = 0, device: str = "cpu") -> Callable[[], float]:
+    """One DCGAN training step as a closure; each call runs one step and returns G's loss
+    (reading the loss back waits for the step, on the CPU and on `device='cuda'` alike)."""
     if torch is None:
         raise RuntimeError(MISSING)
+    if device != "cpu" and not torch.cuda.is_available():
+        raise RuntimeError(f"torch device {device!r} asked for, but torch sees no GPU")
+    dev = torch.device(device)
     if threads:
         torch.set_num_threads(threads)
     torch.manual_seed(seed)
@@ -79,21 +83,22 @@ def make_step(resolution: int = 32, channels: int = 3, batch: int = 64, latent: 
     d = _discriminator(resolution, channels, width)
     g.apply(_init)
     d.apply(_init)
+    g, d = g.to(dev), d.to(dev)
     opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
     bce = nn.BCEWithLogitsLoss()
-    real = torch.rand(batch, channels, resolution, resolution) * 2 - 1
-    ones = torch.ones(batch)
-    zeros = torch.zeros(batch)
+    real = torch.rand(batch, channels, resolution, resolution, device=dev) * 2 - 1
+    ones = torch.ones(batch, device=dev)
+    zeros = torch.zeros(batch, device=dev)
 
     def step() -> float:
-        fake = g(torch.randn(batch, latent, 1, 1))
+        fake = g(torch.randn(batch, latent, 1, 1, device=dev))
         opt_d.zero_grad(set_to_none=True)
         loss_d = bce(d(real).view(-1), ones) + bce(d(fake.detach()).view(-1), zeros)
         loss_d.backward()
         opt_d.step()
         if not reuse_fake:
-            fake = g(torch.randn(batch, latent, 1, 1))
+            fake = g(torch.randn(batch, latent, 1, 1, device=dev))
         opt_g.zero_grad(set_to_none=True)
         loss_g = bce(d(fake).view(-1), ones)  # non-saturating: -E log sigmoid(D(G(z)))
         loss_g.backward()
@@ -115,13 +120,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reuse-fake", action="store_true",
                    help="G update reuses the D step's fake batch (PyTorch DCGAN example)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="cpu | cuda")
     p.add_argument("--json", action="store_true", help="last line: one JSON object")
     a = p.parse_args(argv)
     if torch is None:
         print(f"torch_reference.py: {MISSING}", file=sys.stderr)
         return 2
     step = make_step(a.resolution, a.channels, a.batch, a.latent, a.width, a.reuse_fake, a.seed,
-                     a.threads)
+                     a.threads, a.device)
     for _ in range(a.warmup):
         step()
     times = []
@@ -132,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     ms = statistics.median(times) * 1e3
     row = {"framework": f"torch {torch.__version__}", "threads": torch.get_num_threads(),
            "resolution": a.resolution, "channels": a.channels, "batch": a.batch,
-           "reuse_fake": a.reuse_fake, "steps": a.steps, "ms_per_step": ms,
+           "reuse_fake": a.reuse_fake, "device": a.device, "steps": a.steps, "ms_per_step": ms,
            "ms_per_step_min": min(times) * 1e3, "images_per_s": a.batch / ms * 1e3,
            "load_average": os.getloadavg()[0]}
     print(f"{'framework':<22}{'threads':>8}{'batch':>7}{'ms/step (median)':>18}{'ms/step (min)':>15}"
