@@ -227,7 +227,10 @@ def color_matrix(pipe: AdaPipeline, key: Array, shape, p) -> Array:
     if pipe.saturation > 0 and channels > 1:
         s = jnp.exp2(jax.random.normal(next(keys), (b, 1, 1)) * pipe.saturation_std)
         s = _gate(next(keys), (b, 1, 1), pipe.saturation * p, s, 1.0)
-        m = (vv + (eye - vv) * s) @ m
+        # vvᵀ + (I − vvᵀ)·s on rgb; the homogeneous coordinate kept at 1 (the reference's
+        # [3, 3] entry becomes s, which its rows 0-2 never read)
+        rgb = jnp.diag(jnp.array([1.0, 1.0, 1.0, 0.0]))
+        m = (vv + (rgb - vv) * s + (eye - rgb)) @ m
     return m
 
 

@@ -268,7 +268,7 @@ class StyleGAN2Training:
             "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits)),
             "d_grad_norm": optax.tree.norm(d_grads), "g_grad_norm": optax.tree.norm(g_grads),
         }
-        return new_state, metrics
+        return new_state, _mean_over(metrics, axis_name)
 
 
 def _update(net, grads, optimizer, batch_stats=None):
