@@ -145,7 +145,8 @@ def generator_throughput(a: argparse.Namespace) -> dict:
     times = [_timed(lambda: jax.block_until_ready(forward(variables, z, labels)))
              for _ in range(a.steps)]
     ms = statistics.median(w for w, _ in times) * 1e3
-    return {"g_ms_per_batch": ms, "g_cpu_ms_per_batch": statistics.median(c for _, c in times) * 1e3,
+    return {"g_ms_per_batch": ms,
+            "g_cpu_ms_per_batch": statistics.median(c for _, c in times) * 1e3,
             "g_images_per_s": a.batch / ms * 1e3,
             "g_flops_per_batch": float(cost["flops"]) if cost and "flops" in cost else None}
 
