@@ -257,8 +257,14 @@ def tiny():
     return gan, jit_train_step(gan)
 
 
+_INITS = {}
+
+
 def _init(gan, seed):
-    return jax.jit(functools.partial(create_train_state, gan))(jax.random.key(seed))
+    """create_train_state(gan, key(seed)), compiled once per GAN."""
+    if id(gan) not in _INITS:
+        _INITS[id(gan)] = jax.jit(functools.partial(create_train_state, gan))
+    return _INITS[id(gan)](jax.random.key(seed))
 
 
 def _with_d_bias(state, bias):
@@ -298,11 +304,9 @@ def test_p_and_pl_mean_are_restored_on_resume(tiny, tmp_path):
                                               config=config).state
     assert float(restored.extras["ada_p"]) == pytest.approx(0.6)
     assert float(restored.extras["pl_mean"]) == 0.25
-    np.testing.assert_array_equal(restored.generator.batch_stats["mapping"]["w_avg"],
-                                  state.generator.batch_stats["mapping"]["w_avg"])
-    # the resumed step continues exactly as the uninterrupted one
-    a, _ = step(state, batch, jax.random.key(1))
-    b, _ = step(restored, batch, jax.random.key(1))
-    assert float(a.extras["ada_p"]) == float(b.extras["ada_p"]) == pytest.approx(0.7)
-    np.testing.assert_array_equal(a.generator.params["synthesis"]["b4_torgb"]["kernel"],
-                                  b.generator.params["synthesis"]["b4_torgb"]["kernel"])
+    # every leaf bit-identical (p, pl_mean, the sign sums, w_avg, params, Adam states): the step is
+    # a pure function of (state, batch, key), so the resumed run continues exactly
+    saved, back = jax.tree_util.tree_leaves(state), jax.tree_util.tree_leaves(restored)
+    assert len(saved) == len(back)
+    for a, b in zip(saved, back):
+        assert np.asarray(a).tobytes() == np.asarray(b).tobytes()
