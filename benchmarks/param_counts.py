@@ -1,4 +1,5 @@
-"""Parameter counts of the ResNet experiment configs against the reference implementations.
+"""Parameter counts of the ResNet and StyleGAN2 experiment configs against the reference
+implementations.
 
 The reference counts are computed from the references' layer lists, transcribed below from the
 files named, with PyTorch's parameter formulas (trainable parameters only: spectral norm's u/σ and
@@ -130,6 +131,82 @@ def studiogan_biggan_cifar10():
     return g, d
 
 
+# --- NVlabs/stylegan2-ada-pytorch: training/networks.py ------------------------------------------
+
+def sg2_mapping(z_dim, c_dim, w_dim, num_layers):
+    """MappingNetwork (networks.py:174-212): embed FC(c_dim→w_dim) when c_dim > 0; FC layers over
+    [z_dim + embed] + [w_dim]·(num_layers − 1) + [w_dim]; w_avg is a buffer."""
+    embed = w_dim if c_dim else 0
+    dims = [z_dim + embed] + [w_dim] * num_layers
+    return ((linear(c_dim, embed) if c_dim else 0)
+            + sum(linear(a, b) for a, b in zip(dims[:-1], dims[1:])))
+
+
+def sg2_synthesis_layer(i, o, w_dim):
+    """SynthesisLayer (:253-284): affine FC(w_dim→i), weight o·i·3², noise_strength, bias o
+    (noise_const is a buffer)."""
+    return linear(w_dim, i) + o * i * 9 + 1 + o
+
+
+def sg2_torgb(i, c, w_dim):
+    """ToRGBLayer (:310-317): affine FC(w_dim→i), weight c·i·1², bias c."""
+    return linear(w_dim, i) + c * i + c
+
+
+def sg2_generator(res, img_c, z_dim, w_dim, c_dim, map_layers, base, cmax):
+    """Generator (:477-495) with SynthesisNetwork (:424-455) of 'skip' SynthesisBlocks
+    (:329-377): 4×4 const + conv1 + torgb; above, conv0 (up) + conv1 + torgb."""
+    ch = lambda r: min(base // r, cmax)  # noqa: E731
+    total = sg2_mapping(z_dim, c_dim, w_dim, map_layers)
+    r = 4
+    while r <= res:
+        if r == 4:
+            total += ch(4) * 16 + sg2_synthesis_layer(ch(4), ch(4), w_dim)
+        else:
+            total += (sg2_synthesis_layer(ch(r // 2), ch(r), w_dim)
+                      + sg2_synthesis_layer(ch(r), ch(r), w_dim))
+        total += sg2_torgb(ch(r), img_c, w_dim)
+        r *= 2
+    return total
+
+
+def sg2_discriminator(res, img_c, c_dim, base, cmax, architecture):
+    """Discriminator (:673-715): DiscriminatorBlocks (:505-555) from res down to 8 (fromrgb
+    conv1 on the first, conv0 conv3, conv1 conv3 down, 'resnet' skip conv1 without bias); the
+    epilogue (:615-640) conv3(c + 1 → c), FC(c·16 → c), out FC(c → 1 or cmap_dim); conditional:
+    a MappingNetwork(z_dim 0, c_dim, cmap_dim = channels at 4, 8 layers)."""
+    ch = lambda r: min(base // r, cmax)  # noqa: E731
+    total, r = 0, res
+    while r > 4:
+        tmp, out = ch(r), ch(r // 2)
+        if r == res:
+            total += conv(img_c, tmp, 1)
+        total += conv(tmp, tmp, 3) + conv(tmp, out, 3)
+        if architecture == "resnet":
+            total += conv(tmp, out, 1, bias=False)
+        r //= 2
+    c = ch(4)
+    cmap = c if c_dim else 0
+    total += conv(c + 1, c, 3) + linear(c * 16, c) + linear(c, cmap or 1)
+    if c_dim:
+        total += sg2_mapping(0, c_dim, cmap, 8)
+    return total
+
+
+def ada_cifar():
+    """train.py:160,176-198 `--cfg=cifar --cond=1`: z = w = 512, 2 mapping layers, channel_base
+    32768, channel_max 512, D 'orig', 10 classes."""
+    return (sg2_generator(32, 3, 512, 512, 10, 2, 32768, 512),
+            sg2_discriminator(32, 3, 10, 32768, 512, "orig"))
+
+
+def ada_paper256():
+    """train.py:157,176-183 `--cfg=paper256`: fmaps 0.5 (channel_base 16384), channel_max 512,
+    8 mapping layers, D 'resnet', unconditional."""
+    return (sg2_generator(256, 3, 512, 512, 0, 8, 16384, 512),
+            sg2_discriminator(256, 3, 0, 16384, 512, "resnet"))
+
+
 CASES = [
     ("experiments/sngan_cifar10.py", "mimicry torch_mimicry/nets/sngan/sngan_32.py",
      mimicry_sngan_32, 0),
@@ -138,6 +215,10 @@ CASES = [
     ("experiments/biggan_cifar10.py",
      "StudioGAN src/models/big_resnet.py + src/configs/CIFAR10/BigGAN-Mod.yaml",
      studiogan_biggan_cifar10, 10),
+    ("experiments/stylegan2_cifar10.py",
+     "stylegan2-ada-pytorch training/networks.py, train.py --cfg=cifar --cond=1", ada_cifar, 10),
+    ("experiments/stylegan2_ffhq256.py",
+     "stylegan2-ada-pytorch training/networks.py, train.py --cfg=paper256", ada_paper256, 0),
 ]
 
 

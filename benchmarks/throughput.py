@@ -10,6 +10,11 @@ waiting for a core).
 --arch resnet / biggan benchmark the SNGAN / BigGAN networks of experiments/sngan_cifar10.py and
 biggan_cifar10.py (jaxgan.config.presets; BigGAN class-conditional, random labels of 10 classes);
 their 3×3 convolutions are XLA's, so for them the two FLOP counts below are the same.
+--arch stylegan2 benchmarks experiments/stylegan2_cifar10.py (the ADA `cifar` config,
+class-conditional, ADA on at p = 0.5, the StyleGAN2 step of jaxgan.core.stylegan_step; the median
+step mixes the steps with and without the lazy R1 in their 15:1 ratio only over ≥ 16 steps) and
+also times G alone: one forward pass of the generator (`g_ms_per_batch`, `g_images_per_s`,
+`g_flops_per_batch`).
 
 FLOPs per step come from XLA's cost analysis of the lowered step:
   flops_per_step           the direct-convolution count: the same step lowered with
@@ -55,6 +60,7 @@ from jaxgan.core.step import jit_train_loop, step_key  # noqa: E402
 from jaxgan.models import MODELS  # noqa: E402
 from jaxgan.models.layers import MODEL_CONV_IMPLS  # noqa: E402
 from jaxgan.training import parallel  # noqa: E402
+from jaxgan.training.run_config import load_experiment  # noqa: E402
 
 PARALLEL_CHOICES = ("jit", "pmap", "shard_map")
 
@@ -76,12 +82,18 @@ def matmul_peak_gflops(n: int = 2048, reps: int = 5) -> float:
 # The ResNet families are benchmarked as their CIFAR experiments build them (widths, attention,
 # spectral norm, class-conditional BatchNorm; jaxgan.config.presets), with 10 classes.
 RESNET_PRESETS = {"resnet": presets.sngan_images, "biggan": presets.biggan_images}
+STYLEGAN2_EXPERIMENT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                    "experiments", "stylegan2_cifar10.py")
 NUM_CLASSES = 10
 
 
 def _config(a: argparse.Namespace, conv_impl: str):
-    c = (RESNET_PRESETS[a.arch]("cifar10", a.resolution, a.channels) if a.arch in RESNET_PRESETS
-         else base_config())
+    if a.arch == "stylegan2":
+        c = load_experiment(STYLEGAN2_EXPERIMENT)
+        c.ada_p_init = 0.5
+    else:
+        c = (RESNET_PRESETS[a.arch]("cifar10", a.resolution, a.channels)
+             if a.arch in RESNET_PRESETS else base_config())
     c.model, c.loss, c.batch_size, c.n_critic = a.arch, a.loss, a.batch, a.n_critic
     c.resolution, c.channels, c.conv_impl = a.resolution, a.channels, conv_impl
     c.compute_dtype = a.compute_dtype
@@ -165,6 +177,26 @@ def _peak_memory_bytes(compiled, state, batch, key) -> int | None:
     return int(m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes
                - m.alias_size_in_bytes)
 
+def generator_throughput(a: argparse.Namespace) -> dict:
+    """G alone: median wall ms of one jitted forward pass (eval mode) of a batch, and its FLOPs."""
+    config = _config(a, a.conv_impl)
+    gan = build_gan(config, _data_shape(a), num_classes=_num_classes(config))
+    state = create_train_state(gan, jax.random.key(a.seed))
+    z = jax.random.normal(jax.random.key(a.seed + 2), (a.batch, gan.latent_dim))
+    labels = jnp.arange(a.batch) % gan.num_classes if gan.num_classes else None
+    variables = state.sampling_variables()
+    forward = jax.jit(lambda v, z, y: gan.apply_generator(v, z, y, train=False))
+    cost = forward.lower(variables, z, labels).cost_analysis()
+    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+    jax.block_until_ready(forward(variables, z, labels))
+    times = [_timed(lambda: jax.block_until_ready(forward(variables, z, labels)))
+             for _ in range(a.steps)]
+    ms = statistics.median(w for w, _ in times) * 1e3
+    return {"g_ms_per_batch": ms,
+            "g_cpu_ms_per_batch": statistics.median(c for _, c in times) * 1e3,
+            "g_images_per_s": a.batch / ms * 1e3,
+            "g_flops_per_batch": float(cost["flops"]) if cost and "flops" in cost else None}
+
 
 def _timed(fn: Callable[[], None]) -> tuple[float, float]:
     w, c = time.perf_counter(), time.process_time()
@@ -240,6 +272,11 @@ def run(a: argparse.Namespace) -> dict:
         "peak_gflops_per_s": peak,
         "load_average": os.getloadavg()[0], "xla_flags": os.environ.get("XLA_FLAGS", ""),
     }
+    if a.arch == "stylegan2":
+        row.update(generator_throughput(a))
+        flops = row["g_flops_per_batch"]
+        row["g_fraction_of_peak"] = (None if flops is None
+                                     else flops / row["g_ms_per_batch"] / 1e6 / peak)
     row["fraction_of_peak"] = (None if row["gflops_per_s"] is None
                                else row["gflops_per_s"] / peak)
     row["executed_fraction_of_peak"] = (None if row["executed_gflops_per_s"] is None
@@ -274,6 +311,11 @@ def print_table(row: dict) -> None:
         print(f"{'  (executed)':<43}{row['executed_flops_per_step'] / 1e9:>12.2f}"
               f"{row['executed_gflops_per_s']:>9.1f}{'':>8}"
               f"{row['executed_fraction_of_peak']:>9.1%}")
+    if "g_ms_per_batch" in row:
+        print(f"{'G alone':<8}{row['g_ms_per_batch']:>9.1f}{'':>8}"
+              f"{row['g_cpu_ms_per_batch']:>8.1f}{row['g_images_per_s']:>10.0f}"
+              f"{_fmt(row['g_flops_per_batch'] and row['g_flops_per_batch'] / 1e9, '.2f'):>12}"
+              f"{'':>17}{_fmt(row['g_fraction_of_peak'], '.1%'):>9}")
     if "torch_ms_per_step" in row:
         print(f"{'torch':<8}{row['torch_ms_per_step']:>9.1f}{row['torch_ms_per_step_min']:>8.1f}"
               f"{'':>8}{row['torch_images_per_s']:>10.0f}   jax/torch = "

@@ -56,8 +56,10 @@ def row_sets(models: tuple[str, ...]) -> dict[str, list[list[str]]]:
         + _grid(DCGAN32 + ["--steps", "20", "--steps-per-call", "20", "--peak-size", "8192"],
                 batch=["16", "128", "512"])
         + [["--arch", a, "--resolution", "32", "--channels", "3", "--batch", "64", "--loss",
-            "hinge", "--steps", "10", "--steps-per-call", k, "--peak-size", "8192"]
-           for a in ("resnet", "biggan", "stylegan2") if a in models for k in ("1", "10")]
+            loss, "--steps", "10", "--steps-per-call", k, "--peak-size", "8192"]
+           for a, loss in (("resnet", "hinge"), ("biggan", "hinge"),
+                           ("stylegan2", "non_saturating"))
+           if a in models for k in ("1", "10")]
         + [["--arch", "mlp", "--batch", "100", "--steps", "30", "--steps-per-call", k]
            for k in ("1", "1000")])
     smoke = [["--arch", "dcgan", "--resolution", "16", "--channels", "1", "--batch", "8",

@@ -131,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "float32 array in data space (N x 2 points for toy data, N x H x W x C images "
                     "in [-1, 1]); FILE.png an image grid, or for 2-D data a scatter plot of the "
                     "samples over real data.")
+    sample.add_argument("--truncation", metavar="PSI", type=float, default=1.0,
+                        help="StyleGAN2 truncation psi: w_avg + psi (w - w_avg) (default 1: none; "
+                             "0.7 is the usual)")
     sample.add_argument("--workdir", metavar="DIR", required=True, help="a run's workdir")
     sample.add_argument("--num", metavar="N", type=int, default=64,
                         help="number of samples (default 64)")
@@ -157,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "path, or for 2-D data the paths drawn as lines of points over the real data. "
                     "Rows of a class-conditional run keep one class each (row r: class r, or "
                     "--label K).")
+    interpolate.add_argument("--truncation", metavar="PSI", type=float, default=1.0,
+                        help="StyleGAN2 truncation psi: w_avg + psi (w - w_avg) (default 1: none; "
+                             "0.7 is the usual)")
     interpolate.add_argument("--workdir", metavar="DIR", required=True, help="a run's workdir")
     interpolate.add_argument("--out", metavar="FILE", required=True, help="output .png file")
     interpolate.add_argument("--rows", metavar="R", type=int, default=None,
@@ -190,6 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "(num_seeds > 1) every DIR/seed_<k> is evaluated (each gets its eval.json) "
                     "and DIR/eval.json holds {\"seeds\": ..., \"summary\": mean, std, min, "
                     "max of each metric over the seeds}.")
+    evaluate.add_argument("--truncation", metavar="PSI", type=float, default=1.0,
+                        help="StyleGAN2 truncation psi: w_avg + psi (w - w_avg) (default 1: none; "
+                             "0.7 is the usual)")
     evaluate.add_argument("--workdir", metavar="DIR", required=True, help="a run's workdir")
     evaluate.add_argument("--num", metavar="N", type=int, default=None,
                           help="number of generated samples (default 2500 points, as in PacGAN; "
@@ -363,7 +372,7 @@ def run_sample(args: argparse.Namespace) -> int:
     out = _writable_output(args.out)
     if args.num < 1:
         raise UsageError(f"--num must be >= 1, got {args.num}")
-    run = trained.load_run(args.workdir, step=args.step)
+    run = trained.load_run(args.workdir, step=args.step, truncation=args.truncation)
     args.label = class_index(args.label, run.spec)
     labels, columns = class_samples.sampling_labels(run.gan, args.num, args.label)
     num = args.num if labels is None else len(labels)
@@ -393,7 +402,7 @@ def run_eval(args: argparse.Namespace) -> int:
     if seeds:  # a multi-seed run: every seed, then the summary over seeds
         results = {}
         for seed_dir in seeds:
-            run = trained.load_run(seed_dir, step=args.step)
+            run = trained.load_run(seed_dir, step=args.step, truncation=args.truncation)
             results[seed_dir.name] = evaluate.evaluate_run(run, num=args.num, seed=args.seed,
                                                            weights=args.weights,
                                                            features=args.features)
@@ -402,7 +411,7 @@ def run_eval(args: argparse.Namespace) -> int:
         (pathlib.Path(args.workdir).expanduser() / evaluate.EVAL_FILE).write_text(line + "\n")
         print(line, flush=True)
         return EXIT_OK
-    run = trained.load_run(args.workdir, step=args.step)
+    run = trained.load_run(args.workdir, step=args.step, truncation=args.truncation)
     result = evaluate.evaluate_run(run, num=args.num, seed=args.seed, weights=args.weights,
                                    features=args.features)
     line = json.dumps(result)
@@ -423,7 +432,7 @@ def run_interpolate(args: argparse.Namespace) -> int:
         raise UsageError(f"--steps must be >= 2, got {args.steps}")
     if args.rows is not None and args.rows < 1:
         raise UsageError(f"--rows must be >= 1, got {args.rows}")
-    run = trained.load_run(args.workdir, step=args.step)
+    run = trained.load_run(args.workdir, step=args.step, truncation=args.truncation)
     args.label = class_index(args.label, run.spec)
     rows = args.rows
     if rows is None:

@@ -43,6 +43,31 @@ def base_config() -> ml_collections.ConfigDict:
     c.d_attention_resolution = 0  # > 0: ... in D
     c.g_shared_dim = 0  # conditional BN: > 0 gains/biases from a shared class embedding (BigGAN)
     c.g_hierarchical_z = False  # z split into chunks, one joined to the embedding per block
+    # StyleGAN2 (model = stylegan2, jaxgan.models.stylegan2; training = stylegan2,
+    # jaxgan.core.stylegan_step): widths min(channel_base // res, channel_max)
+    c.w_dim = 512
+    c.mapping_layers = 8
+    c.channel_base = 32768
+    c.channel_max = 512
+    c.conv_clamp = 0.0  # > 0: activations clipped to ±this (the reference: 256)
+    c.d_architecture = "resnet"  # resnet | orig
+    c.mbstd_group_size = 4
+    c.mbstd_num_channels = 1
+    c.training = "standard"  # standard | stylegan2 (lazy R1, path length, mixing, EMA by kimg, ADA)
+    c.r1_gamma = 10.0  # training=stylegan2: R1 weight γ, every r1_interval D steps
+    c.r1_interval = 16
+    c.pl_weight = 2.0  # path-length weight (0: off), every pl_interval G steps
+    c.pl_interval = 4
+    c.pl_decay = 0.01
+    c.pl_batch_shrink = 2
+    c.style_mixing_prob = 0.9
+    c.ema_kimg = 10.0  # training=stylegan2: EMA half-life in thousands of images (0: no EMA)
+    c.ema_rampup = 0.0  # > 0: half-life at most this × images seen
+    c.ada_target = 0.0  # > 0: ADA, p steered so that E[sign D(real)] ≈ this (0.6)
+    c.ada_pipeline = "bgc"  # jaxgan.core.ada.PIPELINES: bgc | bg | blit | geom | color
+    c.ada_interval = 4
+    c.ada_kimg = 500.0  # p moves by 1 in this many thousand images
+    c.ada_p_init = 0.0  # p at step 0 (with ada_target 0: a fixed p)
     # class conditioning (jaxgan.core.conditioning)
     c.conditioning = "none"  # none | concat | acgan | projection
     c.label_embedding_dim = 0  # label code joined to inputs: 0 one-hot, > 0 learned embedding

@@ -7,6 +7,7 @@ from typing import Callable
 import ml_collections
 import optax
 
+from jaxgan.core import ada
 from jaxgan.core.augment import build_augment
 from jaxgan.core.conditioning import is_conditional
 from jaxgan.core.gan import GAN
@@ -15,12 +16,37 @@ from jaxgan.core.optim import clip_gradients, learning_rates
 from jaxgan.core.penalties import get_penalty, weight_clipping
 from jaxgan.core.precision import COMPUTE_DTYPES
 from jaxgan.core.registry import Registry
+from jaxgan.core.stylegan_step import StyleGAN2Training, lazy_adam
 from jaxgan.models import MODELS
 from jaxgan.models.packing import PackedDiscriminator
 
 OPTIMIZERS: Registry[Callable[..., optax.GradientTransformation]] = Registry("optimizer", {
     "adam": lambda lr, b1, b2: optax.adam(lr, b1=b1, b2=b2),
     "rmsprop": lambda lr, b1, b2: optax.rmsprop(lr),
+})
+
+
+def stylegan2_training(config: ml_collections.ConfigDict) -> StyleGAN2Training:
+    """The StyleGAN2-ADA step's hyperparameters from `config` (jaxgan.core.stylegan_step)."""
+    if config.n_critic != 1 or config.get("n_critic_boost", 0):
+        raise ValueError(f"training='stylegan2' makes one D step per G step; set n_critic=1 "
+                         f"and n_critic_boost=0 (got {config.n_critic}, "
+                         f"{config.get('n_critic_boost', 0)})")
+    pipeline = ada.PIPELINES[config.get("ada_pipeline", "bgc")]
+    uses_ada = config.get("ada_target", 0.0) > 0 or config.get("ada_p_init", 0.0) > 0
+    return StyleGAN2Training(
+        batch_size=config.batch_size, r1_gamma=config.r1_gamma, r1_interval=config.r1_interval,
+        pl_weight=config.pl_weight, pl_interval=config.pl_interval, pl_decay=config.pl_decay,
+        pl_batch_shrink=config.pl_batch_shrink, style_mixing_prob=config.style_mixing_prob,
+        ema_kimg=config.ema_kimg, ema_rampup=config.ema_rampup,
+        ada_target=config.ada_target, ada_interval=config.ada_interval,
+        ada_kimg=config.ada_kimg, ada_p_init=config.ada_p_init,
+        ada_pipeline=pipeline if uses_ada else None)
+
+
+TRAININGS: Registry[Callable[[ml_collections.ConfigDict], object]] = Registry("training", {
+    "standard": lambda config: None,
+    "stylegan2": stylegan2_training,
 })
 
 
@@ -64,14 +90,26 @@ def build_gan(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],
     make_optimizer = OPTIMIZERS[config.optimizer]
     g_lr, d_lr = learning_rates(config)
     clip_norm = config.get("grad_clip_norm", 0.0)
-    d_optimizer = clip_gradients(make_optimizer(d_lr, config.b1, config.b2), clip_norm)
+    training = TRAININGS[config.get("training", "standard")](config)
+    g_make = d_make = make_optimizer
+    ema_decay = config.ema_decay
+    if training is not None:
+        # Adam scaled for lazy regularisation (lr·c, β^c, c = I/(I + 1)); the EMA's β comes from
+        # ema_kimg (jaxgan.core.stylegan_step), ema_decay only has to switch it on
+        if config.optimizer != "adam":
+            raise ValueError(f"training='stylegan2' uses Adam; set optimizer='adam'")
+        g_make = lambda lr, b1, b2: lazy_adam(lr, b1, b2, config.pl_interval)  # noqa: E731
+        d_make = lambda lr, b1, b2: lazy_adam(lr, b1, b2, config.r1_interval)  # noqa: E731
+        ema_decay = (0.5 ** (config.batch_size / (config.ema_kimg * 1000.0))
+                     if config.ema_kimg > 0 else 0.0)
+    d_optimizer = clip_gradients(d_make(d_lr, config.b1, config.b2), clip_norm)
     if config.weight_clip > 0:
         d_optimizer = optax.chain(d_optimizer, weight_clipping(config.weight_clip))
     return GAN(
         generator=generator,
         discriminator=(discriminator.clone(spectral_norm=True)
                        if config.get("d_spectral_norm", False) else discriminator),
-        g_optimizer=clip_gradients(make_optimizer(g_lr, config.b1, config.b2), clip_norm),
+        g_optimizer=clip_gradients(g_make(g_lr, config.b1, config.b2), clip_norm),
         d_optimizer=d_optimizer,
         loss=get_loss(config.loss, real_target=config.real_label),
         penalty=get_penalty(config.penalty, config.penalty_weight),
@@ -80,10 +118,11 @@ def build_gan(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],
         n_critic=config.n_critic,
         num_classes=num_classes,
         class_loss_weight=config.get("class_loss_weight", 1.0),
-        ema_decay=config.ema_decay,
+        ema_decay=ema_decay,
         ema_warmup=config.get("ema_warmup", True),
         ema_start=config.get("ema_start", 0),
         d_joint_batch=config.get("d_batch_stats", "separate") == "joint",
         augment=build_augment(config),
         compute_dtype=COMPUTE_DTYPES[config.get("compute_dtype", "float32")],
+        training=training,
     )

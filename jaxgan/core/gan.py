@@ -48,6 +48,9 @@ class GAN:
         (real, fake, key, step) -> (real, fake), one key per update (jaxgan.core.augment).
       compute_dtype: the dtype both networks compute in (jaxgan.core.precision: float32, or
         bfloat16 with float32 params, optimizer state, losses and statistics).
+      training: None (the standard step of jaxgan.core.step), or an object whose
+        `(gan, state, batch, key, axis_name) -> (state, metrics)` replaces it and whose
+        `init_extras()` is the initial `GANState.extras` (jaxgan.core.stylegan_step).
     """
 
     generator: nn.Module
@@ -67,6 +70,7 @@ class GAN:
     d_joint_batch: bool = False
     augment: Augment | None = None
     compute_dtype: Any = jnp.float32
+    training: Any = None
 
     def __post_init__(self):
         if self.n_critic < 1:

@@ -25,12 +25,15 @@ class NetState(struct.PyTreeNode):
 
 
 class GANState(struct.PyTreeNode):
-    """Both networks, the generator's EMA parameters (None when disabled) and the G step count."""
+    """Both networks, the generator's EMA parameters (None when disabled), the G step count and
+    `extras`: the state of a custom step (`GAN.training`; None for the standard step), e.g.
+    StyleGAN2's path-length mean and ADA's p."""
 
     step: Array
     generator: NetState
     discriminator: NetState
     ema_params: PyTree = None
+    extras: PyTree = None
 
     def sampling_variables(self, use_ema: bool = True) -> dict[str, PyTree]:
         """The generator's variables for sampling: EMA params when kept and asked for."""
@@ -56,8 +59,9 @@ def create_train_state(gan: GAN, key: Array) -> GANState:
     generator = _init_net(gan.generator, gan.g_optimizer, key_g, z, labels)
     discriminator = _init_net(gan.discriminator, gan.d_optimizer, key_d, x, labels)
     ema = jax.tree.map(jnp.copy, generator.params) if gan.ema_decay > 0 else None
+    extras = gan.training.init_extras() if gan.training is not None else None
     return GANState(step=jnp.zeros((), jnp.int32), generator=generator,
-                    discriminator=discriminator, ema_params=ema)
+                    discriminator=discriminator, ema_params=ema, extras=extras)
 
 
 def generate(gan: GAN, state: GANState, z: Array, labels: Array | None = None,

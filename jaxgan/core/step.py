@@ -185,6 +185,9 @@ def train_step(gan: GAN, state: GANState, batch: Batch, key: Array,
     """n_critic D updates (each on its own real chunk), then one G update. Pure."""
     if axis_name is not None:
         key = jax.random.fold_in(key, jax.lax.axis_index(axis_name))
+    if gan.training is not None:  # a custom step (jaxgan.core.stylegan_step)
+        state, metrics = gan.training(gan, state, batch, key, axis_name)
+        return state, {**metrics, "finite": _finite(metrics, state)}
     x, labels = batch["x"], batch.get("label")
     if x.shape[0] % gan.n_critic:
         raise ValueError(f"batch of {x.shape[0]} rows is not n_critic={gan.n_critic} chunks")
@@ -206,10 +209,15 @@ def train_step(gan: GAN, state: GANState, batch: Batch, key: Array,
     state, g_metrics = generator_update(gan, state, xs[-1], None if ls is None else ls[-1],
                                         key_g, axis_name)
     metrics = _mean_over({**d_metrics, **g_metrics}, axis_name)
-    metrics["finite"] = jnp.all(jnp.isfinite(jnp.stack(
+    metrics["finite"] = _finite(metrics, state)
+    return state, metrics
+
+
+def _finite(metrics: Metrics, state: GANState) -> Array:
+    """False when a loss, a gradient norm or a parameter of either network is NaN/Inf."""
+    return jnp.all(jnp.isfinite(jnp.stack(
         [metrics[k] for k in ("d_loss", "g_loss", "penalty", "d_grad_norm", "g_grad_norm")]))) \
         & _all_finite((state.generator.params, state.discriminator.params))
-    return state, metrics
 
 
 def make_train_step(gan: GAN, axis_name: str | None = None):

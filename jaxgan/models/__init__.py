@@ -7,11 +7,12 @@ they share, and `MODELS`, the registry `config.model` names.
                 class-conditional BatchNorm, self-attention, orthogonal init
     layers.py   the 4x4 stride-2 convolutions of DCGAN, with their fast CPU forms
     blocks.py   shared pieces: DCGAN initialisers, BatchNorm, spectral norm, `NORMS` (config.d_norm)
+    stylegan2.py  StyleGAN2 G (mapping, modulated convs, skip) and residual D (Karras et al. 2020)
     packing.py  PacGAN's packed discriminator (config.pack)
 
 A family module defines its networks and `model_pair(config, data_shape, bn_axis_name)` ->
 (generator, discriminator), and is registered in `MODELS` under the name `config.model` takes
-(the place for e.g. stylegan2.py). Every generator maps (z, labels | None, train) to a
+. Every generator maps (z, labels | None, train) to a
 sample, every discriminator (x, labels | None, train) to logits (jaxgan.models.dcgan).
 
 Room `models`: imports `jaxgan.core` only; imported by config, training, tools and cli.
@@ -21,7 +22,7 @@ from __future__ import annotations
 from typing import Callable
 
 from jaxgan.core.registry import Registry
-from jaxgan.models import dcgan, mlp, resnet
+from jaxgan.models import dcgan, mlp, resnet, stylegan2
 from jaxgan.models.blocks import NORMS
 from jaxgan.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from jaxgan.models.mlp import Maxout, MLPDiscriminator, MLPGenerator
@@ -31,7 +32,8 @@ ModelPair = Callable[..., tuple]  # (config, data_shape, bn_axis_name) -> (gener
 
 MODELS: Registry[ModelPair] = Registry("model", {
     "dcgan": dcgan.model_pair, "mlp": mlp.model_pair,
-    "resnet": resnet.sngan_model_pair, "biggan": resnet.biggan_model_pair})
+    "resnet": resnet.sngan_model_pair, "biggan": resnet.biggan_model_pair,
+    "stylegan2": stylegan2.model_pair})
 
 __all__ = ["MODELS", "NORMS", "ModelPair", "DCGANDiscriminator", "DCGANGenerator", "Maxout",
            "MLPDiscriminator", "MLPGenerator", "ResNetDiscriminator", "ResNetGenerator"]

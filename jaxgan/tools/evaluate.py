@@ -162,5 +162,7 @@ def evaluate_run(run: TrainedRun, num: int | None = None, seed: int = 0,
         raise ValueError(f"{text}: run `jaxgan eval` with a larger --num") from None
     named = ({"class_names": list(run.spec.class_names)}
              if run.spec.class_names and class_samples.is_conditional(run.gan) else {})
+    psi = getattr(run.gan.generator, "truncation_psi", 1.0)
+    truncated = {"truncation_psi": psi} if psi != 1.0 else {}  # part of the protocol
     return json_ready({"step": run.step, "dataset": run.spec.name, "num_samples": num,
-                       "seed": seed, **named, **metrics})
+                       "seed": seed, **named, **truncated, **metrics})

@@ -25,6 +25,7 @@ from jaxgan.config import build_gan
 from jaxgan.core import class_samples
 from jaxgan.core.gan import GAN
 from jaxgan.core.state import GANState, generate
+from jaxgan.models.stylegan2 import generator_with_truncation
 from jaxgan.training.checkpoint import Checkpointer, CheckpointError
 from jaxgan.training.run import abstract_state, run_keys
 from jaxgan.training.run_config import config_from_dict
@@ -99,8 +100,10 @@ def _data_spec(workdir: pathlib.Path, config: ml_collections.ConfigDict):
     return data.get_spec(config.dataset, **data_options(config))
 
 
-def load_run(workdir: str | pathlib.Path, step: int | None = None) -> TrainedRun:
-    """The run in `workdir` at checkpoint `step` (default: the latest one)."""
+def load_run(workdir: str | pathlib.Path, step: int | None = None,
+             truncation: float = 1.0) -> TrainedRun:
+    """The run in `workdir` at checkpoint `step` (default: the latest one); `truncation` ψ ≠ 1
+    makes a StyleGAN2 generator sample w_avg + ψ(w − w_avg) (jaxgan.models.stylegan2)."""
     workdir = pathlib.Path(workdir).expanduser().absolute()
     if not workdir.is_dir():
         raise WorkdirError(f"workdir {str(workdir)!r} does not exist; pass the --workdir "
@@ -118,6 +121,8 @@ def load_run(workdir: str | pathlib.Path, step: int | None = None) -> TrainedRun
         config = _run_config(workdir, checkpointer)
         spec = _data_spec(workdir, config)
         gan = build_gan(config, spec.shape, spec.num_classes)
+        gan = dataclasses.replace(gan, generator=generator_with_truncation(gan.generator,
+                                                                           truncation))
         if checkpointer.latest_step() is None:
             raise CheckpointError(f"no checkpoint in {workdir / CHECKPOINT_DIR}; "
                                   f"train first (jaxgan train --workdir {workdir})")
