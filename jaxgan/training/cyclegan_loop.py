@@ -53,28 +53,37 @@ DOMAIN_B_SEED_OFFSET = 1
 """Domain B's iterator is seeded with config.seed + this (A's with config.seed)."""
 
 
+def domain_data(config: ml_collections.ConfigDict, domain: str) -> tuple[str, dict[str, Any]]:
+    """(data set name, keyword arguments of jaxgan.data) of domain 'a' or 'b'.
+
+    config.dataset_a / dataset_b name a data set, optionally with a TFDS split after a colon:
+    'digits', 'cycle_gan/horse2zebra:trainA' (default split 'train')."""
+    text = config[f"dataset_{domain}"]
+    name, _, split = text.rpartition(":") if ":" in text else (text, "", "train")
+    return name, {"data_dir": config.data_dir or None, "resolution": config.resolution,
+                  "channels": config.channels, "split": split or "train"}
+
+
 def data_options(config: ml_collections.ConfigDict) -> dict[str, Any]:
-    """Keyword arguments of jaxgan.data for both domains."""
-    return {"data_dir": config.data_dir or None, "resolution": config.resolution,
-            "channels": config.channels}
+    """Keyword arguments of jaxgan.data shared by both domains (domain A's split)."""
+    return domain_data(config, "a")[1]
 
 
 def make_iterators(config: ml_collections.ConfigDict) -> tuple[data.BatchIterator,
                                                                  data.BatchIterator]:
     """The two unpaired, resumable iterators of domains A and B."""
-    options = data_options(config)
-    return (data.make_iterator(config.dataset_a, batch_size=config.batch_size, seed=config.seed,
-                               **options),
-            data.make_iterator(config.dataset_b, batch_size=config.batch_size,
-                               seed=config.seed + DOMAIN_B_SEED_OFFSET, **options))
+    (name_a, options_a), (name_b, options_b) = domain_data(config, "a"), domain_data(config, "b")
+    return (data.make_iterator(name_a, batch_size=config.batch_size, seed=config.seed,
+                               **options_a),
+            data.make_iterator(name_b, batch_size=config.batch_size,
+                               seed=config.seed + DOMAIN_B_SEED_OFFSET, **options_b))
 
 
 def fixed_inputs(config: ml_collections.ConfigDict) -> tuple[np.ndarray, np.ndarray]:
     """The fixed real images of the sample grids: (a [n, ...], b [n, ...])."""
     n = config.get("num_translations_grid", 8)
-    options = data_options(config)
-    return (data.sample_real(config.dataset_a, n, config.seed, **options),
-            data.sample_real(config.dataset_b, n, config.seed, **options))
+    return tuple(data.sample_real(name, n, config.seed, **options)
+                 for name, options in (domain_data(config, "a"), domain_data(config, "b")))
 
 
 def translation_rows(cg: core.CycleGAN, state: core.CycleGANState, a: np.ndarray,
