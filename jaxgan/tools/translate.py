@@ -170,6 +170,21 @@ def read_images(path: str | pathlib.Path, shape: tuple[int, ...]) -> np.ndarray:
 DIGITS_PAIR = ("digits", "digits_photo")
 
 
+def digits_pair(resolution: int, channels: int) -> tuple[tuple[np.ndarray, np.ndarray],
+                                                         np.ndarray]:
+    """((digits, digits_photo) float32 [1797, R, R, C] in [-1, 1], labels [1797]) in
+    scikit-learn's order, the order `held_out_split` indexes (the TFDS-prepared `digits` are
+    stored in another order): image i of both domains shows digit i. The pixels are those the
+    pipeline delivers (digits_raw / digits_photo, grey tiled to RGB or RGB to luminance)."""
+    from jaxgan.data import convert, digits_photo, digits_raw
+
+    a, labels = digits_raw.load_digits_uint8(resolution)
+    b, _ = digits_photo.load_digits_photo_uint8(resolution)
+    a = np.repeat(a, 3, axis=-1) if channels == 3 else a
+    b = np.stack([convert.to_luminance(x) for x in b]) if channels == 1 else b
+    return (convert.to_unit_range(a), convert.to_unit_range(b)), labels.astype(np.int32)
+
+
 def _cycle(run: CycleGANRun, x: np.ndarray, there: str, back: str) -> dict[str, float]:
     rec = translate_images(run, translate_images(run, x, there), back)
     per_image = np.abs(rec - x).reshape(len(x), -1)
@@ -181,7 +196,6 @@ def evaluate_cyclegan(run: CycleGANRun) -> dict[str, Any]:
     from jaxgan.metrics import digits_classifier as dc
 
     config = run.config
-    options = {k: v for k, v in cyclegan_loop.data_options(config).items() if k != "split"}
     result: dict[str, Any] = {"step": run.step, "dataset_a": config.dataset_a,
                               "dataset_b": config.dataset_b}
     if (config.dataset_a, config.dataset_b) != DIGITS_PAIR:
@@ -196,9 +210,8 @@ def evaluate_cyclegan(run: CycleGANRun) -> dict[str, Any]:
     from jaxgan.metrics import digits_photo_classifier as dpc
 
     _, held = dc.held_out_split()
-    a_all, labels_a = data.load_images("digits", **options)
-    b_all, labels_b = data.load_images("digits_photo", **options)
-    a, b, la, lb = a_all[held], b_all[held], labels_a[held], labels_b[held]
+    (a_all, b_all), labels = digits_pair(config.resolution, config.channels)
+    a, b, la, lb = a_all[held], b_all[held], labels[held], labels[held]
     fake_b, fake_a = translate_images(run, a, "a2b"), translate_images(run, b, "b2a")
     classifier_a = dc.load_classifier()
     classifier_b = dpc.load_photo_digit_classifier()

@@ -144,7 +144,10 @@ def restore_or_init(run: CycleRun, allow_config_change: bool = False
     state from the seed's init key."""
     init_key = run_keys(run.config.seed).init
     if run.checkpointer.latest_step() is None:
-        return jax.jit(functools.partial(core.create_state, run.cg))(init_key), 0, []
+        # compiled without XLA's backend optimisations: it runs once (as run.init_state)
+        init = jax.jit(functools.partial(core.create_state, run.cg)).lower(init_key).compile(
+            {"xla_backend_optimization_level": 0})
+        return init(init_key), 0, []
     target = parallel.abstract_state_of(run.compiled,
                                         functools.partial(core.create_state, run.cg), init_key)
     restored = run.checkpointer.restore(target, config=run.config_json)
