@@ -182,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
                              help="use the generator's raw parameters even when an EMA is kept")
 
     add_prepare_parser(commands, common)
+    add_translate_parser(commands, common)
 
     evaluate = commands.add_parser(
         "eval", parents=[common], allow_abbrev=False,
@@ -372,6 +373,7 @@ def run_sample(args: argparse.Namespace) -> int:
     out = _writable_output(args.out)
     if args.num < 1:
         raise UsageError(f"--num must be >= 1, got {args.num}")
+    _refuse_cyclegan(args.workdir, "sample")
     run = trained.load_run(args.workdir, step=args.step, truncation=args.truncation)
     args.label = class_index(args.label, run.spec)
     labels, columns = class_samples.sampling_labels(run.gan, args.num, args.label)
@@ -393,8 +395,81 @@ def run_sample(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _refuse_cyclegan(workdir: str, command: str) -> None:
+    """A CycleGAN run has no latent space: say what to use instead."""
+    from jaxgan.tools.translate import is_cyclegan_workdir
+
+    if is_cyclegan_workdir(workdir):
+        raise UsageError(f"{workdir} is a CycleGAN run, which translates images instead of "
+                         f"sampling them: use `jaxgan translate --workdir {workdir} --direction "
+                         f"a2b|b2a --input ... --out ...` (not `jaxgan {command}`)")
+
+
+def add_translate_parser(commands, common: argparse.ArgumentParser) -> None:
+    translate = commands.add_parser(
+        "translate", parents=[common], allow_abbrev=False,
+        help="translate images with a trained CycleGAN (A to B or B to A)",
+        description="Translate images with the latest checkpoint of a CycleGAN run (task "
+                    "cyclegan): a2b applies G (domain A to B), b2a applies F. --input is a .npy "
+                    "array (float in [-1, 1] or uint8, N x R x R x C) or a folder of image files "
+                    "(decoded as `jaxgan prepare` does: centre crop, resize to the run's "
+                    "resolution and channels). FILE.npy receives the translations (float32 in "
+                    "[-1, 1]); FILE.png a picture with the inputs in the first row and their "
+                    "translations below.")
+    translate.add_argument("--workdir", metavar="DIR", required=True, help="a CycleGAN run")
+    translate.add_argument("--direction", choices=("a2b", "b2a"), required=True,
+                           help="a2b: G, domain A to B; b2a: F, domain B to A")
+    translate.add_argument("--input", metavar="FILE.npy|FOLDER", required=True,
+                           help="images to translate")
+    translate.add_argument("--out", metavar="FILE", required=True,
+                           help="output file: .npy (array) or .png (picture)")
+    translate.add_argument("--step", metavar="STEP", type=int, default=None,
+                           help="checkpoint step to use (default: the latest)")
+
+
+def run_translate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from jaxgan import visualize
+    from jaxgan.tools import translate
+
+    out = _writable_output(args.out)
+    run = translate.load_cyclegan_run(args.workdir, step=args.step)
+    shape = run.cg.shape_a if args.direction == "a2b" else run.cg.shape_b
+    images = translate.read_images(args.input, shape)
+    result = translate.translate_images(run, images, args.direction)
+    if not np.all(np.isfinite(result)):
+        raise ValueError(f"the translations of step {run.step} hold NaN/Inf; use an earlier "
+                         f"--step")
+    if out.suffix.lower() == ".npy":
+        np.save(out, result)
+    else:
+        columns = min(len(images), 16)
+        rows = []
+        for start in range(0, len(images), columns):
+            pair = [images[start:start + columns], result[start:start + columns]]
+            channels = max(p.shape[-1] for p in pair)
+            pair = [np.repeat(p, channels // p.shape[-1], axis=-1) for p in pair]
+            pad = columns - len(pair[0])
+            rows += [np.concatenate([p, np.full((pad,) + p.shape[1:], -1.0, np.float32)])
+                     for p in pair]
+        visualize.save_png(visualize.image_grid(np.concatenate(rows), columns=columns,
+                                                scale=visualize.display_scale(shape[0])), out)
+    print(f"translated {len(images)} images ({args.direction}) with step {run.step} to {out}",
+          flush=True)
+    return EXIT_OK
+
+
 def run_eval(args: argparse.Namespace) -> int:
     from jaxgan.tools import evaluate, trained
+    from jaxgan.tools import translate as cyclegan_tools
+
+    if cyclegan_tools.is_cyclegan_workdir(args.workdir):  # the CycleGAN metrics
+        run = cyclegan_tools.load_cyclegan_run(args.workdir, step=args.step)
+        line = json.dumps(cyclegan_tools.evaluate_cyclegan(run))
+        (run.workdir / cyclegan_tools.EVAL_FILE).write_text(line + "\n")
+        print(line, flush=True)
+        return EXIT_OK
 
     if args.num is not None and args.num < 1:
         raise UsageError(f"--num must be >= 1, got {args.num}")
@@ -432,6 +507,7 @@ def run_interpolate(args: argparse.Namespace) -> int:
         raise UsageError(f"--steps must be >= 2, got {args.steps}")
     if args.rows is not None and args.rows < 1:
         raise UsageError(f"--rows must be >= 1, got {args.rows}")
+    _refuse_cyclegan(args.workdir, "interpolate")
     run = trained.load_run(args.workdir, step=args.step, truncation=args.truncation)
     args.label = class_index(args.label, run.spec)
     rows = args.rows
@@ -527,6 +603,7 @@ def run_prepare(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"train": run_train, "sample": run_sample, "eval": run_eval,
+            "translate": run_translate,
             "interpolate": run_interpolate, "prepare": run_prepare}
 
 

@@ -14,7 +14,8 @@ from jaxgan.data.tfds_source import open_image_source
 # Names with built-in meaning -> kind. 'toy': infinite 2-D mixtures (toy.py); 'embedded': the
 # scikit-learn digits, prepared offline by the project's own TFDS builder. Any other name is looked
 # up in the TFDS catalog (kind 'catalog').
-DATASETS: dict[str, str] = {"ring8": "toy", "grid25": "toy", "digits": "embedded"}
+DATASETS: dict[str, str] = {"ring8": "toy", "grid25": "toy", "digits": "embedded",
+                            "digits_photo": "embedded"}  # digits over photos (digits_photo.py)
 
 
 def dataset_kind(name: str) -> str:

@@ -473,6 +473,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
       ValueError (ConfigError, DataError, CheckpointError, WorkdirError, UnknownNameError): bad
         input, one line each; DivergenceError: NaN/Inf metrics (the last good checkpoint is kept).
     """
+    task = config.get("task", "gan")
+    if task != "gan":  # another trainer (jaxgan.training.trainers: e.g. 'cyclegan')
+        from jaxgan.training.trainers import TRAINERS
+        return TRAINERS[task](config, workdir, monitors=monitors, handle_signals=handle_signals,
+                              stream=stream, allow_config_change=allow_config_change)
     seed_runs.check_workdir_kind(workdir, config)
     if config.get("num_seeds", 1) > 1:  # several seeds at once (jaxgan.training.seed_runs)
         return seed_runs.train_seeds(config, workdir, handle_signals=handle_signals, stream=stream,

@@ -3,7 +3,8 @@
 `compile_train_step(gan, mode, devices)` returns a `CompiledStep`: it moves a logical state and a
 process-local batch into the device layout its mode wants, runs the step, and gives back a logical
 state for checkpoints and sampling. The step body is `jaxgan.core.step.train_step`, written once;
-the modes only differ in how it is compiled:
+`compile_step(StepBody(...), mode, devices)` compiles any other pure step the same way (the
+CycleGAN step, jaxgan.core.cyclegan). The modes only differ in how it is compiled:
 
 - 'jit': one device.
 - 'pmap': `jax.pmap` over the local devices; the state carries a leading device axis.
@@ -39,7 +40,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 from jaxgan.core.gan import GAN
 from jaxgan.core.registry import Registry
 from jaxgan.core.state import GANState, create_train_state
-from jaxgan.core.step import jit_train_step, make_train_step
+from jaxgan.core.step import make_train_step
 
 Array = jax.Array
 Batch = dict[str, np.ndarray]
@@ -76,6 +77,17 @@ class CompiledStep:
         return self.step(state, batch, key)
 
 
+@dataclasses.dataclass(frozen=True)
+class StepBody:
+    """What the modes compile: `make(axis_name)` -> a pure `(state, batch, key) -> (state,
+    metrics)` whose gradients and metrics are averaged over `axis_name` when it is not None (the
+    GAN step of jaxgan.core.step, the CycleGAN step of jaxgan.core.cyclegan); `chunks`: the
+    batch's row chunks each device must get its share of (the GAN step's n_critic; 1 otherwise)."""
+
+    make: Callable[[str | None], Callable]
+    chunks: int = 1
+
+
 def device_major(x: np.ndarray, n_critic: int, num_devices: int) -> np.ndarray:
     """[n_critic·B, ...] → [num_devices, n_critic·B/num_devices, ...].
 
@@ -108,17 +120,17 @@ def process_shard(batch: Batch, n_critic: int, process_index: int,
             for name, value in batch.items()}
 
 
-def _compile_jit(gan: GAN, devices: list) -> CompiledStep:
+def _compile_jit(body: StepBody, devices: list) -> CompiledStep:
     device = devices[0]
     return CompiledStep(
-        mode="jit", num_devices=1, step=jit_train_step(gan),
+        mode="jit", num_devices=1, step=jax.jit(body.make(None), donate_argnums=0),
         put_state=lambda state: jax.device_put(state, device),
         put_batch=lambda batch: jax.device_put(batch, device),
         get_state=lambda state: state,
         state_sharding=jax.sharding.SingleDeviceSharding(device))
 
 
-def _compile_pmap(gan: GAN, devices: list) -> CompiledStep:
+def _compile_pmap(body: StepBody, devices: list) -> CompiledStep:
     """`jax.pmap` over local devices: state [ndev, ...] (replicas), batch [ndev, rows/ndev, ...]."""
     if jax.process_count() > 1:
         raise ValueError("parallel mode 'pmap' runs on one host; use parallel=shard_map "
@@ -126,7 +138,7 @@ def _compile_pmap(gan: GAN, devices: list) -> CompiledStep:
     ndev = len(devices)
     mesh = Mesh(np.array(devices), (DATA_AXIS,))
     stacked = NamedSharding(mesh, P(DATA_AXIS))
-    pmapped = jax.pmap(make_train_step(gan, axis_name=DATA_AXIS), axis_name=DATA_AXIS,
+    pmapped = jax.pmap(body.make(DATA_AXIS), axis_name=DATA_AXIS,
                        in_axes=(0, 0, None), out_axes=(0, None), devices=devices,
                        donate_argnums=0)
 
@@ -136,7 +148,7 @@ def _compile_pmap(gan: GAN, devices: list) -> CompiledStep:
             stacked)
 
     def put_batch(batch: Batch):
-        return jax.device_put({k: device_major(v, gan.n_critic, ndev) for k, v in batch.items()},
+        return jax.device_put({k: device_major(v, body.chunks, ndev) for k, v in batch.items()},
                               stacked)
 
     return CompiledStep(
@@ -156,7 +168,7 @@ def _replicate(x, sharding: NamedSharding) -> Array:
     return jax.make_array_from_callback(value.shape, sharding, lambda index: value[index])
 
 
-def _compile_shard_map(gan: GAN, devices: list) -> CompiledStep:
+def _compile_shard_map(body: StepBody, devices: list) -> CompiledStep:
     """`jax.jit(jax.shard_map(step))` over Mesh(devices, ('data',)): replicated state, batch split
     along rows; with several processes `devices` spans them all and each feeds its own rows."""
     mesh = Mesh(np.array(devices), (DATA_AXIS,))
@@ -167,7 +179,7 @@ def _compile_shard_map(gan: GAN, devices: list) -> CompiledStep:
     # out already summed over devices (the transpose of the implicit broadcast is a psum) and
     # step.py's pmean would leave an N-times-too-large sum. Off, grads are per device, as in pmap,
     # and the step body's pmean makes them (and the returned state) equal on all devices.
-    mapped = jax.shard_map(make_train_step(gan, axis_name=DATA_AXIS), mesh=mesh,
+    mapped = jax.shard_map(body.make(DATA_AXIS), mesh=mesh,
                            in_specs=(P(), P(DATA_AXIS), P()), out_specs=(P(), P()),
                            check_vma=False)
     jitted = jax.jit(mapped, donate_argnums=0, out_shardings=(replicated, replicated))
@@ -177,7 +189,7 @@ def _compile_shard_map(gan: GAN, devices: list) -> CompiledStep:
 
     def put_batch(batch: Batch):
         def put(value):
-            local = device_major(value, gan.n_critic, len(local_devices))
+            local = device_major(value, body.chunks, len(local_devices))
             local = local.reshape((-1,) + local.shape[2:])
             return jax.make_array_from_process_local_data(split, local)
         return {k: put(v) for k, v in batch.items()}
@@ -188,7 +200,7 @@ def _compile_shard_map(gan: GAN, devices: list) -> CompiledStep:
         put_batch=put_batch, get_state=lambda state: state, state_sharding=replicated)
 
 
-PARALLEL_MODES: Registry[Callable[[GAN, list], CompiledStep]] = Registry(
+PARALLEL_MODES: Registry[Callable[[StepBody, list], CompiledStep]] = Registry(
     "parallel mode", {"jit": _compile_jit, "pmap": _compile_pmap,
                       "shard_map": _compile_shard_map})
 
@@ -210,10 +222,18 @@ def step_axis_name(mode: str) -> str | None:
     return None if resolve_mode(mode, 1) == "jit" else DATA_AXIS
 
 
-def compile_train_step(gan: GAN, mode: str = "auto", devices: list | None = None) -> CompiledStep:
-    """The step for `gan` compiled in `mode` over `devices` (default: all devices)."""
+def compile_step(body: StepBody, mode: str = "auto", devices: list | None = None) -> CompiledStep:
+    """Any step body (`StepBody`) compiled in `mode` over `devices` (default: all devices)."""
     devices = list(jax.devices()) if devices is None else list(devices)
-    return PARALLEL_MODES[resolve_mode(mode, len(devices))](gan, devices)
+    return PARALLEL_MODES[resolve_mode(mode, len(devices))](body, devices)
+
+
+def compile_train_step(gan: GAN, mode: str = "auto", devices: list | None = None) -> CompiledStep:
+    """The GAN step (jaxgan.core.step.train_step) for `gan` compiled in `mode` over `devices`
+    (default: all devices)."""
+    body = StepBody(make=lambda axis_name: make_train_step(gan, axis_name=axis_name),
+                    chunks=gan.n_critic)
+    return compile_step(body, mode, devices)
 
 
 def abstract_state(compiled: CompiledStep, gan: GAN, key: Array | None = None) -> GANState:
@@ -223,7 +243,13 @@ def abstract_state(compiled: CompiledStep, gan: GAN, key: Array | None = None) -
     whatever device count wrote it). Traced with `jax.eval_shape`: nothing is initialised.
     """
     key = jax.random.PRNGKey(0) if key is None else key
-    shapes = jax.eval_shape(lambda k: create_train_state(gan, k), key)
+    return abstract_state_of(compiled, lambda k: create_train_state(gan, k), key)
+
+
+def abstract_state_of(compiled: CompiledStep, init: Callable[[Array], Any], key: Array) -> Any:
+    """The shapes and dtypes of `init(key)` (any state pytree), each leaf carrying `compiled`'s
+    state sharding (traced with `jax.eval_shape`)."""
+    shapes = jax.eval_shape(init, key)
     return jax.tree.map(
         lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=compiled.state_sharding),
         shapes)
