@@ -66,6 +66,7 @@ from jaxgan.config import build_gan
 from jaxgan.core import class_samples
 from jaxgan.core.critic_schedule import CriticSchedule, critic_schedule, gans_by_critic_steps
 from jaxgan.core.gan import GAN
+from jaxgan.core.prng_cpu import use_unrolled_threefry_on_cpu
 from jaxgan.core.state import GANState, generate
 from jaxgan.core.step import jit_train_loop, step_key
 from jaxgan.training import identity, parallel, seed_runs
@@ -139,6 +140,7 @@ def setup_run(config: ml_collections.ConfigDict, workdir: str | os.PathLike,
     writer: `WorkdirLockedError`). Nothing is trained or restored yet; the caller releases
     `run.lock` (train_and_evaluate does)."""
     validate_config(config)
+    use_unrolled_threefry_on_cpu()  # the same random bits, a faster CPU program (core.prng_cpu)
     check_workdir_writable(workdir)  # before the data: a first use may prepare a data set
     iterator = data.make_iterator(config.dataset, batch_size=config.batch_size, seed=config.seed,
                                   **data_options(config))
@@ -302,6 +304,16 @@ def fused_steps(config: ml_collections.ConfigDict, mode: str) -> int:
     return fused if mode == "jit" else 1
 
 
+def _draw_step_batch(draw: Callable, critic_steps: int) -> Callable:
+    """`(data, plans [n, ...]) -> one step's batch`: the n = critic_steps batches the plans name,
+    drawn on the device and stacked row-wise as `step_batch` stacks n host batches."""
+    def step_draw(data, plans):
+        parts = [draw(data, plans[i]) for i in range(critic_steps)]
+        return parts[0] if critic_steps == 1 else {
+            k: jax.numpy.concatenate([p[k] for p in parts]) for k in parts[0]}
+    return step_draw
+
+
 def chunk_end(step: int, config: ml_collections.ConfigDict, schedule: CriticSchedule,
               fused: int) -> int:
     """The end of the call that starts at `step`: the next multiple of `fused`, cut at the next
@@ -370,8 +382,11 @@ def run_loop(run: Run, out: Outputs, device_state: Any, start_step: int,
     if fused < config.get("steps_per_call", 1):
         out.log.message(f"steps_per_call={config.steps_per_call} needs one device (parallel "
                         f"mode 'jit', not {run.mode!r}); running one step per call")
-    train_loops = ({n: jit_train_loop(g) for n, g in gans_by_critic_steps(run.gan,
-                                                                          run.schedule).items()}
+    # the data on the device where they fit: only each batch's plan leaves the host (data_plans)
+    device_data = run.iterator.device_batches() if fused > 1 else None
+    train_loops = ({n: jit_train_loop(g, None if device_data is None
+                                      else _draw_step_batch(device_data.draw, n))
+                    for n, g in gans_by_critic_steps(run.gan, run.schedule).items()}
                    if fused > 1 else {})
     stop = StopFlag()
     with stop if handle_signals else contextlib.nullcontext():
@@ -383,6 +398,11 @@ def run_loop(run: Run, out: Outputs, device_state: Any, start_step: int,
                                                                               critic_steps))
                 progress.device_state, device_metrics = run.compiled_steps[critic_steps](
                     progress.device_state, batch, step_key(run.keys.train, step))
+            elif device_data is not None:  # steps [step, end) in one call, data drawn there
+                plans = run.iterator.take_plans((end - step) * critic_steps)
+                plans = plans.reshape((end - step, critic_steps) + plans.shape[1:])
+                progress.device_state, device_metrics = train_loops[critic_steps](
+                    progress.device_state, plans, run.keys.train, step, device_data.arrays)
             else:  # steps [step, end) in one call (one device: run.mode == 'jit')
                 batches = [step_batch(run.iterator, critic_steps) for _ in range(step, end)]
                 batches = jax.device_put({k: np.stack([b[k] for b in batches])
