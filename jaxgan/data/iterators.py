@@ -18,6 +18,7 @@ same permutation) and draws the batch on the device with `DeviceBatches.draw`; t
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -63,10 +64,13 @@ class GlobalBatches(Protocol):
         ...
 
 
+@functools.lru_cache(maxsize=64)
 def toy_stream_key(seed: int) -> np.ndarray:
     """The toy training stream's key (raw threefry key, uint32 [2]) of `seed`: the first two words
     of SeedSequence([STREAM_TOY_BATCH, seed]) (any seed in [0, 2⁶³), no 32-bit truncation)."""
-    return np.random.SeedSequence([STREAM_TOY_BATCH, seed]).generate_state(2, np.uint32)
+    key = np.random.SeedSequence([STREAM_TOY_BATCH, seed]).generate_state(2, np.uint32)
+    key.flags.writeable = False  # cached: shared by every caller
+    return key
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,7 +106,7 @@ class ToyBatches:
 
     def plan(self, seed: int, epoch: int, position: int, rows: slice) -> np.ndarray:
         del epoch, rows
-        return np.concatenate([toy_stream_key(seed), np.asarray([position], np.uint32)])
+        return np.append(toy_stream_key(seed), np.uint32(position))
 
     def device_batches(self, rows: slice, max_bytes: int) -> DeviceBatches:
         del max_bytes

@@ -26,8 +26,14 @@ is bit-identical to one step per call; e is the next multiple of L, cut at the n
 sample grid, sample-monitor step, at config.steps and where n(s) changes (`chunk_end`: absolute
 steps, so stopping and resuming make the same calls). Every step's metrics are still logged and
 monitored; signals and monitors act at the end of the call. Each distinct call length compiles
-once: choose L dividing checkpoint_every, sample_every and monitor_every. Small models (the 2-D
-MLPs) run ~4× faster this way (per-call dispatch dominates their step).
+once: choose L dividing checkpoint_every, sample_every and monitor_every. Where the data fit in
+device memory (the toy streams; image sets held in memory up to
+jaxgan.data.iterators.DEVICE_DATA_MAX_BYTES as float32) they live on the device and each step's
+batches are drawn inside the scan (`BatchIterator.device_batches`): only the plans (the toy
+stream's key and batch index, or an image batch's indices from the host permutation) leave the
+host, and the batches equal the host iterator's bit for bit, so results depend neither on L nor
+on where the data are drawn. Small models (the 2-D MLPs) run several times faster this way
+(per-call dispatch and host batches dominate their step; benchmarks/toy_loop_speed.py).
 
 One writer per workdir: `setup_run` takes the workdir's OS file lock (jaxgan.training.lock) and
 `train_and_evaluate` holds it to the end. A resume continues the run the checkpoint belongs to:
@@ -66,7 +72,6 @@ from jaxgan.config import build_gan
 from jaxgan.core import class_samples
 from jaxgan.core.critic_schedule import CriticSchedule, critic_schedule, gans_by_critic_steps
 from jaxgan.core.gan import GAN
-from jaxgan.core.prng_cpu import use_unrolled_threefry_on_cpu
 from jaxgan.core.state import GANState, generate
 from jaxgan.core.step import jit_train_loop, step_key
 from jaxgan.training import identity, parallel, seed_runs
@@ -140,7 +145,6 @@ def setup_run(config: ml_collections.ConfigDict, workdir: str | os.PathLike,
     writer: `WorkdirLockedError`). Nothing is trained or restored yet; the caller releases
     `run.lock` (train_and_evaluate does)."""
     validate_config(config)
-    use_unrolled_threefry_on_cpu()  # the same random bits, a faster CPU program (core.prng_cpu)
     check_workdir_writable(workdir)  # before the data: a first use may prepare a data set
     iterator = data.make_iterator(config.dataset, batch_size=config.batch_size, seed=config.seed,
                                   **data_options(config))
@@ -342,10 +346,13 @@ def _observe(run: Run, out: Outputs, progress: _Progress,
     first, device_metrics, stacked = progress.pending
     progress.pending = None
     host = jax.device_get(dict(device_metrics))
-    rows = ([{k: v[i] for k, v in host.items()} for i in range(len(host["d_loss"]))]
-            if stacked else [host])
+    if stacked:  # one conversion per metric (tolist: Python floats and bools, as host_metrics)
+        columns = {k: np.asarray(v).tolist() for k, v in host.items()}
+        rows = [dict(zip(columns, values)) for values in zip(*columns.values())]
+    else:
+        rows = [host_metrics(host)]
     for i, row in enumerate(rows):
-        _observe_step(run, out, progress, first + i, host_metrics(row),
+        _observe_step(run, out, progress, first + i, row,
                       samples_report if i == len(rows) - 1 else None)
 
 

@@ -36,7 +36,6 @@ import jax
 import jax.numpy as jnp
 
 from jaxgan.core.gan import GAN
-from jaxgan.core.prng_cpu import use_unrolled_threefry_on_cpu
 from jaxgan.core.registry import Registry
 from jaxgan.core.state import GANState, create_train_state, generate
 from jaxgan.core.step import Batch, Metrics, step_key, train_step
@@ -156,7 +155,6 @@ def make_multi_seed_loop(gan: GAN, sample_batch: BatchSampler, num_steps: int,
     if num_steps < 1:
         raise ValueError(f"num_steps must be >= 1, got {num_steps}")
     SEED_MAPS[seed_map]  # an unknown name fails here, listing the valid ones
-    use_unrolled_threefry_on_cpu()  # the same random bits, a faster CPU program (core.prng_cpu)
 
     def loop(states, data_keys, step_keys, start):
         def body(carry, t):
