@@ -102,13 +102,12 @@ def toy_config(dataset: str) -> ml_collections.ConfigDict:
     Here: PacGAN2 (D judges packs of 2 samples, `pack`), the same depth, z, batch and evaluation,
     but G 4×64 ReLU without BatchNorm, D 3×64 LeakyReLU(0.2), Adam(2e-3, β1 0.5) decayed to 0 by a
     cosine over `steps` generator steps, a fresh mixture sample every step, and G and D working on
-    the mixture scaled into [-1, 1]² (`toy_scale` → config.point_scale; samples are scored in the
-    data's units). benchmarks/README.md: how this was chosen and what it costs.
+    the mixture scaled into [-1, 1]² (the preset's config.point_scale, ring8 1, grid25 4: G's
+    output is multiplied by it, D's input divided; samples are scored in the data's units). benchmarks/README.md: how this was chosen and what it costs.
     """
     c = presets.toy_mixture(dataset, steps=TOY_STEPS)
     c.log_every = 1000
     c.eval_samples = 2500
-    c.toy_scale = 0.0  # 0: auto, the mixture scaled into [-1, 1]² for training (toy_data_scale)
     return c
 
 
@@ -128,17 +127,6 @@ def digits_config(dataset: str) -> ml_collections.ConfigDict:
     c.eval_samples = 2000
     c.seed_map = "unroll"  # XLA CPU runs vmapped convolutions slowly (jaxgan/training/seeds.py)
     return c
-
-
-def toy_data_scale(config: ml_collections.ConfigDict, centers: np.ndarray) -> float:
-    """The fixed scale s of a toy run, set as config.point_scale: G and D work on x / s (G's output
-    is multiplied by s, D's input divided by it: jaxgan.models), as image data are mapped to
-    [-1, 1]. `config.toy_scale` 0 (auto): the largest |coordinate| of a mode centre (ring8: 1,
-    grid25: 4), so every mixture spans [-1, 1]²."""
-    scale = config.get("toy_scale", 0.0) or float(np.max(np.abs(centers)))
-    if not scale > 0:
-        raise ValueError(f"toy_scale must be > 0 (or 0 for auto), got {scale}")
-    return scale
 
 
 CONFIGS: Registry[Callable[[str], ml_collections.ConfigDict]] = Registry(
@@ -182,9 +170,7 @@ def train_toy_variant(config: ml_collections.ConfigDict, variant: str, num_seeds
         raise ValueError(f"steps ({config.steps}) must be a multiple of log_every "
                          f"({config.log_every})")
     spec = get_spec(config.dataset)
-    config = ml_collections.ConfigDict(config.to_dict())
-    config.point_scale = toy_data_scale(config, spec.mode_centers)  # G and D work in x / scale
-    gan = build_gan(config, spec.shape)
+    gan = build_gan(config, spec.shape)  # G and D work in x / config.point_scale
     draw = mixture_batch_sampler(spec.mode_centers, spec.mode_std,
                                  config.batch_size * config.n_critic)
     init_keys, data_keys, step_keys, eval_keys = _split_seed_keys(seed, num_seeds)

@@ -230,14 +230,18 @@ def jit_train_step(gan: GAN):
     return jax.jit(make_train_step(gan), donate_argnums=0)
 
 
-def jit_train_loop(gan: GAN):
-    """`(state, batches, base_key, start) -> (state, metrics)`: L steps fused in one `lax.scan`,
-    jitted for one device (donating the state). `batches` holds L steps' batches stacked on a
-    leading axis; step start + i runs on batches[i] with key step_key(base_key, start + i), as L
-    calls of `jit_train_step` would; metrics come back stacked, [L] each."""
-    def loop(state, batches, base_key, start):
+def jit_train_loop(gan: GAN, draw=None):
+    """`(state, batches, base_key, start[, data]) -> (state, metrics)`: L steps fused in one
+    `lax.scan`, jitted for one device (donating the state). `batches` holds L steps' batches
+    stacked on a leading axis; step start + i runs on batches[i] with key step_key(base_key,
+    start + i), as L calls of `jit_train_step` would; metrics come back stacked, [L] each.
+    With `draw`, batches[i] is what names step i's batch and the batch is draw(data, batches[i]),
+    computed inside the scan (data drawn on the device, e.g. jaxgan.data's DeviceBatches)."""
+    def loop(state, batches, base_key, start, data=None):
         def body(carry, inputs):
             batch, t = inputs
+            if draw is not None:
+                batch = draw(data, batch)
             return train_step(gan, carry, batch, step_key(base_key, t))
         num = jax.tree.leaves(batches)[0].shape[0]
         return jax.lax.scan(body, state, (batches, start + jnp.arange(num, dtype=jnp.int32)))

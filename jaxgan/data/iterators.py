@@ -1,19 +1,32 @@
 """Deterministic, resumable batch iterators with multi-process sharding of every global batch.
 
-A global batch is a pure function of (seed, epoch, position): toy points come from a numpy
-Generator seeded with (stream, batch index, seed); image batches are consecutive slices of a
+A global batch is a pure function of (seed, epoch, position): toy points are drawn by
+`jaxgan.data.toy_sampler` with the key fold_in(toy_stream_key(seed), batch index), a JAX draw that
+the host and a compiled training loop make alike; image batches are consecutive slices of a
 permutation of the split seeded with (stream, epoch, seed). Image epochs drop the remainder
 (⌊N / batch_size⌋ batches per epoch, a fresh permutation every epoch). Process p of P yields rows
 [p·B/P, (p+1)·B/P) of each global batch, so the union over processes is independent of P. The state
 {'seed', 'epoch', 'position', 'batch_size'} fully determines what comes next.
+
+Device-resident data (`BatchIterator.device_batches`, for the fused training loop): where the
+whole set fits in device memory (the toy streams; image sets held in memory, up to
+DEVICE_DATA_MAX_BYTES as float32), the loop takes only a small *plan* per batch from the host
+(`take_plans`: the toy stream's key and batch index; an image batch's example indices, from the
+same permutation) and draws the batch on the device with `DeviceBatches.draw`; the batches equal
+`next()`'s bit for bit and the iterator's state advances alike.
 """
 from __future__ import annotations
 
-from typing import Protocol
+import dataclasses
+import functools
+from collections.abc import Callable
+from typing import Any, Protocol
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
-from jaxgan.data import convert, toy
+from jaxgan.data import convert, toy, toy_sampler
 from jaxgan.data.errors import DataError
 from jaxgan.data.spec import DatasetSpec
 from jaxgan.data.tfds_source import ImageSource
@@ -23,6 +36,9 @@ STREAM_TOY_BATCH = 1
 STREAM_EPOCH_PERMUTATION = 2
 STREAM_SAMPLE_REAL = 3
 _MAX_COUNTER = 2**32  # counters fill one 32-bit word of the seed sequence
+DEVICE_DATA_MAX_BYTES = 256 * 2**20
+"""Largest in-memory image set (as float32) that `BatchIterator.device_batches` puts on the
+device; larger sets are staged from the host batch by batch."""
 
 
 def stream_rng(stream: int, counter: int, seed: int) -> np.random.Generator:
@@ -39,20 +55,67 @@ class GlobalBatches(Protocol):
     def __call__(self, seed: int, epoch: int, position: int, rows: slice) -> dict[str, np.ndarray]:
         ...
 
+    def plan(self, seed: int, epoch: int, position: int, rows: slice) -> np.ndarray:
+        """What names that batch, for a draw on the device (`device_batches`)."""
+        ...
+
+    def device_batches(self, rows: slice, max_bytes: int) -> DeviceBatches | None:
+        """The draw of a plan's rows on the device, or None where the data do not fit."""
+        ...
+
+
+@functools.lru_cache(maxsize=64)
+def toy_stream_key(seed: int) -> np.ndarray:
+    """The toy training stream's key (raw threefry key, uint32 [2]) of `seed`: the first two words
+    of SeedSequence([STREAM_TOY_BATCH, seed]) (any seed in [0, 2⁶³), no 32-bit truncation)."""
+    key = np.random.SeedSequence([STREAM_TOY_BATCH, seed]).generate_state(2, np.uint32)
+    key.flags.writeable = False  # cached: shared by every caller
+    return key
+
+
+@dataclasses.dataclass(frozen=True)
+class DeviceBatches:
+    """Batches drawn on the device: `draw(arrays, plan)` (traceable) is the batch `plan` (one row
+    of `BatchIterator.take_plans`) names, this process's rows; `arrays` are the device-resident
+    data (`{}` for a toy stream) to pass into the compiled loop as an argument."""
+
+    arrays: dict[str, Any]
+    draw: Callable[[dict[str, Any], jax.Array], dict[str, jax.Array]]
+
 
 class ToyBatches:
-    """Global batches of i.i.d. 2-D mixture points; the label is the mixture component index."""
+    """Global batches of i.i.d. 2-D mixture points; the label is the mixture component index.
+
+    Batch `position` of the stream of `seed` is toy_sampler.mixture_batch_sampler's draw with the
+    key fold_in(toy_stream_key(seed), position):
+        k ~ Uniform{0..K−1} (jax.random.randint),  x = centres[k] + σ·ε,  ε ~ N(0, I₂).
+    The host computes it with the same compiled JAX function the training loop traces, so the two
+    agree bit for bit (tests/test_device_data.py)."""
 
     batches_per_epoch = None
 
     def __init__(self, mixture: toy.GaussianMixture2D, batch_size: int):
         self.mixture, self.batch_size = mixture, batch_size
+        self._sample = toy_sampler.mixture_batch_sampler(mixture.centers, mixture.std, batch_size)
+        self._host_draw = jax.jit(self.draw_global)
+
+    def draw_global(self, plan: jax.Array) -> dict[str, jax.Array]:
+        """The global batch of plan = uint32 [key word 0, key word 1, position] (traceable)."""
+        key = jax.random.fold_in(plan[:2], plan[2])
+        return self._sample(key)
+
+    def plan(self, seed: int, epoch: int, position: int, rows: slice) -> np.ndarray:
+        del epoch, rows
+        return np.append(toy_stream_key(seed), np.uint32(position))
+
+    def device_batches(self, rows: slice, max_bytes: int) -> DeviceBatches:
+        del max_bytes
+        return DeviceBatches({}, lambda arrays, plan: {
+            k: v[rows] for k, v in self.draw_global(plan).items()})
 
     def __call__(self, seed, epoch, position, rows):
-        del epoch
-        points, component = toy.sample_mixture(
-            self.mixture, self.batch_size, stream_rng(STREAM_TOY_BATCH, position, seed))
-        return {"x": points[rows], "label": component[rows]}
+        batch = jax.device_get(self._host_draw(self.plan(seed, epoch, position, rows)))
+        return {k: np.asarray(v)[rows] for k, v in batch.items()}
 
 
 class ImageBatches:
@@ -76,10 +139,25 @@ class ImageBatches:
             self._permutation_key = (seed, epoch)
         return self._permutation
 
-    def __call__(self, seed, epoch, position, rows):
+    def plan(self, seed: int, epoch: int, position: int, rows: slice) -> np.ndarray:
+        """The example indices (int32 [rows]) of this process's rows of the batch."""
         start = position * self.batch_size
-        indices = self.permutation(seed, epoch)[start:start + self.batch_size][rows]
-        images, labels = self.source.read(indices)
+        return self.permutation(seed, epoch)[start:start + self.batch_size][rows].astype(np.int32)
+
+    def device_batches(self, rows: slice, max_bytes: int) -> DeviceBatches | None:
+        """The whole set on the device in [-1, 1] (float32), gathered by a plan's indices; None
+        when the set is not held in memory or its float32 copy exceeds `max_bytes`."""
+        del rows
+        images, labels = self.source.images, self.source.labels
+        if images is None or images.size * 4 > max_bytes:
+            return None
+        arrays = jax.device_put({"x": convert.to_unit_range(images),
+                                 "label": np.asarray(labels, np.int32)})
+        return DeviceBatches(arrays, lambda arrays, plan: {
+            k: jnp.take(v, plan, axis=0) for k, v in arrays.items()})
+
+    def __call__(self, seed, epoch, position, rows):
+        images, labels = self.source.read(self.plan(seed, epoch, position, rows))
         return {"x": convert.to_unit_range(images), "label": labels}
 
 
@@ -115,10 +193,29 @@ class BatchIterator:
 
     def __next__(self) -> dict[str, np.ndarray]:
         batch = self._batches(self._seed, self._epoch, self._position, self._rows)
+        self._advance()
+        return batch
+
+    def _advance(self) -> None:
         self._position += 1
         if self.batches_per_epoch is not None and self._position == self.batches_per_epoch:
             self._epoch, self._position = self._epoch + 1, 0
-        return batch
+
+    def take_plans(self, num: int) -> np.ndarray:
+        """The plans of the next `num` batches, stacked ([num, ...]; toy: uint32 [num, 3], images:
+        int32 [num, B_local]), advancing the state as `num` calls of next() would; the batches
+        themselves are drawn on the device (`device_batches`)."""
+        plans = []
+        for _ in range(num):
+            plans.append(self._batches.plan(self._seed, self._epoch, self._position, self._rows))
+            self._advance()
+        return np.stack(plans)
+
+    def device_batches(self, max_bytes: int = DEVICE_DATA_MAX_BYTES) -> DeviceBatches | None:
+        """The data on the device, to draw the batches of `take_plans` there (equal to next()'s
+        bit for bit), or None where the set does not fit (`max_bytes` of float32 images) or is not
+        held in memory."""
+        return self._batches.device_batches(self._rows, max_bytes)
 
     def get_state(self) -> dict[str, int]:
         """JSON-serialisable state: {'seed', 'epoch', 'position', 'batch_size'} (global batch)."""

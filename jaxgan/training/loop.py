@@ -26,8 +26,14 @@ is bit-identical to one step per call; e is the next multiple of L, cut at the n
 sample grid, sample-monitor step, at config.steps and where n(s) changes (`chunk_end`: absolute
 steps, so stopping and resuming make the same calls). Every step's metrics are still logged and
 monitored; signals and monitors act at the end of the call. Each distinct call length compiles
-once: choose L dividing checkpoint_every, sample_every and monitor_every. Small models (the 2-D
-MLPs) run ~4× faster this way (per-call dispatch dominates their step).
+once: choose L dividing checkpoint_every, sample_every and monitor_every. Where the data fit in
+device memory (the toy streams; image sets held in memory up to
+jaxgan.data.iterators.DEVICE_DATA_MAX_BYTES as float32) they live on the device and each step's
+batches are drawn inside the scan (`BatchIterator.device_batches`): only the plans (the toy
+stream's key and batch index, or an image batch's indices from the host permutation) leave the
+host, and the batches equal the host iterator's bit for bit, so results depend neither on L nor
+on where the data are drawn. Small models (the 2-D MLPs) run several times faster this way
+(per-call dispatch and host batches dominate their step; benchmarks/toy_loop_speed.py).
 
 One writer per workdir: `setup_run` takes the workdir's OS file lock (jaxgan.training.lock) and
 `train_and_evaluate` holds it to the end. A resume continues the run the checkpoint belongs to:
@@ -302,6 +308,16 @@ def fused_steps(config: ml_collections.ConfigDict, mode: str) -> int:
     return fused if mode == "jit" else 1
 
 
+def _draw_step_batch(draw: Callable, critic_steps: int) -> Callable:
+    """`(data, plans [n, ...]) -> one step's batch`: the n = critic_steps batches the plans name,
+    drawn on the device and stacked row-wise as `step_batch` stacks n host batches."""
+    def step_draw(data, plans):
+        parts = [draw(data, plans[i]) for i in range(critic_steps)]
+        return parts[0] if critic_steps == 1 else {
+            k: jax.numpy.concatenate([p[k] for p in parts]) for k in parts[0]}
+    return step_draw
+
+
 def chunk_end(step: int, config: ml_collections.ConfigDict, schedule: CriticSchedule,
               fused: int) -> int:
     """The end of the call that starts at `step`: the next multiple of `fused`, cut at the next
@@ -330,10 +346,13 @@ def _observe(run: Run, out: Outputs, progress: _Progress,
     first, device_metrics, stacked = progress.pending
     progress.pending = None
     host = jax.device_get(dict(device_metrics))
-    rows = ([{k: v[i] for k, v in host.items()} for i in range(len(host["d_loss"]))]
-            if stacked else [host])
+    if stacked:  # one conversion per metric (tolist: Python floats and bools, as host_metrics)
+        columns = {k: np.asarray(v).tolist() for k, v in host.items()}
+        rows = [dict(zip(columns, values)) for values in zip(*columns.values())]
+    else:
+        rows = [host_metrics(host)]
     for i, row in enumerate(rows):
-        _observe_step(run, out, progress, first + i, host_metrics(row),
+        _observe_step(run, out, progress, first + i, row,
                       samples_report if i == len(rows) - 1 else None)
 
 
@@ -370,8 +389,11 @@ def run_loop(run: Run, out: Outputs, device_state: Any, start_step: int,
     if fused < config.get("steps_per_call", 1):
         out.log.message(f"steps_per_call={config.steps_per_call} needs one device (parallel "
                         f"mode 'jit', not {run.mode!r}); running one step per call")
-    train_loops = ({n: jit_train_loop(g) for n, g in gans_by_critic_steps(run.gan,
-                                                                          run.schedule).items()}
+    # the data on the device where they fit: only each batch's plan leaves the host (data_plans)
+    device_data = run.iterator.device_batches() if fused > 1 else None
+    train_loops = ({n: jit_train_loop(g, None if device_data is None
+                                      else _draw_step_batch(device_data.draw, n))
+                    for n, g in gans_by_critic_steps(run.gan, run.schedule).items()}
                    if fused > 1 else {})
     stop = StopFlag()
     with stop if handle_signals else contextlib.nullcontext():
@@ -383,6 +405,11 @@ def run_loop(run: Run, out: Outputs, device_state: Any, start_step: int,
                                                                               critic_steps))
                 progress.device_state, device_metrics = run.compiled_steps[critic_steps](
                     progress.device_state, batch, step_key(run.keys.train, step))
+            elif device_data is not None:  # steps [step, end) in one call, data drawn there
+                plans = run.iterator.take_plans((end - step) * critic_steps)
+                plans = plans.reshape((end - step, critic_steps) + plans.shape[1:])
+                progress.device_state, device_metrics = train_loops[critic_steps](
+                    progress.device_state, plans, run.keys.train, step, device_data.arrays)
             else:  # steps [step, end) in one call (one device: run.mode == 'jit')
                 batches = [step_batch(run.iterator, critic_steps) for _ in range(step, end)]
                 batches = jax.device_put({k: np.stack([b[k] for b in batches])
