@@ -87,6 +87,8 @@ def base_config() -> ml_collections.ConfigDict:
     c.diffaugment = ""  # DiffAugment policy of D's inputs, e.g. "color,translation,cutout"
     c.instance_noise_std = 0.0  # > 0: N(0, std²) added to D's real and fake inputs
     c.instance_noise_anneal_steps = 0  # std decays linearly to 0 over these steps (0: constant)
+    c.mode_seeking_weight = 0.0  # > 0: λ of MSGAN's mode-seeking term (core.mode_seeking)
+    c.d_minibatch_std_group = 0  # > 0: ProGAN's minibatch stddev in DCGAN's D, group size
     c.pack = 1  # > 1: PacGAN, D judges packs of this many samples (jaxgan.models.packing)
     # optimisation
     c.batch_size = 64

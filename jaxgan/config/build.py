@@ -123,6 +123,7 @@ def build_gan(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],
         ema_start=config.get("ema_start", 0),
         d_joint_batch=config.get("d_batch_stats", "separate") == "joint",
         augment=build_augment(config),
+        mode_seeking_weight=config.get("mode_seeking_weight", 0.0),
         compute_dtype=COMPUTE_DTYPES[config.get("compute_dtype", "float32")],
         training=training,
     )

@@ -46,6 +46,8 @@ class GAN:
         code), where a BatchNorm D can tell the halves apart by batch statistics alone.
       augment: optional differentiable transform of the discriminator's input pair,
         (real, fake, key, step) -> (real, fake), one key per update (jaxgan.core.augment).
+      mode_seeking_weight: λ of the mode-seeking term λ·L_ms added to G's loss (0: off;
+        jaxgan.core.mode_seeking, Mao et al. 2019); G's update then draws two latents per row.
       compute_dtype: the dtype both networks compute in (jaxgan.core.precision: float32, or
         bfloat16 with float32 params, optimizer state, losses and statistics).
       training: None (the standard step of jaxgan.core.step), or an object whose
@@ -69,6 +71,7 @@ class GAN:
     ema_start: int = 0
     d_joint_batch: bool = False
     augment: Augment | None = None
+    mode_seeking_weight: float = 0.0
     compute_dtype: Any = jnp.float32
     training: Any = None
 
@@ -77,6 +80,8 @@ class GAN:
             raise ValueError(f"n_critic must be >= 1, got {self.n_critic}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.mode_seeking_weight < 0:
+            raise ValueError(f"mode_seeking_weight must be >= 0, got {self.mode_seeking_weight}")
         if self.ema_start < 0:
             raise ValueError(f"ema_start must be >= 0, got {self.ema_start}")
 

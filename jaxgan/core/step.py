@@ -24,6 +24,7 @@ import optax
 
 from jaxgan.core import conditioning
 from jaxgan.core.gan import GAN
+from jaxgan.core.mode_seeking import mode_seeking_loss
 from jaxgan.core.state import GANState, NetState
 
 Array = jax.Array
@@ -145,6 +146,13 @@ def generator_update(gan: GAN, state: GANState, real: Array, labels: Array | Non
     key_z, key_aug = jax.random.split(key)
     g, d = state.generator, state.discriminator
     z = gan.sample_latent(key_z, real.shape[0])
+    seeking = gan.mode_seeking_weight > 0
+    if seeking:
+        # Mode seeking (jaxgan.core.mode_seeking): G is called once on [z₁; z₂] with the labels
+        # twice, and the adversarial loss covers both halves, as in MSGAN's reference code. The
+        # second latent comes from a key folded off key_z, so runs without it draw as before.
+        z = jnp.concatenate([z, gan.sample_latent(jax.random.fold_in(key_z, 1), z.shape[0])])
+        real, labels = jnp.concatenate([real, real]), _twice(labels)
 
     def d_outputs(x, x_labels=labels):
         return conditioning.split_discriminator_output(gan.apply_discriminator(
@@ -153,6 +161,10 @@ def generator_update(gan: GAN, state: GANState, real: Array, labels: Array | Non
     def loss_fn(params):
         fake, mutated = gan.apply_generator({"params": params, "batch_stats": g.batch_stats}, z,
                                             labels, train=True, mutable=["batch_stats"])
+        seeking_loss = 0.0
+        if seeking:
+            (fake1, fake2), (z1, z2) = _split_halves(fake), _split_halves(z)
+            seeking_loss = gan.mode_seeking_weight * mode_seeking_loss(fake1, fake2, z1, z2)
         real_in, fake_in = _augment(gan, real, fake, key_aug, state.step)
         if gan.d_joint_batch:
             # D normalises [real; fake] together, as in its own update.
@@ -164,10 +176,10 @@ def generator_update(gan: GAN, state: GANState, real: Array, labels: Array | Non
             real_logits = d_outputs(real_in)[0] if gan.loss.generator_needs_real else None
         class_loss, class_metrics = conditioning.generator_class_loss(fake_class, labels)
         loss = gan.loss.generator(fake_logits, real_logits)
-        aux = (loss, mutated.get("batch_stats", {}), class_metrics)
-        return loss + gan.class_loss_weight * class_loss, aux
+        aux = (loss, mutated.get("batch_stats", {}), class_metrics, seeking_loss)
+        return loss + gan.class_loss_weight * class_loss + seeking_loss, aux
 
-    (_, (loss, batch_stats, class_metrics)), grads = jax.value_and_grad(
+    (_, (loss, batch_stats, class_metrics, seeking_loss)), grads = jax.value_and_grad(
         loss_fn, has_aux=True)(g.params)
     grads, batch_stats = _mean_over((grads, batch_stats), axis_name)
     new_g = _apply_updates(g, grads, gan.g_optimizer, batch_stats)
@@ -177,7 +189,10 @@ def generator_update(gan: GAN, state: GANState, real: Array, labels: Array | Non
         decay = ema_decay_at(gan.ema_decay, state.step, gan.ema_warmup, gan.ema_start)
         ema = optax.incremental_update(new_g.params, ema, step_size=1.0 - decay)
     new_state = state.replace(generator=new_g, ema_params=ema, step=state.step + 1)
-    return new_state, {"g_loss": loss, "g_grad_norm": optax.tree.norm(grads), **class_metrics}
+    metrics = {"g_loss": loss, "g_grad_norm": optax.tree.norm(grads), **class_metrics}
+    if seeking:
+        metrics["mode_seeking_loss"] = seeking_loss
+    return new_state, metrics
 
 
 def train_step(gan: GAN, state: GANState, batch: Batch, key: Array,

@@ -39,6 +39,31 @@ def spectral_norm(layer: nn.Module, enabled: bool, module: nn.Module):
     return lambda *args: nn.SpectralNorm(layer)(*args, update_stats=update)
 
 
+def minibatch_stddev(x: Array, group_size: int) -> Array:
+    """x [N, H, W, C] joined with one more channel: the minibatch standard deviation (Karras et al.
+    2018, ProGAN, arXiv:1710.10196, section 3; `minibatch_stddev_layer` in tkarras/
+    progressive_growing_of_gans, networks.py).
+
+    The N rows are split into groups of G = min(group_size, N) (row i in group i mod N/G, as the
+    reference's reshape to [G, −1, …] does); within each group the standard deviation of every
+    feature at every position over the G rows, sqrt(mean_g (x − mean_g x)² + 1e-8), is averaged
+    over H, W, C into one number per group, broadcast as a constant map to the group's rows. So
+    D sees how much the images of its batch differ from each other: a generator whose samples
+    vary less than the data's shows it here, while a per-image D cannot tell.
+    """
+    n, h, w, c = x.shape
+    g = min(group_size, n)
+    if n % g:
+        raise ValueError(f"minibatch stddev needs a batch divisible by its group size {g}; got a "
+                         f"batch of {n}: use a batch size that is a multiple of {g}")
+    y = x.reshape((g, n // g, h, w, c)).astype(jnp.float32)
+    y = y - y.mean(axis=0, keepdims=True)
+    std = jnp.sqrt(jnp.mean(jnp.square(y), axis=0) + 1e-8)           # [N/G, H, W, C]
+    std = jnp.mean(std, axis=(1, 2, 3))                                # [N/G]
+    std = jnp.tile(std, (g,))[:, None, None, None]                      # row i -> group i mod N/G
+    return jnp.concatenate([x, jnp.broadcast_to(std, (n, h, w, 1)).astype(x.dtype)], axis=-1)
+
+
 NORMS = {
     "batch": batch_norm,
     "layer": lambda train, axis_name: nn.LayerNorm(reduction_axes=(-3, -2, -1),

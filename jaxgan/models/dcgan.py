@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from jaxgan.core.conditioning import condition_input, condition_latent, condition_output
-from jaxgan.models.blocks import DCGAN_INIT, NORMS, batch_norm, spectral_norm
+from jaxgan.models.blocks import DCGAN_INIT, NORMS, batch_norm, minibatch_stddev, spectral_norm
 from jaxgan.models.layers import Conv4x4S2, ConvTranspose4x4S2
 
 Array = jax.Array
@@ -77,6 +77,9 @@ class DCGANDiscriminator(nn.Module):
     `norm` is 'batch' (DCGAN), 'layer' (per-example LayerNorm, for gradient penalties: Gulrajani
     et al. 2017 forbid BatchNorm in the critic) or 'none'. The first layer is never normalised.
     `spectral_norm` normalises every conv's weights by their largest singular value (SN-GAN).
+    `minibatch_std_group` > 0 joins ProGAN's minibatch standard deviation (over groups of that
+    many rows; jaxgan.models.blocks.minibatch_stddev) to the last feature map, before the final
+    conv only: the sown features and the projection head see the per-image features.
     `conv_impl` picks how the strided convs are computed (jaxgan.models.layers; same function, and
     the same parameters as `nn.Conv` under the same names).
     """
@@ -90,6 +93,7 @@ class DCGANDiscriminator(nn.Module):
     conditioning: str = "none"
     num_classes: int = 0
     label_embedding_dim: int = 0
+    minibatch_std_group: int = 0
 
     @nn.compact
     def __call__(self, x: Array, labels: Array | None = None, train: bool = True):
@@ -109,8 +113,10 @@ class DCGANDiscriminator(nn.Module):
         # D's last intermediate features (AnoGAN's f(x)); kept only when the caller makes the
         # 'intermediates' collection mutable (jaxgan.anomaly.features).
         self.sow("intermediates", "features", x)
+        head_in = (minibatch_stddev(x, self.minibatch_std_group) if self.minibatch_std_group > 0
+                   else x)
         logits = spectral_norm(nn.Conv(1, (4, 4), padding="VALID", kernel_init=DCGAN_INIT,
-                                       name=f"Conv_{n_down}"), self.spectral_norm, self)(x)
+                                       name=f"Conv_{n_down}"), self.spectral_norm, self)(head_in)
         return condition_output(logits.reshape((x.shape[0],)), x, labels, self.conditioning,
                                 self.num_classes, self._wrap)
 
@@ -132,4 +138,5 @@ def model_pair(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],
                            conv_impl=conv_impl),
             DCGANDiscriminator(resolution=resolution, features=config.d_features,
                                norm=config.d_norm, bn_axis_name=bn_axis_name,
-                               conv_impl=conv_impl))
+                               conv_impl=conv_impl,
+                               minibatch_std_group=config.get("d_minibatch_std_group", 0)))
