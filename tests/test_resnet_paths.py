@@ -80,6 +80,7 @@ def _tiny_biggan(steps: int):
     return config
 
 
+@pytest.mark.slow  # ~120 CPU-s at load 30: three loop runs, each compiling the BigGAN step
 def test_biggan_half_then_resume_equals_the_straight_run_bit_for_bit(tmp_path):
     """4 steps straight vs 2 steps, then `train` again to 4 in the same workdir (restored from
     Orbax, data iterator included): every leaf of the final state (params, Adam states,
@@ -122,23 +123,35 @@ def test_diffaugment_reaches_the_resnet_discriminator_and_g_gradient_flows_throu
         g_metrics = gan_step.generator_update(gan, state, real, labels, key)[1]
         g, d = state.generator, state.discriminator
 
-        def d_logits(x):  # D in training mode, as the step applies it (no BatchNorm in D)
-            return gan.apply_discriminator(d.variables(), x, labels, train=True,
-                                           mutable=["batch_stats"])[0]
+        def apply_d(variables, x, y=labels):  # training mode: spectral norm's u advances
+            return gan.apply_discriminator(variables, x, y, train=True, mutable=["batch_stats"])
+
+        def d_pair(r, f):  # as the step: one call on [r; f], or r then f with r's new u
+            if gan.d_joint_batch:
+                out = apply_d(d.variables(), jnp.concatenate([r, f]), jnp.tile(labels, 2))[0]
+                return out[:ROWS], out[ROWS:]
+            out_r, mutated = apply_d(d.variables(), r)
+            return out_r, apply_d({"params": d.params, **mutated}, f)[0]
 
         def fake_of(params, z):
             return gan.apply_generator({"params": params, "batch_stats": g.batch_stats}, z,
                                        labels, train=True, mutable=["batch_stats"])[0]
 
-        hinge_d = lambda r, f: jnp.mean(jax.nn.relu(1 - d_logits(r))) + jnp.mean(
-            jax.nn.relu(1 + d_logits(f)))
+        def hinge_d(r, f):
+            out_r, out_f = d_pair(r, f)
+            return jnp.mean(jax.nn.relu(1 - out_r)) + jnp.mean(jax.nn.relu(1 + out_f))
         key_z, _, key_aug = jax.random.split(key, 3)  # the D update's (z, penalty, augment)
         fake = fake_of(g.params, gan.sample_latent(key_z, ROWS))
         d_augmented = hinge_d(*transform(real, fake, key_aug, 0))
         d_raw = hinge_d(real, fake)
         key_z, key_aug = jax.random.split(key)  # the G update's (z, augment)
         z = gan.sample_latent(key_z, ROWS)
-        g_loss = lambda p: -jnp.mean(d_logits(transform(real, fake_of(p, z), key_aug, 0)[1]))
+        def g_loss(p):  # hinge: −mean D(T(G(z))); D's u as the step (state's, not advanced)
+            r, f = transform(real, fake_of(p, z), key_aug, 0)
+            if gan.d_joint_batch:
+                return -jnp.mean(apply_d(d.variables(), jnp.concatenate([r, f]),
+                                         jnp.tile(labels, 2))[0][ROWS:])
+            return -jnp.mean(apply_d(d.variables(), f)[0])
         return (d_metrics["d_loss"], d_augmented, d_raw, g_metrics["g_grad_norm"],
                 optax.tree.norm(jax.grad(g_loss)(g.params)))
 
