@@ -79,8 +79,8 @@ def test_conditional_batch_norm_is_the_closed_form_of_the_embedding():
     x = rng.randn(6, 4, 4, 5).astype(np.float32)
     cond = rng.randn(6, 3).astype(np.float32)
     layer = resnet.ConditionalBatchNorm(K, epsilon=1e-4)
-    variables = jax.jit(layer.init)(jax.random.key(0), x, cond)
-    out, _ = jax.jit(functools.partial(layer.apply, mutable=["batch_stats"]))(variables, x, cond)
+    variables = layer.init(jax.random.key(0), x, cond)
+    out, _ = layer.apply(variables, x, cond, mutable=["batch_stats"])
     p = variables["params"]
     normed = (x - x.mean((0, 1, 2))) / np.sqrt(x.var((0, 1, 2)) + 1e-4)
     gain = 1 + cond @ np.asarray(p["gain"]["kernel"])
@@ -89,8 +89,8 @@ def test_conditional_batch_norm_is_the_closed_form_of_the_embedding():
                                rtol=1e-4, atol=1e-4)
     labels = np.array([0, 3, 3, 9, 1, 0])
     layer = resnet.ConditionalBatchNorm(K)
-    variables = jax.jit(layer.init)(jax.random.key(1), x, labels)
-    out, _ = jax.jit(functools.partial(layer.apply, mutable=["batch_stats"]))(variables, x, labels)
+    variables = layer.init(jax.random.key(1), x, labels)
+    out, _ = layer.apply(variables, x, labels, mutable=["batch_stats"])
     p = variables["params"]
     gain = 1 + np.asarray(p["gain"]["embedding"])[labels]
     bias = np.asarray(p["bias"]["embedding"])[labels]
@@ -106,7 +106,7 @@ def test_biggan_generator_takes_the_class_from_the_shared_embedding():
     z = jax.random.normal(jax.random.key(1), (4, 6))
     z = jnp.concatenate([z, z])
     labels = jnp.array([3, 5, 3, 0, 3, 5, 3, 0])
-    variables = jax.jit(gan.generator.init)(jax.random.key(0), z, labels)
+    variables = gan.generator.init(jax.random.key(0), z, labels)
     apply = jax.jit(lambda v, y: gan.generator.apply(v, z, y, train=False))
     g = lambda v, y: np.asarray(apply(v, y))
     out = g(variables, labels)
@@ -173,16 +173,15 @@ def _attention_reference(x: np.ndarray, p: dict) -> np.ndarray:
 def test_self_attention_is_the_identity_at_init_and_a_softmax_attention():
     x = np.random.RandomState(0).randn(2, 4, 6, 16).astype(np.float32)
     block = resnet.SelfAttention()
-    variables = jax.jit(block.init)(jax.random.key(0), x)
-    apply = jax.jit(lambda v: block.apply(v, x, mutable=["intermediates"]))
-    out, inter = apply(variables)
+    variables = block.init(jax.random.key(0), x)
+    out, inter = block.apply(variables, x, mutable=["intermediates"])
     assert float(variables["params"]["gamma"]) == 0.0
     np.testing.assert_array_equal(out, x)
     (beta,) = inter["intermediates"]["attention"]
     assert beta.shape == (2, 24, 6) and float(beta.min()) >= 0
     np.testing.assert_allclose(np.asarray(beta).sum(-1), 1.0, rtol=1e-6)
     params = {**variables["params"], "gamma": jnp.asarray(0.7)}
-    out = apply({"params": params})[0]
+    out = block.apply({"params": params}, x)
     assert np.abs(out - x).max() > 1e-2
     np.testing.assert_allclose(out, _attention_reference(x, params), rtol=1e-4, atol=1e-5)
 
@@ -191,8 +190,7 @@ def test_orthogonal_init_gives_orthonormal_weights():
     """BigGAN ('ortho'): every conv / dense kernel as a [fan_in, fan_out] matrix W has WᵀW = I
     (fan_in ≥ fan_out) or WWᵀ = I, to 1e-5; SNGAN's Xavier init is not orthogonal."""
     gan = build_gan(_config("biggan", g_attention_resolution=0), (16, 16, 1), num_classes=K)
-    variables = jax.jit(gan.generator.init)(jax.random.key(0), jnp.zeros((2, 6)),
-                                            jnp.zeros((2,), int))
+    variables = gan.generator.init(jax.random.key(0), jnp.zeros((2, 6)), jnp.zeros((2,), int))
     kernels = [np.asarray(a).reshape(-1, a.shape[-1])
                for p, a in jax.tree_util.tree_flatten_with_path(variables["params"])[0]
                if getattr(p[-1], "key", "") == "kernel"]
@@ -269,7 +267,7 @@ def _biggan_run(mode: str):
     rng = np.random.RandomState(0)
     batch = {"x": rng.uniform(-1, 1, (2 * b, 16, 16, 1)).astype(np.float32),
              "label": rng.randint(0, K, 2 * b)}
-    state = jax.jit(lambda key: create_train_state(gan, key))(jax.random.key(0))
+    state = create_train_state(gan, jax.random.key(0))
     initial = _as_numpy(state.generator.params)
     new_state, metrics = _train(compiled, state, [batch], jax.random.key(1))
     return _as_numpy(new_state), _as_numpy(metrics), initial
