@@ -80,7 +80,7 @@ def _tiny_biggan(steps: int):
     return config
 
 
-@pytest.mark.slow  # ~120 CPU-s at load 30: three loop runs, each compiling the BigGAN step
+@pytest.mark.slow  # ~104 CPU-s (load 4-8): three loop runs, each compiling the BigGAN step
 def test_biggan_half_then_resume_equals_the_straight_run_bit_for_bit(tmp_path):
     """4 steps straight vs 2 steps, then `train` again to 4 in the same workdir (restored from
     Orbax, data iterator included): every leaf of the final state (params, Adam states,
