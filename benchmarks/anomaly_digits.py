@@ -2,6 +2,7 @@
 
     python benchmarks/anomaly_digits.py --workroot /tmp/anomaly_runs --out results.json \
         [--digits 0,1,...,9] [--seeds 0] [--gan_steps 2000] [--encoder_steps 1000] [--noise 0]
+        [--latent_dim 0]
 
 For each digit d and seed s: a GAN (presets.digits_dcgan: the unconditional 16×16 digits DCGAN,
 spectral-norm D) is trained on the other nine digits with the EGBAD split (config
@@ -33,8 +34,10 @@ from jaxgan.config import presets
 from jaxgan.training import loop
 
 
-def gan_config(digit: int, seed: int, steps: int):
+def gan_config(digit: int, seed: int, steps: int, latent_dim: int = 0):
     config = presets.digits_dcgan()
+    if latent_dim:
+        config.latent_dim = latent_dim
     config.exclude_classes = str(digit)
     config.split_seed = seed
     config.seed = seed
@@ -71,7 +74,8 @@ def one_run(digit: int, seed: int, args) -> dict:
     reuse = args.reuse and (workdir / encoder.ENCODER_DIR).is_dir()
     if not reuse:  # (a finished run in the workdir resumes at its last step: nothing to train)
         with open(workdir.parent / f"digit{digit}_seed{seed}.log", "w") as log:
-            loop.train_and_evaluate(gan_config(digit, seed, args.gan_steps), workdir,
+            loop.train_and_evaluate(gan_config(digit, seed, args.gan_steps, args.latent_dim),
+                                    workdir,
                                     stream=log, handle_signals=False)
     gan_seconds = time.perf_counter() - t
     run = workflow.open_run(workdir)
@@ -116,6 +120,8 @@ def main(argv=None) -> int:
     parser.add_argument("--digits", default="0,1,2,3,4,5,6,7,8,9")
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--gan_steps", type=int, default=2000)
+    parser.add_argument("--latent_dim", type=int, default=0,
+                        help="G's latent size (0: the preset's, 100)")
     parser.add_argument("--encoder_steps", type=int, default=1000)
     parser.add_argument("--encoder_lr", type=float, default=2e-3)
     parser.add_argument("--anogan_steps", type=int, default=500)

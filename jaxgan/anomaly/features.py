@@ -1,7 +1,8 @@
 """D's last intermediate features f(x) and its logit, and G(z), from a trained GAN state.
 
 f(x) is what the discriminator sows under ('intermediates', 'features') just before its output
-layer (jaxgan.models.dcgan: the activations after the last LeakyReLU), flattened to [B, F]. Every
+layer, flattened to [B, F]: jaxgan.models.dcgan, the activations after the last LeakyReLU;
+jaxgan.models.resnet ('resnet', 'biggan'), the ReLU map before global sum pooling. Every
 network runs in eval mode (BatchNorm running statistics, spectral-norm vectors frozen), so each
 row depends on its own input only and the functions can be batched freely.
 """
@@ -25,12 +26,13 @@ class FeaturesUnavailable(ValueError):
 def _apply_discriminator(gan: GAN, state: GANState, x: Array) -> tuple[Array, Array]:
     out, sown = gan.discriminator.apply(state.discriminator.variables(), x, None, train=False,
                                         mutable=["intermediates"])
-    found = sown.get("intermediates", {})
-    features = jax.tree.leaves(found)
+    # the top-level 'features' entry: not e.g. a self-attention block's sown attention map
+    features = jax.tree.leaves(sown.get("intermediates", {}).get("features", ()))
     if not features:
         raise FeaturesUnavailable(
             f"the discriminator {type(gan.discriminator).__name__} sows no intermediate "
-            f"features; anomaly detection needs a DCGAN run (config.model='dcgan')")
+            f"features; anomaly detection needs an image GAN run (config.model='dcgan', "
+            f"'resnet' or 'biggan')")
     logits = conditioning.split_discriminator_output(out)[0]
     return logits, features[-1].reshape(x.shape[0], -1)
 

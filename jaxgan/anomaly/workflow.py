@@ -56,7 +56,8 @@ class AnomalyRun:
 
 
 def open_run(workdir: str | pathlib.Path, use_ema: bool = True) -> AnomalyRun:
-    """The latest checkpoint of `workdir` as an AnomalyRun (needs an image DCGAN run)."""
+    """The latest checkpoint of `workdir` as an AnomalyRun (needs an unconditional image GAN run:
+    model dcgan, resnet or biggan)."""
     trained = load_run(workdir)
     if trained.spec.kind != "image":
         raise AnomalyError(f"run {trained.workdir} was trained on 2-D points; anomaly detection "

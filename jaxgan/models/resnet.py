@@ -5,6 +5,7 @@ G: z → dense → w₀@4×4 → up-blocks → BN, ReLU, 3×3 conv → tanh, one
   Up-block (`GBlock`):  h = conv3(ReLU(BN₂(conv3(up(ReLU(BN₁(x))))))),  out = h + conv1(up(x)),
   nearest-neighbour up-sampling ×2, 3×3 convs, a learnable 1×1 shortcut.
 D: x → "optimised" first block → down-blocks → ReLU → global sum pooling → linear (+ projection).
+  The ReLU map before pooling is sown as ('intermediates', 'features') for jaxgan.anomaly.
   Optimised block (`DBlock(optimized=True)`): h = pool(conv3(ReLU(conv3(x)))),
   out = h + conv1(pool(x)).
   Block: h = conv3(ReLU(conv3(ReLU(x)))), pooled when it down-samples; shortcut conv1(x) (then
@@ -341,7 +342,14 @@ class ResNetDiscriminator(nn.Module):
             if size == self.attention_resolution and not attended:
                 x = SelfAttention(True, self.weight_init, name="attention")(x)
                 attended = True
-        features = jnp.sum(nn.relu(x), axis=(1, 2))  # global sum pooling
+        x = nn.relu(x)
+        # D's last intermediate features for anomaly detection (AnoGAN's f(x);
+        # jaxgan.anomaly.features), kept only when the caller makes 'intermediates' mutable: the
+        # map before pooling, [B, h, w, C], as DCGAN's D sows its last spatial map. The pooled
+        # vector below is a linear function of it, so nothing D uses is lost, while the map also
+        # keeps where each feature fires, which the sum pooling throws away.
+        self.sow("intermediates", "features", x)
+        features = jnp.sum(x, axis=(1, 2))  # global sum pooling
         logits = self._wrap(nn.Dense(1, kernel_init=kernel_init(self.weight_init),
                                      name="linear"))(features)
         return condition_output(logits.reshape((x.shape[0],)), features, labels,
