@@ -79,7 +79,8 @@ def test_unknown_key_suggests_close_keys_and_lists_all():
         apply_override(config, "g_lrr", "1")
     message = str(info.value)
     assert message.startswith("unknown config key 'g_lrr'; did you mean g_lr")
-    assert "valid keys: b1, b2, batch_size" in message and "\n" not in message
+    first_keys = ", ".join(sorted(config.keys())[:3])  # the list starts with the sorted keys
+    assert f"valid keys: {first_keys}" in message and "\n" not in message
 
 
 def test_override_sets_a_typed_value():
