@@ -187,7 +187,8 @@ def _wait_for_line(process: subprocess.Popen, prefix: str, timeout: float = 240)
     raise AssertionError(f"no line starting with {prefix!r} in: {''.join(lines)}")
 
 
-@pytest.mark.parametrize("sig, expected_rc", [(signal.SIGTERM, 0), (signal.SIGINT, 130)])
+@pytest.mark.parametrize("sig, expected_rc", [pytest.param(signal.SIGTERM, 0, marks=pytest.mark.slow),
+                                             (signal.SIGINT, 130)])
 def test_signal_checkpoints_and_stops(env, tmp_path, sig, expected_rc):
     workdir = tmp_path / "run"
     process = subprocess.Popen(

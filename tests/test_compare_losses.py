@@ -16,6 +16,7 @@ import compare_losses  # noqa: E402
 TINY = ["steps=20", "log_every=10", "mlp_g_hidden=(8,8)", "mlp_d_hidden=(8,)", "eval_samples=200"]
 
 
+@pytest.mark.slow  # excluded from the default run (pytest -m slow); a benchmark's output format
 def test_toy_benchmark_writes_parsable_tables(tmp_path):
     variants = ["non_saturating", "hinge"]
     status = compare_losses.main(["--dataset", "ring8", "--variants", ",".join(variants),

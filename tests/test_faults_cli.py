@@ -113,6 +113,7 @@ def test_another_experiment_on_resume_is_refused_unless_allowed(workdir, capsys)
     assert Checkpointer(workdir / "checkpoints").all_steps()[-1] == 6
 
 
+@pytest.mark.slow  # excluded from the default run (pytest -m slow); test_seed_runs resumes every seed
 def test_multi_seed_workdir_resumes_every_seed_and_keeps_its_seeds(tmp_path, capsys):
     workdir = tmp_path / "seeds"
     assert run_main(["train", "--config", "ring8", "--workdir", workdir, "--config.steps=2",

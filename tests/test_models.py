@@ -8,7 +8,7 @@ import pytest
 from jaxgan import models
 
 
-@pytest.mark.parametrize("resolution,channels", [(16, 1), (32, 3), (64, 1)])
+@pytest.mark.parametrize("resolution,channels", [(16, 1), (32, 3), pytest.param(64, 1, marks=pytest.mark.slow)])
 def test_dcgan_shapes_and_range(resolution, channels):
     g = models.DCGANGenerator(resolution=resolution, channels=channels, features=8)
     d = models.DCGANDiscriminator(resolution=resolution, features=8)

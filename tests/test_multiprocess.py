@@ -53,6 +53,7 @@ def _start(args: list[str], devices: int, cwd: Path) -> subprocess.Popen:
                             text=True)
 
 
+@pytest.mark.slow  # excluded from the default run (pytest -m slow); test_parallel checks pmap/shard_map = one device
 def test_pmap_shard_map_and_two_processes_train_to_the_same_state(tmp_path):
     from jaxgan.tools import trained
 

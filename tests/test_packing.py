@@ -82,7 +82,7 @@ def test_pack_is_fine_for_an_unconditional_gan_on_labelled_data():
     assert isinstance(gan.discriminator, PackedDiscriminator)
 
 
-@pytest.mark.parametrize("pack", [3, 4])
+@pytest.mark.parametrize("pack", [pytest.param(3, marks=pytest.mark.slow), 4])
 def test_packs_above_two_initialise_and_step(pack):
     """PacGAN3/4 (the reference's best grid25 rows): the state's dummy init batch holds whole
     packs (it had 2 rows, so pack 3 and 4 could not even be initialised)."""

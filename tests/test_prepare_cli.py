@@ -50,6 +50,7 @@ def digit_folder(tmp_path_factory):
     return root, images[:200, ..., 0], labels[:200]
 
 
+@pytest.mark.slow  # excluded from the default run (pytest -m slow); test_cli trains, samples and evaluates end to end
 def test_prepare_train_conditional_sample_eval(env, digit_folder, tmp_path):
     root, images, labels = digit_folder
     data_dir = tmp_path / "tfds"

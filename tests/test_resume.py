@@ -139,6 +139,7 @@ def test_chunk_ends_are_absolute_cut_at_checkpoints_samples_monitor_and_the_end(
     assert loop.chunk_end(0, config, loop.critic_schedule(config), 4) == 2
 
 
+@pytest.mark.slow  # excluded from the default run (pytest -m slow); test_device_data checks K=1 vs K=30 and a resume
 def test_fused_steps_equal_one_step_per_call_bit_for_bit(tmp_path, straight):
     """steps_per_call > 1 runs the same steps on the same batches and keys in lax.scan: the
     state, checkpoint, samples and every step's logged metrics equal the per-step run's."""
@@ -152,6 +153,7 @@ def test_fused_steps_equal_one_step_per_call_bit_for_bit(tmp_path, straight):
         logs.read_metrics(straight[0].workdir / "metrics.jsonl"))
 
 
+@pytest.mark.slow  # excluded from the default run (pytest -m slow); test_device_data checks K=1 vs K=30 and a resume
 def test_fused_half_then_resume_equals_the_straight_run_bit_for_bit(tmp_path, straight):
     assert run(fused(tiny_ring8(N // 2)), tmp_path).step == N // 2
     resumed = run(fused(tiny_ring8(N)), tmp_path)

@@ -77,8 +77,8 @@ def test_create_seed_states_equals_separate_inits():
 
 
 @pytest.mark.parametrize("name,seed_map", [
-    ("non_saturating", "vmap"), ("relativistic_gp", "vmap"), ("relativistic_gp", "map"),
-    ("dcgan", "unroll")])
+    ("non_saturating", "vmap"), pytest.param("relativistic_gp", "vmap", marks=pytest.mark.slow),
+    ("relativistic_gp", "map"), ("dcgan", "unroll")])
 def test_multi_seed_step_equals_separate_runs(name, seed_map):
     shape = SHAPES.get(name, (2,))
     gan = _toy_gan(shape, **GANS[name])
@@ -123,6 +123,7 @@ def test_seeds_are_independent():
                         rtol=0, atol=0)
 
 
+@pytest.mark.slow  # excluded from the default run (pytest -m slow); test_device_data checks the fused loop bit for bit
 def test_scanned_loop_equals_stepwise_and_does_not_depend_on_chunking():
     gan = _toy_gan(loss="hinge", n_critic=2)
     centers = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0]])
