@@ -93,6 +93,7 @@ def _tiny_gan(generator, data_shape, num_classes=0):
                data_shape=data_shape, num_classes=num_classes)
 
 
+@pytest.mark.slow  # excluded from the default run (pytest -m slow); test_cli_interpolate_toy_run and test_resnet_paths check interpolate
 def test_interpolation_pictures_for_images_and_points():
     from jaxgan.core.state import GANState, NetState, generate
     from jaxgan.models import DCGANGenerator, MLPGenerator

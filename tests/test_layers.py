@@ -175,6 +175,7 @@ def test_modules_share_parameters_with_flax_convs():
         assert _rel_err(jax.jit(down.apply)(variables, x), want) < TOL, impl
 
 
+@pytest.mark.slow  # excluded from the default run (pytest -m slow); test_every_impl_equals_xla checks each layer form
 def test_dcgan_outputs_and_params_do_not_depend_on_conv_impl():
     z = jax.random.normal(jax.random.key(0), (2, 16))
     results = {}

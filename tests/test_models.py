@@ -49,7 +49,7 @@ def test_dcgan_init_statistics():
     assert "BatchNorm_0" in variables["batch_stats"]
 
 
-@pytest.mark.parametrize("norm", ["layer", "none"])
+@pytest.mark.parametrize("norm", [pytest.param("layer", marks=pytest.mark.slow), "none"])
 def test_discriminator_without_batch_norm_has_no_batch_stats(norm):
     d = models.DCGANDiscriminator(resolution=16, features=8, norm=norm)
     variables = d.init(jax.random.key(0), jnp.zeros((2, 16, 16, 1)), None)

@@ -213,6 +213,7 @@ def test_per_device_batch_norm_is_not_the_single_device_step():
     assert max(jax.tree.leaves(diffs)) > 1e-4
 
 
+@pytest.mark.slow  # excluded from the default run (pytest -m slow); a control beside the synchronised-BN tests
 def test_pmap_and_shard_map_give_the_same_state_with_per_device_batch_norm():
     """The model's own noise (each device folds its index into the key) and per-device BatchNorm
     statistics in G: pmap and shard_map number the devices alike, so their states and metrics

@@ -93,6 +93,7 @@ def test_half_then_resume_equals_the_straight_run_bit_for_bit(tmp_path, straight
 
 @pytest.mark.skipif(threading.current_thread() is not threading.main_thread(),
                     reason="signal handlers need the main thread")
+@pytest.mark.slow  # excluded from the default run (pytest -m slow); test_cli's signal test and the resume tests cover it
 def test_sigterm_checkpoints_the_current_step_and_the_run_resumes_exactly(tmp_path, straight):
     sent_after = []
 

@@ -30,6 +30,7 @@ def run(config, workdir):
     return loop.train_and_evaluate(config, workdir, handle_signals=False, stream=io.StringIO())
 
 
+@pytest.mark.slow  # excluded from the default run (pytest -m slow); test_seeds checks vmapped seeds = separate runs, test_cli_num_seeds the CLI
 def test_each_seed_equals_its_single_run_also_across_a_resume(tmp_path):
     """Seeds 3 and 4 trained together (4 steps, then resumed to 6) equal separate runs of
     seed 3 and 4 (6 steps), and each seed directory is an ordinary run directory."""
