@@ -29,8 +29,8 @@ step for step, so both see the same machine load.
 
 With --steps-per-call K the timed unit is one compiled call of K fused steps
 (jaxgan.core.step.jit_train_loop, the loop `config.steps_per_call` uses), on K staged batches;
-times, FLOPs are reported per step. peak_memory_bytes is XLA's memory analysis of one compiled
-call (arguments + outputs + temporaries − donated buffers).
+times, FLOPs are reported per step. With --memory, peak_memory_bytes is XLA's memory analysis of
+one compiled call (arguments + outputs + temporaries − donated buffers).
 
   python benchmarks/throughput.py --arch dcgan --resolution 32 --channels 3 --batch 64 \\
       --steps 20 [--conv-impl auto] [--parallel jit] [--compute-dtype bfloat16] \\
@@ -212,7 +212,8 @@ def run(a: argparse.Namespace) -> dict:
     base_key = jax.random.key(a.seed + 1)
     k = a.steps_per_call  # steps per compiled call: times, FLOPs and memory are per step
     flops = _per_step(_lowered_flops(compiled, state, batch, step_key(base_key, 0)), k)
-    memory = _peak_memory_bytes(compiled, state, batch, step_key(base_key, 0))
+    memory = (_peak_memory_bytes(compiled, state, batch, step_key(base_key, 0)) if a.memory
+              else None)
     model_flops = flops
     if a.arch == "dcgan":
         direct, d_state, d_batch = _build(a, "matmul", devices)
@@ -342,6 +343,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--torch-device", default="cpu", help="cpu | cuda (the PyTorch step's device)")
     p.add_argument("--compute-dtype", default="float32", choices=("float32", "bfloat16"),
                    help="the networks' compute dtype (config.compute_dtype)")
+    p.add_argument("--memory", action="store_true",
+                   help="report XLA's memory analysis of the compiled call (compiles it once "
+                        "more: minutes for the large CPU models)")
     p.add_argument("--steps-per-call", type=int, default=1,
                    help="K > 1: K steps fused in one compiled lax.scan call (jit only); "
                         "times are per step")
