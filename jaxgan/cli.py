@@ -81,6 +81,13 @@ examples:
 """
 
 
+def _add_truncation(parser: argparse.ArgumentParser) -> None:
+    """The --truncation option of the commands that draw from G (sample, interpolate, eval)."""
+    parser.add_argument("--truncation", metavar="PSI", type=float, default=1.0,
+                        help="StyleGAN2 truncation psi: w_avg + psi (w - w_avg) (default 1: none; "
+                             "0.7 is the usual)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true",
@@ -131,9 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "float32 array in data space (N x 2 points for toy data, N x H x W x C images "
                     "in [-1, 1]); FILE.png an image grid, or for 2-D data a scatter plot of the "
                     "samples over real data.")
-    sample.add_argument("--truncation", metavar="PSI", type=float, default=1.0,
-                        help="StyleGAN2 truncation psi: w_avg + psi (w - w_avg) (default 1: none; "
-                             "0.7 is the usual)")
+    _add_truncation(sample)
     sample.add_argument("--workdir", metavar="DIR", required=True, help="a run's workdir")
     sample.add_argument("--num", metavar="N", type=int, default=64,
                         help="number of samples (default 64)")
@@ -160,9 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "path, or for 2-D data the paths drawn as lines of points over the real data. "
                     "Rows of a class-conditional run keep one class each (row r: class r, or "
                     "--label K).")
-    interpolate.add_argument("--truncation", metavar="PSI", type=float, default=1.0,
-                        help="StyleGAN2 truncation psi: w_avg + psi (w - w_avg) (default 1: none; "
-                             "0.7 is the usual)")
+    _add_truncation(interpolate)
     interpolate.add_argument("--workdir", metavar="DIR", required=True, help="a run's workdir")
     interpolate.add_argument("--out", metavar="FILE", required=True, help="output .png file")
     interpolate.add_argument("--rows", metavar="R", type=int, default=None,
@@ -197,9 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "(num_seeds > 1) every DIR/seed_<k> is evaluated (each gets its eval.json) "
                     "and DIR/eval.json holds {\"seeds\": ..., \"summary\": mean, std, min, "
                     "max of each metric over the seeds}.")
-    evaluate.add_argument("--truncation", metavar="PSI", type=float, default=1.0,
-                        help="StyleGAN2 truncation psi: w_avg + psi (w - w_avg) (default 1: none; "
-                             "0.7 is the usual)")
+    _add_truncation(evaluate)
     evaluate.add_argument("--workdir", metavar="DIR", required=True, help="a run's workdir")
     evaluate.add_argument("--num", metavar="N", type=int, default=None,
                           help="number of generated samples (default 2500 points, as in PacGAN; "
@@ -373,8 +374,7 @@ def run_sample(args: argparse.Namespace) -> int:
     out = _writable_output(args.out)
     if args.num < 1:
         raise UsageError(f"--num must be >= 1, got {args.num}")
-    _refuse_cyclegan(args.workdir, "sample")
-    run = trained.load_run(args.workdir, step=args.step, truncation=args.truncation)
+    run = _load_generator_run(args, "sample")
     args.label = class_index(args.label, run.spec)
     labels, columns = class_samples.sampling_labels(run.gan, args.num, args.label)
     num = args.num if labels is None else len(labels)
@@ -395,14 +395,19 @@ def run_sample(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _refuse_cyclegan(workdir: str, command: str) -> None:
-    """A CycleGAN run has no latent space: say what to use instead."""
+def _load_generator_run(args: argparse.Namespace, command: str):
+    """The trained run of `args.workdir` at `args.step`, truncated by `args.truncation`.
+
+    A CycleGAN run has no latent space: it is refused with a line naming `jaxgan translate`.
+    """
+    from jaxgan.tools import trained
     from jaxgan.tools.translate import is_cyclegan_workdir
 
-    if is_cyclegan_workdir(workdir):
-        raise UsageError(f"{workdir} is a CycleGAN run, which translates images instead of "
-                         f"sampling them: use `jaxgan translate --workdir {workdir} --direction "
-                         f"a2b|b2a --input ... --out ...` (not `jaxgan {command}`)")
+    if is_cyclegan_workdir(args.workdir):
+        raise UsageError(f"{args.workdir} is a CycleGAN run, which translates images instead of "
+                         f"sampling them: use `jaxgan translate --workdir {args.workdir} "
+                         f"--direction a2b|b2a --input ... --out ...` (not `jaxgan {command}`)")
+    return trained.load_run(args.workdir, step=args.step, truncation=args.truncation)
 
 
 def add_translate_parser(commands, common: argparse.ArgumentParser) -> None:
@@ -507,8 +512,7 @@ def run_interpolate(args: argparse.Namespace) -> int:
         raise UsageError(f"--steps must be >= 2, got {args.steps}")
     if args.rows is not None and args.rows < 1:
         raise UsageError(f"--rows must be >= 1, got {args.rows}")
-    _refuse_cyclegan(args.workdir, "interpolate")
-    run = trained.load_run(args.workdir, step=args.step, truncation=args.truncation)
+    run = _load_generator_run(args, "interpolate")
     args.label = class_index(args.label, run.spec)
     rows = args.rows
     if rows is None:

@@ -275,3 +275,14 @@ def test_translate_bad_inputs_exit_2_with_one_line(workdir, tmp_path, capsys):
         assert len(err) == 1 and err[0].startswith("jaxgan translate: error:"), err
     assert cli.main(["translate", "--workdir", str(tmp_path), "--direction", "a2b", "--input",
                      str(tmp_path / "wrong.npy"), "--out", str(tmp_path / "o.npy")]) == 2
+
+
+def test_sample_and_interpolate_refuse_a_cyclegan_run(workdir, tmp_path, capsys):
+    """A CycleGAN run has no latent space: one line pointing to `jaxgan translate`, exit 2."""
+    path, _ = workdir
+    for command in ("sample", "interpolate"):
+        capsys.readouterr()
+        assert cli.main([command, "--workdir", str(path), "--out", str(tmp_path / "o.png")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "jaxgan translate" in err[0] and command in err[0], err
+    assert not (tmp_path / "o.png").exists()
