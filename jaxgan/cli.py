@@ -29,7 +29,7 @@ import pathlib
 import sys
 import traceback
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -673,10 +673,13 @@ def _resource_exhausted(err: BaseException) -> bool:
         "RESOURCE_EXHAUSTED" in str(err)
 
 
-def run_command(command: str, args: argparse.Namespace) -> int:
-    """Runs COMMANDS[command](args) inside the CLI's one error boundary: each expected failure is
-    one line on stderr and an exit status (ValueError: bad input, 2; OSError, out of memory: 1);
-    `args.debug` prints the traceback first. Anything else is a bug and keeps its traceback."""
+def run_command(command: str, args: argparse.Namespace,
+                function: Callable[[argparse.Namespace], int] | None = None) -> int:
+    """Runs `function(args)` (default COMMANDS[command]) inside the CLI's one error boundary, for
+    every command including `jaxgan anomaly ...`: each expected failure is one line on stderr and
+    an exit status (ValueError: bad input, 2; OSError, out of memory: 1); `args.debug` prints the
+    traceback first. Anything else is a bug and keeps its traceback."""
+    function = COMMANDS[command] if function is None else function
     def fail(status: int, text: str) -> int:
         if args.debug:
             traceback.print_exc()
@@ -704,7 +707,7 @@ def run_command(command: str, args: argparse.Namespace) -> int:
             from jaxgan.training.checkpoint import CorruptCheckpointWarning
 
             warnings.simplefilter("ignore", CorruptCheckpointWarning)
-            status = COMMANDS[command](args)
+            status = function(args)
         failed = False
         return status
     except ValueError as err:  # every bad-input error type of jaxgan is a ValueError
@@ -735,7 +738,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["anomaly"]:  # its own parser and commands (AnoGAN, f-AnoGAN)
         from jaxgan.anomaly import cli as anomaly_cli
 
-        return anomaly_cli.main(argv[1:])
+        args = anomaly_cli.build_parser().parse_args(argv[1:])
+        if args.command is None:
+            anomaly_cli.build_parser().print_help(sys.stderr)
+            return EXIT_USAGE
+        return run_command(f"anomaly {args.command}", args, anomaly_cli.COMMANDS[args.command])
     parser = build_parser()
     args, extras = parser.parse_known_args(argv)
     if args.command is None:

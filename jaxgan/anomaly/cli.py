@@ -7,18 +7,16 @@
 
 RUN is a `jaxgan train` workdir; for `test` inputs and `eval` it must have been trained on normal
 classes only (--config.exclude_classes=7 or --config.train_classes=...), which holds out the
-EGBAD test part. Bad input ends with one line on stderr and exit status 2; a missing file 1.
+EGBAD test part. Bad input ends with one line on stderr and exit status 2; a missing file or a
+full disk 1.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import pathlib
-import sys
-import traceback
-from collections.abc import Sequence
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK = 0
 
 
 def _anogan_options(parser: argparse.ArgumentParser) -> None:
@@ -148,28 +146,6 @@ def run_eval(args) -> int:
     return EXIT_OK
 
 
+# `jaxgan.cli.main` parses `jaxgan anomaly ...` with build_parser and runs these inside the CLI's
+# one error boundary (`jaxgan.cli.run_command`)
 COMMANDS = {"fit": run_fit, "score": run_score, "eval": run_eval}
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    if args.command is None:
-        parser.print_help(sys.stderr)
-        return EXIT_USAGE
-    try:
-        return COMMANDS[args.command](args)
-    except OSError as err:  # any I/O failure: a missing file, a full disk, no permission
-        if args.debug:
-            traceback.print_exc()
-        print(f"jaxgan anomaly {args.command}: error: {err}", file=sys.stderr)
-        return EXIT_FAILED
-    except ValueError as err:  # every bad-input error of jaxgan is a ValueError
-        if args.debug:
-            traceback.print_exc()
-        print(f"jaxgan anomaly {args.command}: error: {err}", file=sys.stderr)
-        return EXIT_USAGE
-
-
-if __name__ == "__main__":
-    sys.exit(main())
