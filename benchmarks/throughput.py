@@ -283,6 +283,9 @@ def run(a: argparse.Namespace) -> dict:
             torch_times.append(_timed(torch_step))
 
     lazy = _lazy_step_times(a, compiled, box, batch, base_key) if a.arch == "stylegan2" else {}
+    print(f"throughput.py: compile + first step {compile_s:.1f} s ({compile_cpu_s:.1f} CPU-s), "
+          f"steps (wall s, CPU s) {[(round(w, 2), round(c, 2)) for w, c in jax_times]}, {lazy}",
+          file=sys.stderr, flush=True)  # the step's numbers before G is measured
     peak = matmul_peak_gflops(a.peak_size)
     ms = statistics.median(w for w, _ in jax_times) * 1e3
     row = {
