@@ -12,9 +12,13 @@ biggan_cifar10.py (jaxgan.config.presets; BigGAN class-conditional, random label
 their 3×3 convolutions are XLA's, so for them the two FLOP counts below are the same.
 --arch stylegan2 benchmarks experiments/stylegan2_cifar10.py (the ADA `cifar` config,
 class-conditional, ADA on at p = 0.5, the StyleGAN2 step of jaxgan.core.stylegan_step; the median
-step mixes the steps with and without the lazy R1 in their 15:1 ratio only over ≥ 16 steps) and
-also times G alone: one forward pass of the generator (`g_ms_per_batch`, `g_images_per_s`,
-`g_flops_per_batch`).
+step mixes the steps with and without the lazy R1 in their 15:1 ratio only over ≥ 16 steps, so one
+step with the lazy R1 is also timed on its own, `r1_step_ms`, and `amortized_ms_per_step` =
+(r1_step + 15·median)/16) and also times G alone: one forward pass of the generator
+(`g_ms_per_batch`, `g_images_per_s`, `g_flops_per_batch`, the first call with its compilation
+`g_first_call_s`). `--channel-max N` narrows the StyleGAN2 networks (every width min(32768 / res,
+N)). `compile_s` / `compile_cpu_s` are the wall / CPU seconds of the first step, compilation
+included.
 
 FLOPs per step come from XLA's cost analysis of the lowered step:
   flops_per_step           the direct-convolution count: the same step lowered with
@@ -91,6 +95,8 @@ def _config(a: argparse.Namespace, conv_impl: str):
     if a.arch == "stylegan2":
         c = load_experiment(STYLEGAN2_EXPERIMENT)
         c.ada_p_init = 0.5
+        if a.channel_max:
+            c.channel_max = a.channel_max
     else:
         c = (RESNET_PRESETS[a.arch]("cifar10", a.resolution, a.channels)
              if a.arch in RESNET_PRESETS else base_config())
@@ -188,14 +194,38 @@ def generator_throughput(a: argparse.Namespace) -> dict:
     forward = jax.jit(lambda v, z, y: gan.apply_generator(v, z, y, train=False))
     cost = forward.lower(variables, z, labels).cost_analysis()
     cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-    jax.block_until_ready(forward(variables, z, labels))
+    first_wall, first_cpu = _timed(lambda: jax.block_until_ready(forward(variables, z, labels)))
     times = [_timed(lambda: jax.block_until_ready(forward(variables, z, labels)))
              for _ in range(a.steps)]
     ms = statistics.median(w for w, _ in times) * 1e3
-    return {"g_ms_per_batch": ms,
+    return {"g_first_call_s": first_wall, "g_first_call_cpu_s": first_cpu,
+            "g_ms_per_batch": ms,
             "g_cpu_ms_per_batch": statistics.median(c for _, c in times) * 1e3,
             "g_images_per_s": a.batch / ms * 1e3,
             "g_flops_per_batch": float(cost["flops"]) if cost and "flops" in cost else None}
+
+
+def _lazy_step_times(a: argparse.Namespace, compiled, box: dict, batch, base_key) -> dict:
+    """One step of the StyleGAN2 step whose number is a multiple of r1_interval (the lazy R1 runs
+    in it; the timed steps 1, 2, ... do not have it below 16 steps): its wall and CPU ms."""
+    config = _config(a, a.conv_impl)
+    interval = config.r1_interval if config.r1_gamma > 0 else 0
+    if interval <= 0 or a.steps_per_call > 1:
+        return {}
+    step = int(box["state"].step)
+    target = -(-step // interval) * interval
+    # the new step number computed from the committed one (a fresh host array would be an
+    # uncommitted argument and make jit compile the step again)
+    box["state"] = box["state"].replace(step=box["state"].step + (target - step))
+
+    def one() -> None:
+        box["state"], box["metrics"] = compiled(box["state"], batch, step_key(base_key, target))
+        jax.block_until_ready((box["state"], box["metrics"]))
+
+    wall, cpu = _timed(one)
+    penalty = float(np.mean(np.asarray(box["metrics"]["penalty"])))  # > 0: the R1 phase ran
+    return {"r1_interval": interval, "r1_step_ms": wall * 1e3, "r1_step_cpu_ms": cpu * 1e3,
+            "r1_penalty": penalty}
 
 
 def _timed(fn: Callable[[], None]) -> tuple[float, float]:
@@ -227,9 +257,7 @@ def run(a: argparse.Namespace) -> dict:
         box["state"], metrics = compiled(box["state"], batch, step_key(base_key, i))
         jax.block_until_ready((box["state"], metrics))
 
-    t0 = time.perf_counter()
-    jax_step(0)
-    compile_s = time.perf_counter() - t0
+    compile_s, compile_cpu_s = _timed(lambda: jax_step(0))  # compile + the first step
     for i in range(1, a.warmup):
         jax_step(i)
 
@@ -254,6 +282,10 @@ def run(a: argparse.Namespace) -> dict:
         if torch_step is not None:
             torch_times.append(_timed(torch_step))
 
+    lazy = _lazy_step_times(a, compiled, box, batch, base_key) if a.arch == "stylegan2" else {}
+    print(f"throughput.py: compile + first step {compile_s:.1f} s ({compile_cpu_s:.1f} CPU-s), "
+          f"steps (wall s, CPU s) {[(round(w, 2), round(c, 2)) for w, c in jax_times]}, {lazy}",
+          file=sys.stderr, flush=True)  # the step's numbers before G is measured
     peak = matmul_peak_gflops(a.peak_size)
     ms = statistics.median(w for w, _ in jax_times) * 1e3
     row = {
@@ -262,7 +294,7 @@ def run(a: argparse.Namespace) -> dict:
         "num_devices": compiled.num_devices, "conv_impl": a.conv_impl,
         "device": f"{jax.devices()[0].platform}:{jax.devices()[0].device_kind}",
         "jax": jax.__version__, "steps": a.steps * k, "steps_per_call": k,
-        "compute_dtype": a.compute_dtype, "compile_s": compile_s,
+        "compute_dtype": a.compute_dtype, "compile_s": compile_s, "compile_cpu_s": compile_cpu_s,
         "peak_memory_bytes": memory,
         "ms_per_step": ms, "ms_per_step_min": min(w for w, _ in jax_times) * 1e3,
         "cpu_ms_per_step": statistics.median(c for _, c in jax_times) * 1e3,
@@ -274,6 +306,11 @@ def run(a: argparse.Namespace) -> dict:
         "load_average": os.getloadavg()[0], "xla_flags": os.environ.get("XLA_FLAGS", ""),
     }
     if a.arch == "stylegan2":
+        row.update(lazy)
+        if lazy:  # one lazy-R1 step per r1_interval steps
+            n = lazy["r1_interval"]
+            row["amortized_ms_per_step"] = (lazy["r1_step_ms"] + (n - 1) * ms) / n
+            row["amortized_images_per_s"] = a.batch / row["amortized_ms_per_step"] * 1e3
         row.update(generator_throughput(a))
         flops = row["g_flops_per_batch"]
         row["g_fraction_of_peak"] = (None if flops is None
@@ -295,11 +332,17 @@ def _fmt(v, spec: str) -> str:
     return "n/a" if v is None else format(v, spec)
 
 
+def a_batch_rate(row: dict) -> float:
+    """images/s of the lazy-R1 step alone."""
+    return row["batch"] / row["r1_step_ms"] * 1e3
+
+
 def print_table(row: dict) -> None:
     print(f"{row['arch']}-{row['resolution']} x{row['channels']}, batch {row['batch']}, "
           f"loss {row['loss']}, n_critic {row['n_critic']}, {row['parallel']} on "
           f"{row['num_devices']} {row['device']}, conv_impl {row['conv_impl']}, jax "
-          f"{row['jax']}, load average {row['load_average']:.1f}, compile {row['compile_s']:.1f} s")
+          f"{row['jax']}, load average {row['load_average']:.1f}, compile + first step {row['compile_s']:.1f} s "
+          f"({row['compile_cpu_s']:.1f} CPU-s)")
     head = (f"{'':<8}{'ms/step':>9}{'min':>8}{'cpu ms':>8}{'images/s':>10}{'GFLOP/step':>12}"
             f"{'GFLOP/s':>9}{'peak':>8}{'of peak':>9}")
     print(head)
@@ -312,6 +355,11 @@ def print_table(row: dict) -> None:
         print(f"{'  (executed)':<43}{row['executed_flops_per_step'] / 1e9:>12.2f}"
               f"{row['executed_gflops_per_s']:>9.1f}{'':>8}"
               f"{row['executed_fraction_of_peak']:>9.1%}")
+    if "r1_step_ms" in row:
+        print(f"{'R1 step':<8}{row['r1_step_ms']:>9.1f}{'':>8}{row['r1_step_cpu_ms']:>8.1f}"
+              f"{a_batch_rate(row):>10.0f}   amortized over {row['r1_interval']} steps: "
+              f"{row['amortized_ms_per_step']:.1f} ms/step, "
+              f"{row['amortized_images_per_s']:.1f} images/s (R1 penalty {row['r1_penalty']:.3g})")
     if "g_ms_per_batch" in row:
         print(f"{'G alone':<8}{row['g_ms_per_batch']:>9.1f}{'':>8}"
               f"{row['g_cpu_ms_per_batch']:>8.1f}{row['g_images_per_s']:>10.0f}"
@@ -334,6 +382,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parallel", default="jit", help=f"one of {', '.join(PARALLEL_CHOICES)}")
     p.add_argument("--devices", type=int, default=0, help="devices for pmap/shard_map (0: all)")
     p.add_argument("--conv-impl", default="auto", choices=MODEL_CONV_IMPLS)
+    p.add_argument("--channel-max", type=int, default=0,
+                   help="--arch stylegan2: channel_max of the networks (0: the CIFAR config's 512)")
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3, help="untimed steps; the first compiles")
     p.add_argument("--seed", type=int, default=0)

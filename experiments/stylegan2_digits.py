@@ -13,39 +13,14 @@ fell short").
     jaxgan train --config experiments/stylegan2_digits.py --workdir runs/stylegan2_digits
     python benchmarks/digits_score.py runs/stylegan2_digits --eval
 """
-from jaxgan.config import base_config
+from jaxgan.config import presets
 
 
 def get_config():
-    c = base_config()
-    c.dataset = "digits"
-    c.resolution = 16
-    c.channels = 1
-    c.model = "stylegan2"
-    c.training = "stylegan2"
-    c.conditioning = "projection"
-    c.latent_dim = 64
-    c.w_dim = 64
-    c.mapping_layers = 2
-    c.channel_base = 256
-    c.channel_max = 32
-    c.d_architecture = "resnet"
-    c.mbstd_group_size = 4
-    c.loss = "non_saturating"
-    c.penalty = "none"
-    c.batch_size = 32
-    c.g_lr = c.d_lr = 0.0025
-    c.b1, c.b2 = 0.0, 0.99
-    c.r1_gamma = 0.01
-    c.r1_interval = 16
-    c.pl_weight = 0.0
-    c.pl_interval = 4
-    c.style_mixing_prob = 0.0
-    c.ema_kimg = 10.0
-    c.ema_rampup = 0.05
-    c.ada_target = 0.6
-    c.ada_kimg = 20.0
-    c.ada_interval = 4
+    # the `cifar` recipe (jaxgan.config.presets.stylegan2_ada_cifar) at digits size
+    c = presets.stylegan2_ada_cifar("digits", 16, 1, width=64, channel_base=256, channel_max=32,
+                                    d_architecture="resnet", mbstd_group_size=4, batch_size=32,
+                                    ema_kimg=10.0, ada_kimg=20.0, conv_clamp=0.0)
     c.steps = 5000
     c.num_samples_grid = 100
     c.log_every = 100

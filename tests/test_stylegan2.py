@@ -310,3 +310,24 @@ def test_p_and_pl_mean_are_restored_on_resume(tiny, tmp_path):
     assert len(saved) == len(back)
     for a, b in zip(saved, back):
         assert np.asarray(a).tobytes() == np.asarray(b).tobytes()
+
+
+def test_stylegan2_and_ada_keys_are_range_checked_with_one_line():
+    from jaxgan.training.run_config import ConfigError, load_experiment, validate_config
+    good = load_experiment("experiments/stylegan2_cifar10.py")
+    validate_config(good)
+    bad = {"ada_target": 1.0, "ada_p_init": -0.1, "style_mixing_prob": 1.5, "r1_interval": -1,
+           "pl_interval": -4, "ada_interval": 0, "ada_kimg": 0.0, "pl_decay": 2.0,
+           "pl_batch_shrink": 0, "r1_gamma": -1.0, "mbstd_group_size": 0, "w_dim": 0,
+           "ada_pipeline": "bgcx", "training": "stylegan3", "d_architecture": "skip"}
+    for key, value in bad.items():
+        config = good.copy_and_resolve_references()
+        config[key] = value
+        with pytest.raises(ConfigError) as info:
+            validate_config(config)
+        message = str(info.value)
+        assert "\n" not in message and f"config.{key}" in message, message
+    for value in (0.0, 0.6):  # 0 switches ADA off
+        config = good.copy_and_resolve_references()
+        config.ada_target = value
+        validate_config(config)

@@ -287,3 +287,53 @@ def digits_resnet(model: str) -> ml_collections.ConfigDict:
         config.g_attention_resolution = 8
         config.d_attention_resolution = 8
     return config
+
+
+def stylegan2_ada_cifar(dataset: str, resolution: int, channels: int, *, width: int = 512,
+                        channel_base: int = 32768, channel_max: int | None = None,
+                        d_architecture: str = "orig",
+                        mbstd_group_size: int = 32, batch_size: int = 64, ema_kimg: float = 500.0,
+                        ada_kimg: float = 500.0, conv_clamp: float = 256.0
+                        ) -> ml_collections.ConfigDict:
+    """The StyleGAN2-ADA `cifar` recipe (Karras et al. 2020, arXiv:2006.06676;
+    stylegan2-ada-pytorch train.py:160,176-198, `--cfg=cifar --cond=1`), class-conditional with
+    projection D: z = w = `width` (512), 2 mapping layers (lr × 0.01), widths min(channel_base //
+    res, channel_max) (channel_max defaults to `width`: 512 at every CIFAR resolution), D `d_architecture` ('orig': no residual
+    connections) with minibatch std group `mbstd_group_size` (32), non-saturating loss,
+    Adam(0.0025, β (0, 0.99)) scaled for lazy regularisation, R1 γ = 0.01 every 16 D steps, no
+    path-length regulariser (pl_weight 0; G's Adam still scaled for interval 4, as the reference),
+    no style mixing, batch `batch_size` (64), EMA half-life `ema_kimg` (500) with ramp-up 0.05,
+    ADA 'bgc' towards r_t = 0.6, p moving 1 per `ada_kimg` (500) thousand images, `conv_clamp`
+    (256). Experiment files add the budget and logging (`stylegan2_cifar10`, and the CPU-sized
+    `stylegan2_digits` with narrower widths and a faster EMA and p)."""
+    config = base_config()
+    config.dataset = dataset
+    config.resolution = resolution
+    config.channels = channels
+    config.model = "stylegan2"
+    config.training = "stylegan2"
+    config.conditioning = "projection"
+    config.latent_dim = width
+    config.w_dim = width
+    config.mapping_layers = 2
+    config.channel_base = channel_base
+    config.channel_max = width if channel_max is None else channel_max
+    config.conv_clamp = conv_clamp
+    config.d_architecture = d_architecture
+    config.mbstd_group_size = mbstd_group_size
+    config.loss = "non_saturating"
+    config.penalty = "none"
+    config.batch_size = batch_size
+    config.g_lr = config.d_lr = 0.0025
+    config.b1, config.b2 = 0.0, 0.99
+    config.r1_gamma = 0.01
+    config.r1_interval = 16
+    config.pl_weight = 0.0
+    config.pl_interval = 4
+    config.style_mixing_prob = 0.0
+    config.ema_kimg = ema_kimg
+    config.ema_rampup = 0.05
+    config.ada_target = 0.6
+    config.ada_kimg = ada_kimg
+    config.ada_interval = 4
+    return config

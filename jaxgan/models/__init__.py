@@ -8,6 +8,7 @@ they share, and `MODELS`, the registry `config.model` names.
     layers.py   the 4x4 stride-2 convolutions of DCGAN, with their fast CPU forms
     blocks.py   shared pieces: DCGAN initialisers, BatchNorm, spectral norm, `NORMS` (config.d_norm)
     stylegan2.py  StyleGAN2 G (mapping, modulated convs, skip) and residual D (Karras et al. 2020)
+    canonical_conv.py  a conv whose gradients stay canonical-layout convs (fast XLA CPU in lax.cond)
     packing.py  PacGAN's packed discriminator (config.pack)
 
 A family module defines its networks and `model_pair(config, data_shape, bn_axis_name)` ->

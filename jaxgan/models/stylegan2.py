@@ -55,6 +55,8 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from jaxgan.models import canonical_conv
+
 Array = jax.Array
 SQRT2 = math.sqrt(2.0)
 FIR = (1.0, 3.0, 3.0, 1.0)
@@ -116,8 +118,9 @@ def blur(x: Array, pad: int) -> Array:
 
 
 def _conv(x: Array, w: Array, stride: int = 1, padding="SAME") -> Array:
-    return jax.lax.conv_general_dilated(x, w.astype(x.dtype), (stride, stride), padding,
-                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    """NHWC/HWIO convolution whose gradients stay canonical convolutions (fast on XLA CPU also
+    inside the lazy-regularisation `lax.cond`; jaxgan.models.canonical_conv)."""
+    return canonical_conv.conv2d(x, w, (stride, stride), padding)
 
 
 def _act(x: Array, activation: str, gain: float, clamp: float | None) -> Array:

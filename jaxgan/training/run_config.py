@@ -20,6 +20,8 @@ from typing import Any
 import ml_collections
 
 from jaxgan.config import OPTIMIZERS, base_config
+from jaxgan.config.build import TRAININGS
+from jaxgan.core.ada import PIPELINES as ADA_PIPELINES
 from jaxgan.core.augment import DIFF_AUGMENT_POLICIES
 from jaxgan.core.conditioning import CONDITIONINGS
 from jaxgan.core.losses import LOSSES
@@ -223,6 +225,11 @@ def _is_power_of_two(n: int) -> bool:
     return n > 0 and n & (n - 1) == 0
 
 
+def _is_int(v, low: int) -> bool:
+    """An integer (not a bool, not a float) >= low."""
+    return isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+
 def _is_class_list(value) -> bool:
     """'' or comma-separated integers >= 0 (an int alone is one class)."""
     items = [p.strip() for p in str(value).split(",") if p.strip()]
@@ -231,6 +238,28 @@ def _is_class_list(value) -> bool:
 
 # key -> (check, what a valid value is). Only keys present in the config are checked.
 RANGE_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    # StyleGAN2 networks (jaxgan.models.stylegan2) and the StyleGAN2-ADA step
+    # (jaxgan.core.stylegan_step); the reference's values in parentheses
+    "w_dim": (lambda v: _is_int(v, 1), "an integer >= 1 (512)"),
+    "mapping_layers": (lambda v: _is_int(v, 1), "an integer >= 1 (8; CIFAR: 2)"),
+    "channel_base": (lambda v: _is_int(v, 1), "an integer >= 1 (32768)"),
+    "channel_max": (lambda v: _is_int(v, 1), "an integer >= 1 (512)"),
+    "conv_clamp": (lambda v: 0 <= v < math.inf, "a number >= 0 (0: no clamp; the reference: 256)"),
+    "mbstd_group_size": (lambda v: _is_int(v, 1), "an integer >= 1 (4)"),
+    "mbstd_num_channels": (lambda v: _is_int(v, 0), "an integer >= 0 (0: no minibatch std; 1)"),
+    "r1_gamma": (lambda v: 0 <= v < math.inf, "a number >= 0 (0: no R1)"),
+    "r1_interval": (lambda v: _is_int(v, 0), "an integer >= 0 (16; 0: R1 off)"),
+    "pl_weight": (lambda v: 0 <= v < math.inf, "a number >= 0 (0: no path-length term; 2)"),
+    "pl_interval": (lambda v: _is_int(v, 0), "an integer >= 0 (4; 0: path length off)"),
+    "pl_decay": (lambda v: 0 <= v <= 1, "a number in [0, 1] (0.01)"),
+    "pl_batch_shrink": (lambda v: _is_int(v, 1), "an integer >= 1 (2)"),
+    "style_mixing_prob": (lambda v: 0 <= v <= 1, "a probability in [0, 1] (0.9)"),
+    "ema_kimg": (lambda v: 0 <= v < math.inf, "a number >= 0 (0: no EMA; 10)"),
+    "ema_rampup": (lambda v: 0 <= v < math.inf, "a number >= 0 (0: no ramp-up; 0.05)"),
+    "ada_target": (lambda v: v == 0 or 0 < v < 1, "0 (ADA off) or a number in (0, 1) (0.6)"),
+    "ada_interval": (lambda v: _is_int(v, 1), "an integer >= 1 (4)"),
+    "ada_kimg": (lambda v: 0 < v < math.inf, "a number > 0 (500)"),
+    "ada_p_init": (lambda v: 0 <= v <= 1, "a probability in [0, 1] (0)"),
     "seed": (lambda v: v >= 0, "an integer >= 0"),
     "num_seeds": (lambda v: v >= 1, "an integer >= 1 (1: one run)"),
     "steps": (lambda v: v > 0, "an integer > 0"),
@@ -314,7 +343,8 @@ KEY_NOTES = {
 NAME_LABELS = {"d_norm": "discriminator norm", "mlp_d_activation": "MLP discriminator activation",
                "parallel": "parallel mode", "lr_schedule": "learning-rate schedule",
                "conv_impl": "DCGAN conv impl", "d_batch_stats": "D batch statistics mode",
-               "resnet_init": "ResNet weight init"}
+               "resnet_init": "ResNet weight init", "training": "training step",
+               "ada_pipeline": "ADA pipeline", "d_architecture": "StyleGAN2 D architecture"}
 
 # key -> the valid names (registries list their names themselves).
 NAME_CHECKS: dict[str, Callable[[], Iterable[str]]] = {
@@ -331,6 +361,9 @@ NAME_CHECKS: dict[str, Callable[[], Iterable[str]]] = {
     "seed_map": lambda: SEED_MAPS,
     "d_batch_stats": lambda: ("separate", "joint"),
     "resnet_init": lambda: ("auto", "xavier", "ortho"),
+    "training": lambda: TRAININGS,
+    "ada_pipeline": lambda: ADA_PIPELINES,
+    "d_architecture": lambda: ("resnet", "orig"),
 }
 
 
