@@ -7,7 +7,10 @@ pools of 50, Adam(2e-4, 0.5, 0.999), constant lr then linear decay to 0), sized 
 images: ResNet generator with 3 blocks and 16 base features (ngf; 2 down- and 2 up-samplings, as
 the paper's), PatchGAN D with 2 strided layers and 16 base features (34×34 receptive field, a 2×2
 map of patch logits at 16 px), batch 16 instead of 1 (CPU throughput), 1,500 steps (the last 500
-with linear decay). Measured results: benchmarks/README.md, "CycleGAN (issue 19)".
+with linear decay): 213 CPU-s on this machine. Measured results: benchmarks/README.md, "CycleGAN
+(issue 19)" and "#19 session 6" (the variants tried: no identity loss, a minibatch-stddev D
+`cyclegan_d_minibatch_std=4`, noise in the A cycle `cycle_noise_a=0.2`, 4,000-5,000 steps; none
+beat these settings on both directions, so the paper's choices stay).
 """
 from jaxgan.config.cyclegan import cyclegan_experiment
 
