@@ -7,27 +7,16 @@ pools of 50, Adam(2e-4, 0.5, 0.999), constant lr then linear decay to 0), sized 
 images: ResNet generator with 3 blocks and 16 base features (ngf; 2 down- and 2 up-samplings, as
 the paper's), PatchGAN D with 2 strided layers and 16 base features (34×34 receptive field, a 2×2
 map of patch logits at 16 px), batch 16 instead of 1 (CPU throughput), 1,500 steps (the last 500
-with linear decay). Measured results: benchmarks/README.md, "CycleGAN (issue 19)".
+with linear decay): 213 CPU-s on this machine. Measured results: benchmarks/README.md, "CycleGAN
+(issue 19)" and "#19 session 6" (the variants tried: no identity loss, a minibatch-stddev D
+`cyclegan_d_minibatch_std=4`, noise in the A cycle `cycle_noise_a=0.2`, 4,000-5,000 steps; none
+beat these settings on both directions, so the paper's choices stay).
 """
-from jaxgan.config.cyclegan import cyclegan_config
+from jaxgan.config.cyclegan import cyclegan_experiment
 
 
 def get_config():
-    c = cyclegan_config()
-    c.dataset_a = "digits"
-    c.dataset_b = "digits_photo"
-    c.dataset = c.dataset_a
-    c.resolution = 16
-    c.channels = 3
-    c.g_features = 16
-    c.d_features = 16
-    c.cyclegan_blocks = 3
-    c.cyclegan_d_layers = 2
-    c.batch_size = 16
-    c.steps = 1500
-    c.decay_steps = 500
-    c.log_every = 50
-    c.sample_every = 250
-    c.checkpoint_every = 250
-    c.num_translations_grid = 10
-    return c
+    return cyclegan_experiment(
+        "digits", "digits_photo", resolution=16, blocks=3, d_layers=2, features=16,
+        batch_size=16, steps=1500, decay_steps=500, log_every=50, sample_every=250,
+        checkpoint_every=250, num_translations_grid=10)

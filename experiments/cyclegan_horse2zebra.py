@@ -10,24 +10,13 @@ Needs an accelerator (about a day on one GPU in the authors' setting); not run h
 reference resizes to 286 and takes random 256 crops with horizontal flips; this pipeline resizes to
 256 (jaxgan.data: centre crop + resize) without that augmentation.
 """
-from jaxgan.config.cyclegan import cyclegan_config
+from jaxgan.config.cyclegan import cyclegan_experiment
 
 EPOCH_STEPS = 1334  # max(|trainA|, |trainB|) at batch 1
 
 
 def get_config():
-    c = cyclegan_config()
-    c.dataset_a = "cycle_gan/horse2zebra:trainA"
-    c.dataset_b = "cycle_gan/horse2zebra:trainB"
-    c.dataset = c.dataset_a
-    c.resolution = 256
-    c.channels = 3
-    c.cyclegan_blocks = 9
-    c.cyclegan_d_layers = 3
-    c.batch_size = 1
-    c.steps = 200 * EPOCH_STEPS
-    c.decay_steps = 100 * EPOCH_STEPS
-    c.log_every = 100
-    c.sample_every = 5000
-    c.checkpoint_every = 5000
-    return c
+    return cyclegan_experiment(
+        "cycle_gan/horse2zebra:trainA", "cycle_gan/horse2zebra:trainB", resolution=256,
+        blocks=9, d_layers=3, features=64, batch_size=1, steps=200 * EPOCH_STEPS,
+        decay_steps=100 * EPOCH_STEPS, log_every=100, sample_every=5000, checkpoint_every=5000)

@@ -1,6 +1,7 @@
 """CycleGAN (issue 19): the loss terms against their formulas, the image pool (fill, probability,
 resume), a pure step, the data-parallel step against the one-device step, instance norm, and
 `jaxgan translate` end to end. Tiny networks (8×8 images, 1 residual block, 4 features)."""
+import dataclasses
 import functools
 import json
 
@@ -11,9 +12,9 @@ import pytest
 from PIL import Image
 
 from jaxgan import cli
-from jaxgan.config.cyclegan import build_cyclegan, cyclegan_config
+from jaxgan.config.cyclegan import build_cyclegan, cyclegan_config, cyclegan_experiment
 from jaxgan.core import cyclegan as core
-from jaxgan.models.cyclegan import instance_norm
+from jaxgan.models.cyclegan import PatchDiscriminator, instance_norm
 from jaxgan.training import cyclegan_loop, parallel
 from jaxgan.training.checkpoint import Checkpointer
 
@@ -102,6 +103,21 @@ def test_cycle_identity_and_lsgan_terms_equal_their_formulas():
     for name, value in expected.items():
         np.testing.assert_allclose(float(metrics[name]), value, rtol=1e-5, err_msg=name)
     np.testing.assert_allclose(float(metrics["g_loss"]), sum(expected.values()), rtol=1e-5)
+    # with noise between the generators: λ·E|F(G(a) + σ_a·n_a) − a|, λ·E|G(F(b) + σ_b·n_b) − b|
+    noisy = dataclasses.replace(cg, cycle_noise_a=0.3, cycle_noise_b=0.2)
+    n_a, n_b = (np.asarray(n) for n in core.cycle_noise(noisy, jax.random.key(5), a, b))
+    assert n_a.shape == n_b.shape == a.shape and abs(n_a.std() - 1) < 0.1
+    _, (terms, _, _) = jax.jit(functools.partial(core.generator_losses, noisy)).lower(
+        state.g_ab.params, state.g_ba.params, state.d_a.params, state.d_b.params, a, b,
+        (n_a, n_b)).compile({"xla_backend_optimization_level": 0})(
+        state.g_ab.params, state.g_ba.params, state.d_a.params, state.d_b.params, a, b,
+        (n_a, n_b))
+    np.testing.assert_allclose(float(terms["cycle_a"]),
+                               10.0 * np.abs(f(g(a) + 0.3 * n_a) - a).mean(), rtol=1e-5)
+    np.testing.assert_allclose(float(terms["cycle_b"]),
+                               10.0 * np.abs(g(f(b) + 0.2 * n_b) - b).mean(), rtol=1e-5)
+    np.testing.assert_allclose(float(terms["g_adv_ab"]), expected["g_adv_ab"], rtol=1e-5)
+    assert core.cycle_noise(cg, jax.random.key(5), a, b) is None  # σ = 0: the paper's cycles
     rng = np.random.default_rng(3)
     real, fake = rng.normal(size=(4, 2, 2)), rng.normal(size=(4, 2, 2))
     np.testing.assert_allclose(float(core.CYCLEGAN_LSGAN.discriminator(real, fake)),
@@ -215,6 +231,47 @@ def test_instance_norm_normalises_each_image_and_channel():
     np.testing.assert_allclose(y, (x - mean) / np.sqrt(var + 1e-5), atol=1e-4)
     np.testing.assert_allclose(y.mean(axis=(1, 2)), 0, atol=1e-5)
     assert norm.init(jax.random.key(0), x) == {}  # affine=False: no parameters
+
+
+# --- configs and the minibatch-stddev PatchGAN --------------------------------------------------
+
+def test_experiments_are_one_call_of_cyclegan_experiment():
+    import importlib.util
+    import pathlib
+
+    def load(name):
+        path = pathlib.Path(__file__).parents[1] / "experiments" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module.get_config()
+
+    h2z = load("cyclegan_horse2zebra")  # the paper's settings (Zhu et al. 2017, section 4 / 7)
+    assert (h2z.resolution, h2z.cyclegan_blocks, h2z.cyclegan_d_layers, h2z.g_features,
+            h2z.d_features, h2z.batch_size) == (256, 9, 3, 64, 64, 1)
+    assert (h2z.steps, h2z.decay_steps) == (200 * 1334, 100 * 1334)
+    assert (h2z.lambda_a, h2z.lambda_b, h2z.lambda_identity, h2z.pool_size) == (10, 10, 0.5, 50)
+    assert h2z.dataset == h2z.dataset_a == "cycle_gan/horse2zebra:trainA"
+    digits = load("cyclegan_digits")
+    assert (digits.dataset_a, digits.dataset_b, digits.task) == ("digits", "digits_photo",
+                                                                 "cyclegan")
+    assert digits.decay_steps <= digits.steps
+    with pytest.raises(ValueError, match="unknown config key 'lambda_c'"):
+        cyclegan_experiment("digits", "digits_photo", resolution=16, blocks=1, d_layers=1,
+                            steps=2, decay_steps=1, lambda_c=1.0)
+
+
+def test_minibatch_std_lets_the_patchgan_see_the_other_rows():
+    """Without it D scores each image alone; with it (groups of 2) row 0's logits change when
+    only row 1 changes."""
+    x = np.random.default_rng(0).uniform(-1, 1, (2,) + SHAPE).astype(np.float32)
+    y = x.copy()
+    y[1] = -y[1]  # row 1 changed, row 0 the same
+    for group in (0, 2):
+        d = PatchDiscriminator(features=4, num_layers=1, minibatch_std_group=group)
+        apply = _network(d, d.init(jax.random.key(0), x)["params"])
+        same = np.allclose(apply(x)[0], apply(y)[0], atol=1e-6)
+        assert same == (group == 0), group
 
 
 # --- translate CLI ------------------------------------------------------------------------------

@@ -160,6 +160,8 @@ class CycleGAN:
     lambda_b: float = 10.0
     lambda_identity: float = 0.5
     pool_size: int = 50
+    cycle_noise_a: float = 0.0
+    cycle_noise_b: float = 0.0
 
     def __post_init__(self):
         if self.lambda_identity > 0 and tuple(self.shape_a) != tuple(self.shape_b):
@@ -221,8 +223,18 @@ def _update(net: NetState, grads, optimizer) -> NetState:
 
 
 def generator_losses(cg: CycleGAN, params_ab, params_ba, d_a_params, d_b_params, a: Array,
-                     b: Array) -> tuple[Array, tuple[dict[str, Array], Array, Array]]:
-    """(L_G, (its terms, F(b), G(a))) of the module docstring."""
+                     b: Array, noise: tuple[Array, Array] | None = None
+                     ) -> tuple[Array, tuple[dict[str, Array], Array, Array]]:
+    """(L_G, (its terms, F(b), G(a))) of the module docstring.
+
+    `noise` = (n_a, n_b), standard normal of the shapes of G(a) and F(b), used when
+    cg.cycle_noise_a/b > 0: the cycles become λ_A·E|F(G(a) + σ_a·n_a) − a| and
+    λ_B·E|G(F(b) + σ_b·n_b) − b| (the adversarial terms see the clean translations). Gaussian
+    noise between the two generators drowns the low-amplitude signal a generator can hide in its
+    output for the other to undo the translation with (Chu et al. 2017, "CycleGAN, a master of
+    steganography", arXiv:1712.02950; the noise defence of Bashkirova et al. 2019,
+    arXiv:1908.01517): the way back must then read what is visible. Not in the reference (σ = 0).
+    """
     g = lambda p, x: cg.g_ab.apply({"params": p}, x, None, train=True)
     f = lambda p, x: cg.g_ba.apply({"params": p}, x, None, train=True)
     d_a = lambda x: cg.d_a.apply({"params": d_a_params}, x, None, train=True)
@@ -233,13 +245,32 @@ def generator_losses(cg: CycleGAN, params_ab, params_ba, d_a_params, d_b_params,
     terms = {
         "g_adv_ab": cg.loss.generator(d_b(fake_b), d_b(b) if needs_real else None),
         "g_adv_ba": cg.loss.generator(d_a(fake_a), d_a(a) if needs_real else None),
-        "cycle_a": cycle_loss(f(params_ba, fake_b), a, cg.lambda_a),
-        "cycle_b": cycle_loss(g(params_ab, fake_a), b, cg.lambda_b),
+        "cycle_a": cycle_loss(f(params_ba, _noisy(fake_b, cg.cycle_noise_a, noise, 0)), a,
+                              cg.lambda_a),
+        "cycle_b": cycle_loss(g(params_ab, _noisy(fake_a, cg.cycle_noise_b, noise, 1)), b,
+                              cg.lambda_b),
     }
     if cg.lambda_identity > 0:
         terms["identity_b"] = identity_loss(g(params_ab, b), b, cg.lambda_b, cg.lambda_identity)
         terms["identity_a"] = identity_loss(f(params_ba, a), a, cg.lambda_a, cg.lambda_identity)
     return sum(terms.values()), (terms, fake_a, fake_b)
+
+
+def _noisy(x: Array, sigma: float, noise: tuple[Array, Array] | None, which: int) -> Array:
+    return x if sigma <= 0 or noise is None else x + sigma * noise[which]
+
+
+def cycle_noise(cg: CycleGAN, key: Array, a: Array, b: Array,
+                axis_name: str | None = None) -> tuple[Array, Array] | None:
+    """(n_a, n_b) ~ N(0, 1) for one step (None when both σ are 0), drawn for the global batch and
+    cut to this device's rows, so data parallelism draws what one device would."""
+    if cg.cycle_noise_a <= 0 and cg.cycle_noise_b <= 0:
+        return None
+    devices = 1 if axis_name is None else jax.lax.psum(1, axis_name)
+    key_a, key_b = jax.random.split(key)
+    n_a = jax.random.normal(key_a, (devices * a.shape[0],) + tuple(cg.shape_b))
+    n_b = jax.random.normal(key_b, (devices * b.shape[0],) + tuple(cg.shape_a))
+    return _local_rows(n_a, a.shape[0], axis_name), _local_rows(n_b, b.shape[0], axis_name)
 
 
 def _discriminator_update(cg: CycleGAN, module: nn.Module, net: NetState, real: Array,
@@ -275,9 +306,10 @@ def train_step(cg: CycleGAN, state: CycleGANState, batch: Batch, key: Array,
     """
     a, b = batch["a"], batch["b"]
     key_a, key_b = jax.random.split(key)
+    noise = cycle_noise(cg, jax.random.fold_in(key, 2), a, b, axis_name)
     (_, (terms, fake_a, fake_b)), (grads_ab, grads_ba) = jax.value_and_grad(
         functools.partial(generator_losses, cg), argnums=(0, 1), has_aux=True)(
-        state.g_ab.params, state.g_ba.params, state.d_a.params, state.d_b.params, a, b)
+        state.g_ab.params, state.g_ba.params, state.d_a.params, state.d_b.params, a, b, noise)
     grads_ab, grads_ba = _mean_over((grads_ab, grads_ba), axis_name)
     g_ab = _update(state.g_ab, grads_ab, cg.g_optimizer)
     g_ba = _update(state.g_ba, grads_ba, cg.g_optimizer)

@@ -5,9 +5,10 @@
   (jaxgan.metrics.train_digits_classifier): the same `DigitsCNN`, but on RGB (the colour carries the
   photo; domain A's classifier averages channels), the same held-out split (`held_out_split`, 359
   images never trained on), resolutions 16 and 32 resized to 32×32, random shifts of up to 2 px
-  (edge-padded), Adam(1e-3), batch 64, 12 epochs, softmax cross-entropy. Weights ship next to this
-  file (`digits_photo_classifier.msgpack`); `python -m jaxgan.metrics.digits_photo_classifier`
-  retrains them and prints the held-out accuracy.
+  (edge-padded), Adam(1e-3), batch 64, 30 epochs, softmax cross-entropy: 93.9% held-out at
+  16 px, 94.2% at 32 px, 80 CPU-s (12 epochs, the first shipped weights, gave 91.6% / 92.2%).
+  Weights ship next to this file (`digits_photo_classifier.msgpack`); `python -m
+  jaxgan.metrics.digits_photo_classifier` retrains them and prints the held-out accuracy.
 - a domain classifier (real A vs real B, the same CNN with 2 outputs), trained at evaluation time
   from a fixed seed on the training indices of both domains (seconds), `domain_classifier`.
 """
@@ -153,7 +154,7 @@ def domain_classifier(resolution: int, seed: int = 0, epochs: int = 3) -> Classi
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Trains the digits_photo digit classifier.")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--out", default=str(WEIGHTS_PATH))
     args = parser.parse_args(argv)
     start = time.process_time()

@@ -27,6 +27,8 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from jaxgan.models.blocks import minibatch_stddev
+
 Array = jax.Array
 
 CYCLEGAN_INIT = nn.initializers.normal(0.02)
@@ -105,10 +107,17 @@ class PatchDiscriminator(nn.Module):
     """Image [N, R, R, C] → patch logits [N, h, w] (the reference's `NLayerDiscriminator`).
 
     Receptive field of one logit: 70×70 for num_layers = 3, 34×34 for 2, 16×16 for 1.
+
+    `minibatch_std_group` > 0 (not in the reference; default 0 = the reference's network) joins
+    ProGAN's minibatch standard deviation (jaxgan.models.blocks.minibatch_stddev, groups of that
+    many rows) to the feature map before the stride-1 convs, so D can see a batch of fakes that
+    varies less than the data (e.g. one background for every digit). Under data parallelism the
+    groups are drawn within each device's rows.
     """
 
     features: int = 64        # ndf
     num_layers: int = 3       # n_layers_D
+    minibatch_std_group: int = 0
 
     @nn.compact
     def __call__(self, x: Array, labels: Array | None = None, train: bool = True) -> Array:
@@ -117,6 +126,8 @@ class PatchDiscriminator(nn.Module):
         for n in range(1, self.num_layers):
             x = _conv(self.features * min(2 ** n, 8), 4, stride=2, padding=1)(x)
             x = nn.leaky_relu(instance_norm()(x), 0.2)
+        if self.minibatch_std_group > 0:
+            x = minibatch_stddev(x, self.minibatch_std_group)
         x = _conv(self.features * min(2 ** self.num_layers, 8), 4, stride=1, padding=1)(x)
         x = nn.leaky_relu(instance_norm()(x), 0.2)
         x = _conv(1, 4, stride=1, padding=1)(x)
@@ -134,7 +145,7 @@ def model_quad(config: ml_collections.ConfigDict, shape_a: tuple[int, ...],
     """(G: A→B, F: B→A, D_A, D_B) for images of `shape_a` and `shape_b` ((R, R, C) each).
 
     config keys: g_features (ngf), d_features (ndf), cyclegan_blocks, cyclegan_d_layers (0: by
-    resolution, `patch_layers`)."""
+    resolution, `patch_layers`), cyclegan_d_minibatch_std (0: none)."""
     for shape in (shape_a, shape_b):
         if len(shape) != 3:
             raise ValueError(f"CycleGAN translates images (R, R, C); got data of shape "
@@ -149,6 +160,7 @@ def model_quad(config: ml_collections.ConfigDict, shape_a: tuple[int, ...],
         return ResnetGenerator(channels=channels, features=config.g_features, num_blocks=blocks)
 
     def discriminator():
-        return PatchDiscriminator(features=config.d_features, num_layers=layers)
+        return PatchDiscriminator(features=config.d_features, num_layers=layers,
+                                  minibatch_std_group=config.get("cyclegan_d_minibatch_std", 0))
 
     return generator(shape_b[2]), generator(shape_a[2]), discriminator(), discriminator()
