@@ -158,10 +158,22 @@ def digits_default() -> ml_collections.ConfigDict:
     The mode-seeking term (Mao et al. 2019, arXiv:1903.05628; weight 0.1, jaxgan.core.mode_seeking)
     widens the samples: without it they vary less than the digits along each class's main styles
     and recall stays near 0.59 (benchmarks/README.md, "Recall of the default digits run").
+
+    D learns 10× faster than G (Adam 2e-3 against 2e-4, the two time-scale rule of Heusel et al.
+    2017, arXiv:1706.08500) and has R1 (γ = 1, Mescheder et al. 2018, arXiv:1801.04406): with
+    spectral norm and G's rate this small D stays near chance (hinge loss ≈ 1.85 of 2) and G is
+    never pushed to cover the digits' rarer styles. G's EMA decays at 0.99, not 0.999: G still
+    drifts between which rare styles it covers, and a longer average smooths those away
+    (benchmarks/README.md, "#14 recall, session 6").
     """
     config = conditional_digits("projection")
     config.loss = "hinge"
     config.mode_seeking_weight = 0.1
+    config.d_lr = 2e-3
+    config.penalty = "r1"
+    config.penalty_weight = 1.0
+    config.ema_decay = 0.99
+    config.steps = 7000
     return config
 
 
