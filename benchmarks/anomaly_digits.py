@@ -74,7 +74,9 @@ def derived_scores(run, train: np.ndarray, test: np.ndarray, truth: np.ndarray) 
     """Scores built from the same saved E, G, D (benchmarks/anomaly_variants.py): the izi_f terms
     with each residual dimension standardised on the normal training images (departure from the
     paper: 'fanogan_std', 'fanogan_fstd' = its feature half alone), and the k-NN (k 5) in D's
-    feature space to the training images ('feat_knn5', no G or E: a k-NN on GAN features)."""
+    feature space to the training images ('feat_knn5', no G or E: a k-NN on GAN features), and
+    the Mahalanobis distance of f(x) under a Gaussian fit on the training features ('feat_gauss',
+    Ledoit-Wolf; no G or E; per-query cost independent of the training-set size)."""
     import anomaly_variants
     from sklearn.neighbors import NearestNeighbors
 
@@ -93,6 +95,11 @@ def derived_scores(run, train: np.ndarray, test: np.ndarray, truth: np.ndarray) 
         out[name] = {**scores.detection_metrics(variants[key], truth),
                      "queries_per_s": len(test) / wall, "queries_per_cpu_s": len(test) / cpu,
                      "calibration_cpu_s": fit_cpu, "note": "includes compilation"}
+    t = time.perf_counter()
+    gauss = anomaly_variants.feature_gaussian(tr["fx"], te["fx"])  # includes the fit
+    out["feat_gauss"] = {**scores.detection_metrics(gauss, truth),
+                         "queries_per_s": len(test) / (time.perf_counter() - t),
+                         "note": "Ledoit-Wolf fit + Mahalanobis (features from the pass above)"}
     knn = NearestNeighbors(n_neighbors=5).fit(tr["fx"])
     t = time.perf_counter()
     distances = knn.kneighbors(te["fx"])[0].mean(1)
@@ -228,6 +235,7 @@ NAMES = {"fanogan": "f-AnoGAN (izi_f, paper)",
          "fanogan_std": "f-AnoGAN, standardised residuals (not the paper's)",
          "fanogan_fstd": "f-AnoGAN, standardised feature residual only (not the paper's)",
          "feat_knn5": "k-NN (k 5) in D's feature space",
+         "feat_gauss": "Gaussian on D's features (Mahalanobis)",
          "anogan": "AnoGAN (Γ 500)", "discriminator": "−D(x)",
          "knn5": "pixel k-NN (k 5)", "pca16": "PCA(16) error"}
 
@@ -238,6 +246,8 @@ def speed(method: str, row: dict) -> str:
     D's feature space is timed on the k-NN search alone (+ one pass of D per query)."""
     if method in ("fanogan_std", "fanogan_fstd"):
         return "as f-AnoGAN"
+    if method == "feat_gauss":
+        return f"{row['queries_per_s_median']:,.0f} (incl. the fit)"
     if method == "feat_knn5":
         return f"{row['queries_per_s_median']:,.0f} (k-NN only)"
     return f"{row['queries_per_s_median']:,.0f}"
@@ -251,7 +261,8 @@ def markdown_table(results: list[dict]) -> str:
     lines = ["| method | " + " | ".join(str(d) for d in digits) + " | mean ± std (digits) | "
              f"std over {len(seeds)} seed(s) | AUPRC mean | queries/s |",
              "|---|" + "---|" * (len(digits) + 4)]
-    for m in ("fanogan", "fanogan_std", "fanogan_fstd", "feat_knn5", "anogan", "discriminator",
+    for m in ("fanogan", "fanogan_std", "fanogan_fstd", "feat_knn5", "feat_gauss", "anogan",
+              "discriminator",
               "knn5", "pca16"):
         if m not in summary:
             continue

@@ -17,6 +17,7 @@ AUROC (sklearn, held-out digit positive) of each score built from them:
               (G never saw latents off that shell)
   feat_knn5   mean distance of f(x) to its 5 nearest f(train) (D's feature space, no G; a check
               of how much the feature space alone separates)
+  feat_gauss  Mahalanobis distance² of f(x) under a Gaussian (Ledoit-Wolf) fit on f(train)
 Also the mean of each term over normals and anomalies (how the κ = 1 sum is weighted in
 practice) and the train/test reconstruction error of normals (encoder fit vs generalisation).
 """
@@ -76,6 +77,15 @@ def components(run, apply_e, images: np.ndarray, batch: int = 256) -> dict[str, 
     parts = [jax.device_get(fn(jnp.asarray(images[i:i + batch])))
              for i in range(0, len(images), batch)]
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def feature_gaussian(calib: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Mahalanobis distance² of D's features f(x) to a Gaussian fit on the normal training
+    images' features (Ledoit-Wolf shrunk covariance, sklearn): a density of f(x), no G, no E;
+    per query O(F²), independent of the training-set size (unlike a k-NN)."""
+    from sklearn.covariance import LedoitWolf
+
+    return LedoitWolf().fit(calib).mahalanobis(query)
 
 
 def standardised_variants(calib: dict, query: dict) -> dict[str, np.ndarray]:
@@ -139,7 +149,8 @@ def one(workdir: pathlib.Path, args) -> dict:
                 "izif_k10": te["pixel"] + 10 * te["feature"],
                 **{k: te[k] for k in ("pixel", "feature", "pixel8", "pixel_l1", "znorm",
                                       "shell")},
-                "feat_knn5": knn.kneighbors(te["fx"])[0].mean(1)}
+                "feat_knn5": knn.kneighbors(te["fx"])[0].mean(1),
+                "feat_gauss": feature_gaussian(tr["fx"], te["fx"])}
     variants.update(standardised_variants(tr, te))
     normal = truth == 0
     record.update({
