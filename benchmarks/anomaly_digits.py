@@ -2,7 +2,7 @@
 
     python benchmarks/anomaly_digits.py --workroot /tmp/anomaly_runs --out results.json \
         [--digits 0,1,...,9] [--seeds 0] [--gan_steps 2000] [--encoder_steps 1000] [--noise 0]
-        [--latent_dim 0]
+        [--latent_dim 0] [--dataset digits|digits_photo] [--reuse] [--table]
 
 For each digit d and seed s: a GAN (presets.digits_dcgan: the unconditional 16×16 digits DCGAN,
 spectral-norm D) is trained on the other nine digits with the EGBAD split (config
@@ -14,6 +14,12 @@ recorded:
   discriminator  −D(x) of the trained D,
   knn5           mean Euclidean pixel distance to the 5 nearest training images (sklearn),
   pca16          squared reconstruction error of PCA with 16 components fit on the training part.
+With fanogan (unless --no_derived), scores derived from the same saved E, G, D (derived_scores):
+  fanogan_std / fanogan_fstd  the izi_f residuals standardised per dimension on the training
+                 normals (not the paper's score), and the feature half alone,
+  feat_gauss     Mahalanobis distance of D's features f(x) to a Ledoit-Wolf Gaussian on f(train),
+  feat_knn5      mean distance of f(x) to its 5 nearest f(train).
+--dataset digits_photo runs the same protocol on the digits blended over photo crops (RGB).
 Queries/s: scoring wall time after compilation (jit-ed methods compile once, ahead of time; the
 sklearn baselines' fit time excluded), on whatever the machine gives (see benchmarks/README.md).
 --noise σ adds N(0, σ²) pixel noise (clipped to [-1, 1]) to the test queries only, from a fixed
