@@ -2,7 +2,7 @@
 
     python benchmarks/anomaly_digits.py --workroot /tmp/anomaly_runs --out results.json \
         [--digits 0,1,...,9] [--seeds 0] [--gan_steps 2000] [--encoder_steps 1000] [--noise 0]
-        [--latent_dim 0]
+        [--latent_dim 0] [--dataset digits|digits_photo] [--reuse] [--table]
 
 For each digit d and seed s: a GAN (presets.digits_dcgan: the unconditional 16×16 digits DCGAN,
 spectral-norm D) is trained on the other nine digits with the EGBAD split (config
@@ -14,6 +14,12 @@ recorded:
   discriminator  −D(x) of the trained D,
   knn5           mean Euclidean pixel distance to the 5 nearest training images (sklearn),
   pca16          squared reconstruction error of PCA with 16 components fit on the training part.
+With fanogan (unless --no_derived), scores derived from the same saved E, G, D (derived_scores):
+  fanogan_std / fanogan_fstd  the izi_f residuals standardised per dimension on the training
+                 normals (not the paper's score), and the feature half alone,
+  feat_gauss     Mahalanobis distance of D's features f(x) to a Ledoit-Wolf Gaussian on f(train),
+  feat_knn5      mean distance of f(x) to its 5 nearest f(train).
+--dataset digits_photo runs the same protocol on the digits blended over photo crops (RGB).
 Queries/s: scoring wall time after compilation (jit-ed methods compile once, ahead of time; the
 sklearn baselines' fit time excluded), on whatever the machine gives (see benchmarks/README.md).
 --noise σ adds N(0, σ²) pixel noise (clipped to [-1, 1]) to the test queries only, from a fixed
@@ -34,8 +40,10 @@ from jaxgan.config import presets
 from jaxgan.training import loop
 
 
-def gan_config(digit: int, seed: int, steps: int, latent_dim: int = 0):
+def gan_config(digit: int, seed: int, steps: int, latent_dim: int = 0, dataset: str = "digits"):
     config = presets.digits_dcgan()
+    config.dataset = dataset
+    config.channels = 3 if dataset == "digits_photo" else 1
     if latent_dim:
         config.latent_dim = latent_dim
     config.exclude_classes = str(digit)
@@ -68,13 +76,53 @@ def baseline_scores(train: np.ndarray, test: np.ndarray) -> dict[str, tuple[np.n
     return out
 
 
+def derived_scores(run, train: np.ndarray, test: np.ndarray, truth: np.ndarray) -> dict:
+    """Scores built from the same saved E, G, D (benchmarks/anomaly_variants.py): the izi_f terms
+    with each residual dimension standardised on the normal training images (departure from the
+    paper: 'fanogan_std', 'fanogan_fstd' = its feature half alone), and the k-NN (k 5) in D's
+    feature space to the training images ('feat_knn5', no G or E: a k-NN on GAN features), and
+    the Mahalanobis distance of f(x) under a Gaussian fit on the training features ('feat_gauss',
+    Ledoit-Wolf; no G or E; per-query cost independent of the training-set size)."""
+    import anomaly_variants
+    from sklearn.neighbors import NearestNeighbors
+
+    module, params, _ = encoder.load_encoder(run.workdir, run.trained.gan.latent_dim,
+                                             tuple(run.trained.spec.shape))
+    apply_e = lambda v: module.apply({"params": params}, v)
+    c = time.process_time()
+    tr = anomaly_variants.components(run, apply_e, train)
+    fit_cpu = time.process_time() - c
+    t, c = time.perf_counter(), time.process_time()
+    te = anomaly_variants.components(run, apply_e, test)
+    variants = anomaly_variants.standardised_variants(tr, te)
+    wall, cpu = time.perf_counter() - t, time.process_time() - c
+    out = {}
+    for name, key in (("fanogan_std", "izif_std"), ("fanogan_fstd", "feature_std")):
+        out[name] = {**scores.detection_metrics(variants[key], truth),
+                     "queries_per_s": len(test) / wall, "queries_per_cpu_s": len(test) / cpu,
+                     "calibration_cpu_s": fit_cpu, "note": "includes compilation"}
+    t = time.perf_counter()
+    gauss = anomaly_variants.feature_gaussian(tr["fx"], te["fx"])  # includes the fit
+    out["feat_gauss"] = {**scores.detection_metrics(gauss, truth),
+                         "queries_per_s": len(test) / (time.perf_counter() - t),
+                         "note": "Ledoit-Wolf fit + Mahalanobis (features from the pass above)"}
+    knn = NearestNeighbors(n_neighbors=5).fit(tr["fx"])
+    t = time.perf_counter()
+    distances = knn.kneighbors(te["fx"])[0].mean(1)
+    out["feat_knn5"] = {**scores.detection_metrics(distances, truth),
+                        "queries_per_s": len(test) / (time.perf_counter() - t),
+                        "note": "k-NN time only (features from the pass above)"}
+    return out
+
+
 def one_run(digit: int, seed: int, args) -> dict:
     workdir = pathlib.Path(args.workroot) / f"digit{digit}_seed{seed}"
     t = time.perf_counter()
     reuse = args.reuse and (workdir / encoder.ENCODER_DIR).is_dir()
     if not reuse:  # (a finished run in the workdir resumes at its last step: nothing to train)
         with open(workdir.parent / f"digit{digit}_seed{seed}.log", "w") as log:
-            loop.train_and_evaluate(gan_config(digit, seed, args.gan_steps, args.latent_dim),
+            loop.train_and_evaluate(gan_config(digit, seed, args.gan_steps, args.latent_dim,
+                                               args.dataset),
                                     workdir,
                                     stream=log, handle_signals=False)
     gan_seconds = time.perf_counter() - t
@@ -107,6 +155,8 @@ def one_run(digit: int, seed: int, args) -> dict:
             **scores.detection_metrics(out["score"], truth),
             "queries_per_s": timing["num"] / timing["wall_s"],
             "queries_per_cpu_s": timing["num"] / timing["cpu_s"], "compile_s": timing["compile_s"]}
+    if "fanogan" in chosen and not args.no_derived:
+        result["methods"].update(derived_scores(run, train, test, truth))
     for name, (score, qps) in baseline_scores(train, test).items():
         result["methods"][name] = {**scores.detection_metrics(score, truth), "queries_per_s": qps}
     return result
@@ -128,6 +178,12 @@ def main(argv=None) -> int:
     parser.add_argument("--anogan_lr", type=float, default=0.05)
     parser.add_argument("--batch_size", type=int, default=256)
     parser.add_argument("--noise", type=float, default=0.0)
+    parser.add_argument("--dataset", default="digits", choices=("digits", "digits_photo"),
+                        help="digits_photo: the digits blended over photo crops (MNIST-M style, "
+                             "RGB; jaxgan.data.digits_photo), a variant where pixel distances "
+                             "see the background more than the digit")
+    parser.add_argument("--no_derived", action="store_true",
+                        help="skip the standardised / feature-k-NN scores derived from E, G, D")
     parser.add_argument("--methods", default="fanogan,discriminator,anogan",
                         help="GAN detectors to score (the two baselines always run)")
     parser.add_argument("--reuse", action="store_true",
@@ -162,7 +218,7 @@ def main(argv=None) -> int:
 def summarise(results: list[dict]) -> dict:
     """Per method: AUROC per digit (mean over seeds), mean ± std over digits (std over the ten
     digit means, and over seeds of the ten-digit mean when there are several), queries/s."""
-    methods = results[0]["methods"].keys()
+    methods = [m for m in results[0]["methods"] if all(m in r["methods"] for r in results)]
     summary = {}
     for m in methods:
         digits = sorted({r["digit"] for r in results})
@@ -181,24 +237,47 @@ def summarise(results: list[dict]) -> dict:
     return summary
 
 
-NAMES = {"fanogan": "f-AnoGAN (izi_f)", "anogan": "AnoGAN (Γ 500)", "discriminator": "−D(x)",
+NAMES = {"fanogan": "f-AnoGAN (izi_f, paper)",
+         "fanogan_std": "f-AnoGAN, standardised residuals (not the paper's)",
+         "fanogan_fstd": "f-AnoGAN, standardised feature residual only (not the paper's)",
+         "feat_knn5": "k-NN (k 5) in D's feature space",
+         "feat_gauss": "Gaussian on D's features (Mahalanobis)",
+         "anogan": "AnoGAN (Γ 500)", "discriminator": "−D(x)",
          "knn5": "pixel k-NN (k 5)", "pca16": "PCA(16) error"}
+
+
+def speed(method: str, row: dict) -> str:
+    """The queries/s cell: the standardised f-AnoGAN scores cost one pass of E, G and D like
+    f-AnoGAN (their timing in the JSON includes compilation, so it is not shown); the k-NN in
+    D's feature space is timed on the k-NN search alone (+ one pass of D per query)."""
+    if method in ("fanogan_std", "fanogan_fstd"):
+        return "as f-AnoGAN"
+    if method == "feat_gauss":
+        return f"{row['queries_per_s_median']:,.0f} (incl. the fit)"
+    if method == "feat_knn5":
+        return f"{row['queries_per_s_median']:,.0f} (k-NN only)"
+    return f"{row['queries_per_s_median']:,.0f}"
 
 
 def markdown_table(results: list[dict]) -> str:
     """AUROC per held-out digit (mean over seeds), mean ± std over digits, queries/s."""
     summary = summarise(results)
     digits = sorted({r["digit"] for r in results})
-    lines = ["| method | " + " | ".join(str(d) for d in digits) + " | mean ± std | AUPRC mean "
-             "| queries/s |", "|---|" + "---|" * (len(digits) + 3)]
-    for m in ("fanogan", "anogan", "discriminator", "knn5", "pca16"):
+    seeds = sorted({r["seed"] for r in results})
+    lines = ["| method | " + " | ".join(str(d) for d in digits) + " | mean ± std (digits) | "
+             f"std over {len(seeds)} seed(s) | AUPRC mean | queries/s |",
+             "|---|" + "---|" * (len(digits) + 4)]
+    for m in ("fanogan", "fanogan_std", "fanogan_fstd", "feat_knn5", "feat_gauss", "anogan",
+              "discriminator",
+              "knn5", "pca16"):
         if m not in summary:
             continue
         row = summary[m]
         cells = [f"{row['auroc_per_digit'][d]:.3f}" for d in digits]
         lines.append(f"| {NAMES[m]} | " + " | ".join(cells) +
                      f" | {row['auroc_mean']:.3f} ± {row['auroc_std_over_digits']:.3f} | "
-                     f"{row['auprc_mean']:.3f} | {row['queries_per_s_median']:,.0f} |")
+                     f"{row['auroc_std_over_seeds']:.3f} | "
+                     f"{row['auprc_mean']:.3f} | {speed(m, row)} |")
     return "\n".join(lines)
 
 

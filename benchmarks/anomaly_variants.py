@@ -13,8 +13,11 @@ AUROC (sklearn, held-out digit positive) of each score built from them:
   pixel8      the pixel term at the digits' native 8×8 (2×2 mean pooling of x and G(E(x)))
   pixel_l1    mean|x − G(E(x))|
   znorm       ‖E(x)‖² (where the encoder puts the query in latent space)
+  shell       izi_f with E(x) projected onto the sphere ‖z‖ = √d where N(0, I_d) concentrates
+              (G never saw latents off that shell)
   feat_knn5   mean distance of f(x) to its 5 nearest f(train) (D's feature space, no G; a check
               of how much the feature space alone separates)
+  feat_gauss  Mahalanobis distance² of f(x) under a Gaussian (Ledoit-Wolf) fit on f(train)
 Also the mean of each term over normals and anomalies (how the κ = 1 sum is weighted in
 practice) and the train/test reconstruction error of normals (encoder fit vs generalisation).
 """
@@ -33,7 +36,23 @@ import numpy as np
 from jaxgan.anomaly import encoder, scores, workflow
 
 
+def first_layer_features(run):
+    """x -> D's first-layer features (LeakyReLU 0.2 of its first conv) [B, F0], via Flax's
+    capture_intermediates (DCGAN D: the 'SpectralNorm_0' or 'Conv_0' call); None if absent."""
+    gan, state = run.trained.gan, run.trained.state
+
+    def f0(x):
+        _, sown = gan.discriminator.apply(state.discriminator.variables(), x, None, train=False,
+                                          mutable=["intermediates"], capture_intermediates=True)
+        inter = sown["intermediates"]
+        layer = inter.get("SpectralNorm_0", inter.get("Conv_0"))
+        return jax.nn.leaky_relu(layer["__call__"][0], 0.2).reshape(x.shape[0], -1)
+    return f0
+
+
 def components(run, apply_e, images: np.ndarray, batch: int = 256) -> dict[str, np.ndarray]:
+    f0 = first_layer_features(run)
+
     @jax.jit
     def fn(x):
         z = apply_e(x)
@@ -42,14 +61,59 @@ def components(run, apply_e, images: np.ndarray, batch: int = 256) -> dict[str, 
         pool = lambda a: a.reshape(a.shape[0], a.shape[1] // 2, 2, a.shape[2] // 2, 2,
                                    a.shape[3]).mean(axis=(2, 4))
         flat = lambda a: a.reshape(a.shape[0], -1)
+        zs = z * jnp.sqrt(z.shape[1]) / jnp.linalg.norm(z, axis=1, keepdims=True)
+        gs = run.generator(zs)
         return {"pixel": jnp.mean(flat(jnp.square(x - gex)), 1),
+                "shell": jnp.mean(flat(jnp.square(x - gs)), 1)
+                + jnp.mean(flat(jnp.square(fx - run.features(gs))), 1),
                 "feature": jnp.mean(flat(jnp.square(fx - fg)), 1),
                 "pixel8": jnp.mean(flat(jnp.square(pool(x) - pool(gex))), 1),
                 "pixel_l1": jnp.mean(flat(jnp.abs(x - gex)), 1),
-                "znorm": jnp.sum(jnp.square(z), 1), "fx": flat(fx)}
+                "znorm": jnp.sum(jnp.square(z), 1), "fx": flat(fx),
+                "rpix": flat(x - gex), "rfeat": flat(fx - fg), "rfeat0": f0(x) - f0(gex),
+                "feature0": jnp.mean(jnp.square(f0(x) - f0(gex)), 1),
+                "rfeat_unit": flat(fx) / (jnp.linalg.norm(flat(fx), axis=1, keepdims=True) + 1e-8)
+                - flat(fg) / (jnp.linalg.norm(flat(fg), axis=1, keepdims=True) + 1e-8)}
     parts = [jax.device_get(fn(jnp.asarray(images[i:i + batch])))
              for i in range(0, len(images), batch)]
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def feature_gaussian(calib: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Mahalanobis distance² of D's features f(x) to a Gaussian fit on the normal training
+    images' features (Ledoit-Wolf shrunk covariance, sklearn): a density of f(x), no G, no E;
+    per query O(F²), independent of the training-set size (unlike a k-NN)."""
+    from sklearn.covariance import LedoitWolf
+
+    return LedoitWolf().fit(calib).mahalanobis(query)
+
+
+def standardised_variants(calib: dict, query: dict) -> dict[str, np.ndarray]:
+    """Scores whose residuals are standardised on normal calibration images `calib` (here: the
+    normal training images; a departure from f-AnoGAN, which sums raw mean squares):
+      feature_std   mean_j ((r_j − μ_j)/σ_j)², r = f(x) − f(G(E(x))), μ_j/σ_j: mean/std of r_j
+                    on `calib` (a diagonal Mahalanobis distance of the feature residual)
+      pixel_std     the same for the pixel residual x − G(E(x))
+      izif_std      pixel_std + feature_std (each ≈ 1 on normals: equal weight)
+      izif_terms    pixel/σ_pixel + feature/σ_feature: the shipped two terms, each divided by its
+                    spread over `calib` (scalar reweighting only)
+      feature_unit  mean((f/‖f‖ − f(G)/‖f(G)‖)²): the feature residual of unit-norm features
+      feature0      mean((f0(x) − f0(G(E(x))))²), f0 = D's first layer (several layers of D)
+      izif_2layers  pixel + feature + feature0 (raw); izif_std_2layers: the standardised sum
+      feature0_std  feature0 standardised like feature_std"""
+    def diag_mahalanobis(key):
+        mu, sd = calib[key].mean(0), calib[key].std(0) + 1e-6
+        return np.mean(np.square((query[key] - mu) / sd), axis=1)
+    out = {"feature_std": diag_mahalanobis("rfeat"), "pixel_std": diag_mahalanobis("rpix")}
+    out["izif_std"] = out["feature_std"] + out["pixel_std"]
+    out["izif_terms"] = (query["pixel"] / calib["pixel"].std()
+                         + query["feature"] / calib["feature"].std())
+    out["feature_unit"] = np.mean(np.square(query["rfeat_unit"]), axis=1)
+    out["feature0"] = query["feature0"]
+    out["izif_2layers"] = query["pixel"] + query["feature"] + query["feature0"]
+    out["feature0_std"] = diag_mahalanobis("rfeat0")
+    out["izif_std_2layers"] = out["izif_std"] + out["feature0_std"]
+    return out
 
 
 def one(workdir: pathlib.Path, args) -> dict:
@@ -83,8 +147,11 @@ def one(workdir: pathlib.Path, args) -> dict:
     variants = {"izif": te["pixel"] + te["feature"],
                 "izif_k0.1": te["pixel"] + 0.1 * te["feature"],
                 "izif_k10": te["pixel"] + 10 * te["feature"],
-                **{k: te[k] for k in ("pixel", "feature", "pixel8", "pixel_l1", "znorm")},
-                "feat_knn5": knn.kneighbors(te["fx"])[0].mean(1)}
+                **{k: te[k] for k in ("pixel", "feature", "pixel8", "pixel_l1", "znorm",
+                                      "shell")},
+                "feat_knn5": knn.kneighbors(te["fx"])[0].mean(1),
+                "feat_gauss": feature_gaussian(tr["fx"], te["fx"])}
+    variants.update(standardised_variants(tr, te))
     normal = truth == 0
     record.update({
         "auroc": {k: scores.detection_metrics(v, truth)["auroc"] for k, v in variants.items()},
