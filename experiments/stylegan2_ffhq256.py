@@ -15,39 +15,20 @@ Prepare the images once (README "Your own images"), then train:
     jaxgan train --config experiments/stylegan2_ffhq256.py --workdir runs/ffhq256
     jaxgan sample --workdir runs/ffhq256 --truncation 0.7 --out faces.png
 """
-from jaxgan.config import base_config
+from jaxgan.config import base_config, presets
 
 
 def get_config():
-    c = base_config()
-    c.dataset = "ffhq256"  # the name given to `jaxgan prepare`
-    c.resolution = 256
-    c.channels = 3
-    c.model = "stylegan2"
-    c.training = "stylegan2"
-    c.latent_dim = 512
-    c.w_dim = 512
+    # paper256 shares the `cifar` recipe's structure (presets.stylegan2_ada_cifar); what differs:
+    c = presets.stylegan2_ada_cifar("ffhq256", 256, 3, channel_base=16384, channel_max=512,
+                                    d_architecture="resnet", mbstd_group_size=8, batch_size=64,
+                                    ema_kimg=20.0, ada_kimg=500.0, conv_clamp=256.0)
+    c.conditioning = base_config().conditioning  # unconditional (the name given to `prepare`)
     c.mapping_layers = 8
-    c.channel_base = 16384
-    c.channel_max = 512
-    c.conv_clamp = 256.0
-    c.d_architecture = "resnet"
-    c.mbstd_group_size = 8
-    c.loss = "non_saturating"
-    c.penalty = "none"
-    c.batch_size = 64
-    c.g_lr = c.d_lr = 0.0025
-    c.b1, c.b2 = 0.0, 0.99
     c.r1_gamma = 1.0
-    c.r1_interval = 16
     c.pl_weight = 2.0
-    c.pl_interval = 4
     c.style_mixing_prob = 0.9
-    c.ema_kimg = 20.0
     c.ema_rampup = 0.0
-    c.ada_target = 0.6
-    c.ada_kimg = 500.0
-    c.ada_interval = 4
     c.steps = 390_625
     c.log_every = 100
     c.sample_every = 5000
