@@ -81,11 +81,9 @@ def components(run, apply_e, images: np.ndarray, batch: int = 256) -> dict[str, 
 
 def feature_gaussian(calib: np.ndarray, query: np.ndarray) -> np.ndarray:
     """Mahalanobis distance² of D's features f(x) to a Gaussian fit on the normal training
-    images' features (Ledoit-Wolf shrunk covariance, sklearn): a density of f(x), no G, no E;
-    per query O(F²), independent of the training-set size (unlike a k-NN)."""
-    from sklearn.covariance import LedoitWolf
-
-    return LedoitWolf().fit(calib).mahalanobis(query)
+    images' features (the shipped `jaxgan anomaly ... feature_gaussian` method,
+    scores.feature_gaussian_scores): per query O(F²), independent of the training-set size."""
+    return scores.feature_gaussian_scores(calib, query)
 
 
 def standardised_variants(calib: dict, query: dict) -> dict[str, np.ndarray]:

@@ -115,6 +115,23 @@ def test_auroc_and_auprc_equal_independent_computations():
 
 # --- class filtering and the split ----------------------------------------------------------------
 
+def test_feature_gaussian_score_is_the_mahalanobis_distance_of_the_fitted_gaussian():
+    # closed form: with N >> F the Ledoit-Wolf fit approaches the true N(mu, Sigma), so the score
+    # approaches (f - mu)^T Sigma^-1 (f - mu) of the generating Gaussian
+    rng = np.random.default_rng(0)
+    mu = np.array([1.0, -2.0, 0.5])
+    root = np.array([[1.0, 0.0, 0.0], [0.6, 0.8, 0.0], [-0.3, 0.2, 0.5]])
+    sigma = root @ root.T
+    train = mu + rng.standard_normal((40_000, 3)) @ root.T
+    query = np.array([[1.0, -2.0, 0.5], [2.0, -1.0, 0.0], [4.0, 2.0, -3.0]])
+    expected = np.einsum("qi,ij,qj->q", query - mu, np.linalg.inv(sigma), query - mu)
+    got = scores.feature_gaussian_scores(train, query)
+    np.testing.assert_allclose(got, expected, rtol=0.03, atol=0.01)
+    assert got[0] < 0.01 and np.argsort(got).tolist() == [0, 1, 2]
+    with pytest.raises(ValueError, match="same F"):
+        scores.feature_gaussian_scores(train, query[:, :2])
+
+
 def test_split_is_egbad_and_deterministic():
     labels = np.random.default_rng(0).integers(0, 10, 1000)
     split = ClassSplit(exclude=(7,), seed=3)
@@ -200,6 +217,13 @@ def test_cli_train_without_sevens_fit_score_eval(tmp_path, capsys):
     assert result["methods"]["anogan"]["auroc"] == pytest.approx(
         roc_auc_score(labels == 7, anogan_scores), abs=1e-12)
     assert result["protocol"]["anogan"]["steps"] == 5 and result["protocol"]["anomalous_classes"]
+    assert run_main(["anomaly", "score", "--workdir", run, "--method", "feature_gaussian",
+                     "--out", tmp_path / "g.csv"]) == 0
+    with open(tmp_path / "g.csv") as handle:
+        gauss_scores = np.array([float(r["score"]) for r in csv.DictReader(handle)])
+    assert gauss_scores.shape == labels.shape and np.all(gauss_scores >= 0)
+    assert result["methods"]["feature_gaussian"]["auroc"] == pytest.approx(
+        roc_auc_score(labels == 7, gauss_scores), abs=1e-12)
     picture = Image.open(run / "anomaly" / "ranking_fanogan.png")
     assert picture.width > 10 * 8 and picture.height > 6 * 8
     # an array of queries, and bad inputs

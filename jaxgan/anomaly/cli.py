@@ -1,9 +1,9 @@
-"""`jaxgan anomaly`: anomaly detection with a trained GAN (AnoGAN, f-AnoGAN).
+"""`jaxgan anomaly`: anomaly detection with a trained GAN (AnoGAN, f-AnoGAN, D's features).
 
     jaxgan anomaly fit   --workdir RUN [--steps N] [--lr LR] [--batch_size B] [--kappa K]
-    jaxgan anomaly score --workdir RUN --method anogan|fanogan|discriminator
+    jaxgan anomaly score --workdir RUN --method anogan|fanogan|discriminator|feature_gaussian
                          --input test|NAME[:SPLIT]|FILE.npy --out scores.csv
-    jaxgan anomaly eval  --workdir RUN [--methods anogan,fanogan,discriminator]
+    jaxgan anomaly eval  --workdir RUN [--methods anogan,fanogan,...]
 
 RUN is a `jaxgan train` workdir; for `test` inputs and `eval` it must have been trained on normal
 classes only (--config.exclude_classes=7 or --config.train_classes=...), which holds out the

@@ -10,6 +10,13 @@ f-AnoGAN izi_f (Schlegl et al. 2019, Medical Image Analysis 54; tSchlegl/f-AnoGA
 `z_encoding_izif.py`): an encoder E maps x to z in one pass and
     A(x) = (1/n)·‖x − G(E(x))‖² + κ·(1/n_f)·‖f(x) − f(G(E(x)))‖²,   κ = 1,
 is both E's training loss (G, D frozen) and the anomaly score (n pixels, n_f features).
+
+Feature Gaussian (Rippel, Mertens & Merhof 2020, "Modeling the Distribution of Normal Data in
+Pre-Trained Deep Features for Anomaly Detection", ICPR, arXiv:2005.14140), here on the trained D's
+features instead of an ImageNet network's: fit N(μ, Σ) to f(x) of the normal training images, Σ
+shrunk by Ledoit & Wolf (2004), and score a query by its squared Mahalanobis distance
+    M(x) = (f(x) − μ)ᵀ Σ⁻¹ (f(x) − μ):
+no generator and no encoder, one D pass per query.
 See ../shared/reference/REFERENCE.md ("Anomaly detection with GANs") for what is confirmed.
 """
 from __future__ import annotations
@@ -48,6 +55,21 @@ def izif_loss(x: Array, gex: Array, fx: Array, fgex: Array, kappa: float = IZIF_
 def residual_map(x: Array, reconstruction: Array) -> Array:
     """|x − G(z*)| per pixel, averaged over channels: [B, H, W] (AnoGAN's localisation)."""
     return jnp.mean(jnp.abs(x - reconstruction), axis=-1)
+
+
+def feature_gaussian_scores(train_features: np.ndarray, query_features: np.ndarray) -> np.ndarray:
+    """[Q]: (f(x) − μ)ᵀ Σ⁻¹ (f(x) − μ) of each query row under the Gaussian fit to the
+    training rows [N, F] (sklearn.covariance.LedoitWolf: μ the mean, Σ the shrunk covariance)."""
+    from sklearn.covariance import LedoitWolf
+
+    train = np.asarray(train_features, np.float64)
+    query = np.asarray(query_features, np.float64)
+    if train.ndim != 2 or query.ndim != 2 or train.shape[1] != query.shape[1]:
+        raise ValueError(f"features must be [N, F] and [Q, F] with the same F; got "
+                         f"{train.shape} and {query.shape}")
+    if len(train) < 2:
+        raise ValueError(f"the feature Gaussian needs at least 2 training images, got {len(train)}")
+    return LedoitWolf().fit(train).mahalanobis(query)
 
 
 def detection_metrics(scores: np.ndarray, is_anomaly: np.ndarray) -> dict[str, float]:

@@ -3,8 +3,8 @@
 A run trained on normal classes only (config train_classes / exclude_classes; jaxgan.data.classes)
 has a test part: the held-out normal images and every image of the other classes. `fit_encoder`
 trains f-AnoGAN's encoder on the run's training part and saves it in RUN/anomaly/encoder/;
-`score_images` scores any images with AnoGAN (Γ Adam steps on z), f-AnoGAN (one pass) or D's own
-logit (−D(x): what D finds unreal is anomalous); `evaluate_run` scores the test part with each
+`score_images` scores any images with AnoGAN (Γ Adam steps on z), f-AnoGAN (one pass), D's own
+logit (−D(x): what D finds unreal is anomalous) or a Gaussian on D's features (feature_gaussian); `evaluate_run` scores the test part with each
 method and reports AUROC / AUPRC (sklearn.metrics) with the protocol, into RUN/anomaly/eval.json.
 """
 from __future__ import annotations
@@ -25,7 +25,6 @@ from jaxgan.anomaly import anogan, encoder, features, scores
 from jaxgan.tools.trained import TrainedRun, load_run
 from jaxgan.training.run import data_options
 
-METHODS = ("anogan", "fanogan", "discriminator")
 ANOMALY_DIR = "anomaly"
 EVAL_FILE = "anomaly/eval.json"
 PICTURE_FILE = "anomaly/ranking_{method}.png"
@@ -173,43 +172,83 @@ def _batched(fn: Callable, arrays: Sequence[np.ndarray], batch_size: int,
     return [np.concatenate(o) for o in outputs]
 
 
+def _score_discriminator(run: AnomalyRun, images: np.ndarray, settings: AnoGANSettings,
+                         batch_size: int, timing: dict) -> tuple[np.ndarray, np.ndarray | None]:
+    """−D(x): what D finds unreal is anomalous."""
+    fn = jax.jit(lambda x: (-run.logits(x),))
+    return _batched(fn, [images], batch_size, timing)[0], None
+
+
+def _score_feature_gaussian(run: AnomalyRun, images: np.ndarray, settings: AnoGANSettings,
+                            batch_size: int, timing: dict) -> tuple[np.ndarray, np.ndarray | None]:
+    """Squared Mahalanobis distance of f(x) to a Ledoit-Wolf Gaussian fit on f of the run's
+    training images (scores.feature_gaussian_scores); the fit's time goes to timing['fit_s']."""
+    fn = jax.jit(lambda x: (run.features(x),))
+    start = time.perf_counter()
+    train, _ = run_images(run, "train")
+    train_features = _batched(fn, [train], min(256, len(train)))[0]
+    query_features = _batched(fn, [images], batch_size, timing)[0]
+    fit_start = time.perf_counter()
+    score = scores.feature_gaussian_scores(train_features, query_features)
+    timing["wall_s"] += time.perf_counter() - fit_start  # the Mahalanobis part of the queries
+    timing["fit_s"] = time.perf_counter() - start - timing["wall_s"] - timing["compile_s"]
+    return score, None
+
+
+def _score_fanogan(run: AnomalyRun, images: np.ndarray, settings: AnoGANSettings,
+                   batch_size: int, timing: dict) -> tuple[np.ndarray, np.ndarray | None]:
+    """f-AnoGAN izi_f with the encoder saved by `fit_encoder`: one pass per query."""
+    module, params, record = encoder.load_encoder(run.workdir, run.trained.gan.latent_dim,
+                                                  tuple(run.trained.spec.shape))
+    kappa = float(record["settings"]["kappa"])
+    fn = jax.jit(lambda x: encoder.encode_score(
+        lambda v: module.apply({"params": params}, v), run.generator, run.features, x,
+        kappa)[::2])
+    score, reconstruction = _batched(fn, [images], batch_size, timing)
+    return score, reconstruction
+
+
+def _score_anogan(run: AnomalyRun, images: np.ndarray, settings: AnoGANSettings,
+                  batch_size: int, timing: dict) -> tuple[np.ndarray, np.ndarray | None]:
+    """AnoGAN: Γ Adam steps on z from z₀ ~ N(0, I) (seeded), score L(z*)."""
+    z0 = np.asarray(run.trained.gan.sample_latent(jax.random.key(settings.seed), len(images)))
+
+    @jax.jit
+    def fn(x, z):
+        result = anogan.anogan_search(run.generator, run.features, x, z, steps=settings.steps,
+                                      lr=settings.lr, lam=settings.lam)
+        return result.score, result.reconstruction
+
+    score, reconstruction = _batched(fn, [images, z0], batch_size, timing)
+    return score, reconstruction
+
+
+SCORERS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray | None]]] = {
+    "anogan": _score_anogan,
+    "fanogan": _score_fanogan,
+    "discriminator": _score_discriminator,
+    "feature_gaussian": _score_feature_gaussian,
+}
+METHODS = tuple(SCORERS)
+
+
 def score_images(run: AnomalyRun, method: str, images: np.ndarray, *,
                  anogan_settings: AnoGANSettings = AnoGANSettings(), batch_size: int = 256
                  ) -> dict[str, Any]:
-    """{'score' [N] (higher = more anomalous), 'reconstruction' [N, R, R, C] (None for
-    'discriminator'), 'residual' [N, R, R], 'timing' {compile_s, wall_s, cpu_s, num}} of every
-    image under `method`."""
-    timing = {}
-    if method not in METHODS:
+    """{'score' [N] (higher = more anomalous), 'reconstruction' [N, R, R, C] and 'residual'
+    [N, R, R] (None for the methods without a generator: 'discriminator', 'feature_gaussian'),
+    'timing' {compile_s, wall_s, cpu_s, num}} of every image under `method` (one of METHODS)."""
+    if method not in SCORERS:
         raise AnomalyError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
     if len(images) == 0:
         raise AnomalyError("no images to score")
-    batch_size = min(batch_size, len(images))
-    if method == "discriminator":
-        fn = jax.jit(lambda x: (-run.logits(x),))
-        return {"score": _batched(fn, [images], batch_size, timing)[0], "reconstruction": None,
-                "residual": None, "timing": timing}
-    if method == "fanogan":
-        module, params, record = encoder.load_encoder(run.workdir, run.trained.gan.latent_dim,
-                                                      tuple(run.trained.spec.shape))
-        kappa = float(record["settings"]["kappa"])
-        fn = jax.jit(lambda x: encoder.encode_score(
-            lambda v: module.apply({"params": params}, v), run.generator, run.features, x,
-            kappa)[::2])
-        score, reconstruction = _batched(fn, [images], batch_size, timing)
-    else:
-        s = anogan_settings
-        z0 = np.asarray(run.trained.gan.sample_latent(jax.random.key(s.seed), len(images)))
-
-        @jax.jit
-        def fn(x, z):
-            result = anogan.anogan_search(run.generator, run.features, x, z, steps=s.steps,
-                                          lr=s.lr, lam=s.lam)
-            return result.score, result.reconstruction
-
-        score, reconstruction = _batched(fn, [images, z0], batch_size, timing)
-    return {"score": score, "reconstruction": reconstruction, "timing": timing,
-            "residual": np.asarray(scores.residual_map(images, reconstruction))}
+    timing: dict = {}
+    score, reconstruction = SCORERS[method](run, images, anogan_settings,
+                                            min(batch_size, len(images)), timing)
+    residual = None if reconstruction is None else \
+        np.asarray(scores.residual_map(images, reconstruction))
+    return {"score": score, "reconstruction": reconstruction, "residual": residual,
+            "timing": timing}
 
 
 def write_scores_csv(path: str | pathlib.Path, score: np.ndarray,
@@ -242,6 +281,8 @@ def protocol(run: AnomalyRun, num_test: int, anogan_settings: AnoGANSettings) ->
                        "score": "(1-lambda)*sum|x-G(z*)| + lambda*sum|f(x)-f(G(z*))|"},
             "fanogan_score": "mean((x-G(E(x)))^2) + kappa*mean((f(x)-f(G(E(x))))^2)",
             "discriminator_score": "-D(x) (logit)",
+            "feature_gaussian_score": "(f(x)-mu)^T Sigma^-1 (f(x)-mu), Ledoit-Wolf Gaussian on "
+                                      "f(train) (Rippel et al. 2020)",
             "metrics": "sklearn.metrics roc_auc_score, average_precision_score"}
 
 
