@@ -6,8 +6,10 @@ draws the digit *dark on light* (44% of `digits_photo`). A CycleGAN generator G:
 deterministic, so it picks one look — bright strokes on a dark crop — and F: B → A never sees a
 dark-stroked digit except through F(G(a)); measured, F kept the digit of real B in 46.5% of
 held-out images (benchmarks/README.md, "#19 session 6"). Here every stroke is brighter than every
-background pixel, so the mapping digit → look is one-to-one in the respect that matters for
-reading the digit, and `digits_photo` stays as the harder set (experiments/cyclegan_digits_mnistm.py).
+background pixel, as in the images G learns to draw, so reading a real b needs nothing that G(a)
+never shows: G still picks one crop per digit (a deterministic map cannot cover all crops), but
+the digit's polarity no longer depends on the crop. `digits_photo` stays as the harder set
+(experiments/cyclegan_digits_mnistm.py).
 
 Formula. Digit i of `digits_raw.load_digits_uint8(R)` (the same 1,797 digits and labels as
 `digits`), as intensity d_i ∈ [0, 1] (grey, tiled to RGB), over crop c_i = the crop of
