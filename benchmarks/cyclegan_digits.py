@@ -26,7 +26,8 @@ def held_out_one_per_class(labels: np.ndarray) -> np.ndarray:
 
 
 def picture(run: translate.CycleGANRun) -> np.ndarray:
-    (a_all, b_all), labels = translate.digits_pair(run.config.resolution, run.config.channels)
+    (a_all, b_all), labels = translate.digits_pair(run.config.resolution, run.config.channels,
+                                                   run.config.dataset_b)
     pick = held_out_one_per_class(labels)
     a, b = a_all[pick], b_all[pick[::-1]]  # B: the same held-out images, digits 9 to 0
     fake_b = translate.translate_images(run, a, "a2b")

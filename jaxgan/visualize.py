@@ -103,7 +103,8 @@ def scatter_picture(samples: np.ndarray, real: np.ndarray | None = None,
 
 
 def training_curves_picture(records: Sequence[Mapping[str, float]]) -> np.ndarray:
-    """Loss curves (d_loss, g_loss, penalty) and D's accuracy on real/fake against step, as RGB."""
+    """Loss curves (d_loss, g_loss, penalty) and D's accuracy on real/fake against step, as RGB;
+    a CycleGAN run (no accuracies, `cycle_a` / `cycle_b` logged) shows its cycle losses instead."""
     figure = _figure(10, 4)
     losses, accuracy = figure.add_subplot(1, 2, 1), figure.add_subplot(1, 2, 2)
     steps = np.array([r["step"] for r in records], np.float64)
@@ -120,14 +121,19 @@ def training_curves_picture(records: Sequence[Mapping[str, float]]) -> np.ndarra
     losses.set_xlabel("step")
     losses.set_title("losses")
     losses.legend()
-    for key, label in (("d_accuracy_real", "D accuracy on real"),
-                       ("d_accuracy_fake", "D accuracy on fake")):
+    cyclegan = column("d_accuracy_real") is None and column("cycle_a") is not None
+    pairs = ((("cycle_a", "λ_A·E|F(G(a)) − a|"),
+              ("cycle_b", "λ_B·E|G(F(b)) − b|")) if cyclegan else
+             (("d_accuracy_real", "D accuracy on real"), ("d_accuracy_fake", "D accuracy on fake")))
+    for key, label in pairs:
         values = column(key)
         if values is not None:
             accuracy.plot(steps, values, label=label)
-    accuracy.set_ylim(-0.05, 1.05)
+    if not cyclegan:
+        accuracy.set_ylim(-0.05, 1.05)
     accuracy.set_xlabel("step")
-    accuracy.set_title("discriminator accuracy")
-    accuracy.legend()
+    accuracy.set_title("cycle losses" if cyclegan else "discriminator accuracy")
+    if accuracy.get_legend_handles_labels()[0]:
+        accuracy.legend()
     figure.tight_layout()
     return _render(figure)

@@ -253,9 +253,13 @@ def test_experiments_are_one_call_of_cyclegan_experiment():
     assert (h2z.lambda_a, h2z.lambda_b, h2z.lambda_identity, h2z.pool_size) == (10, 10, 0.5, 50)
     assert h2z.dataset == h2z.dataset_a == "cycle_gan/horse2zebra:trainA"
     digits = load("cyclegan_digits")
-    assert (digits.dataset_a, digits.dataset_b, digits.task) == ("digits", "digits_photo",
+    assert (digits.dataset_a, digits.dataset_b, digits.task) == ("digits", "digits_photo_bright",
                                                                  "cyclegan")
     assert digits.decay_steps <= digits.steps
+    mnistm = load("cyclegan_digits_mnistm")  # the same settings on MNIST-M's blend
+    assert mnistm.dataset_b == "digits_photo"
+    mnistm.dataset_b = digits.dataset_b
+    assert mnistm.to_dict() == digits.to_dict()
     with pytest.raises(ValueError, match="unknown config key 'lambda_c'"):
         cyclegan_experiment("digits", "digits_photo", resolution=16, blocks=1, d_layers=1,
                             steps=2, decay_steps=1, lambda_c=1.0)

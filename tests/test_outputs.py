@@ -49,6 +49,22 @@ def test_scatter_and_curves_render_rgb(tmp_path):
         assert image.size == (curves.shape[1], curves.shape[0])
 
 
+def test_cyclegan_curves_show_the_cycle_losses_without_an_empty_legend():
+    """A CycleGAN run logs no D accuracies: the right panel shows cycle_a / cycle_b instead of an
+    empty panel (matplotlib warned 'No artists with labels' on every run)."""
+    import warnings
+
+    records = [{"step": s, "d_loss": 0.4, "g_loss": 6.0, "cycle_a": 1.0 / s, "cycle_b": 2.0}
+               for s in range(1, 20)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        curves = visualize.training_curves_picture(records)
+    without_cycles = visualize.training_curves_picture(
+        [{k: v for k, v in r.items() if not k.startswith("cycle")} for r in records])
+    right = slice(curves.shape[1] // 2, None)  # the second panel differs: curves drawn
+    assert not np.array_equal(curves[:, right], without_cycles[:, right])
+
+
 def test_metrics_file_keeps_records_up_to_the_resume_step(tmp_path):
     first = logs.MetricsFile(tmp_path, resume_step=0)
     for step in (10, 20, 30):

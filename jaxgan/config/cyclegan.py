@@ -29,7 +29,7 @@ def cyclegan_config() -> ml_collections.ConfigDict:
     c = base_config()
     c.task = "cyclegan"  # jaxgan.training.trainers: which trainer runs the config
     c.dataset_a = "digits"
-    c.dataset_b = "digits_photo"
+    c.dataset_b = "digits_photo_bright"
     c.dataset = c.dataset_a  # the spec written to data_spec.json is domain A's
     c.channels = 3
     c.resolution = 256

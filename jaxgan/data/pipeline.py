@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jaxgan.data import convert, toy
+from jaxgan.data import convert, photo_digits, toy
 from jaxgan.data.classes import ClassSplit
 from jaxgan.data.errors import DataError
 from jaxgan.data.iterators import (STREAM_SAMPLE_REAL, BatchIterator, ImageBatches, ToyBatches,
@@ -15,7 +15,7 @@ from jaxgan.data.tfds_source import open_image_source
 # scikit-learn digits, prepared offline by the project's own TFDS builder. Any other name is looked
 # up in the TFDS catalog (kind 'catalog').
 DATASETS: dict[str, str] = {"ring8": "toy", "grid25": "toy", "digits": "embedded",
-                            "digits_photo": "embedded"}  # digits over photos (digits_photo.py)
+                            **{name: "embedded" for name in photo_digits.LOADERS}}  # over photos
 
 
 def dataset_kind(name: str) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow_datasets as tfds
 
-from jaxgan.data import convert, digits_builder, digits_photo, digits_raw
+from jaxgan.data import convert, digits_builder, digits_raw, photo_digits
 from jaxgan.data.classes import PARTS, ClassSplit, split_indices
 from jaxgan.data.errors import DataError
 from jaxgan.data.spec import DatasetSpec
@@ -152,8 +152,8 @@ def open_image_source(name: str, *, data_dir: str | None, resolution: int | None
     With `class_split`, only its `part` ('train' or 'test', jaxgan.data.classes) of the split is
     exposed, in ascending order of the split's rows; labels keep their original class indices.
     """
-    if name == digits_photo.NAME:  # built in memory (jaxgan.data.digits_photo)
-        return _digits_photo_source(resolution, channels, class_split, part)
+    if name in photo_digits.LOADERS:  # built in memory (jaxgan.data.photo_digits)
+        return _digits_photo_source(name, resolution, channels, class_split, part)
     data_dir = resolve_data_dir(data_dir)
     if name == "digits":
         resolution = DIGITS_DEFAULT_RESOLUTION if resolution is None else resolution
@@ -206,17 +206,18 @@ def open_image_source(name: str, *, data_dir: str | None, resolution: int | None
     return source
 
 
-def _digits_photo_source(resolution: int | None, channels: int | None,
+def _digits_photo_source(name: str, resolution: int | None, channels: int | None,
                          class_split: ClassSplit | None, part: str) -> ImageSource:
-    """The in-memory `digits_photo` set (RGB; channels=1 takes the luminance)."""
+    """An in-memory digits-over-photos set (`digits_photo`, `digits_photo_bright`; RGB;
+    channels=1 takes the luminance)."""
     resolution = DIGITS_DEFAULT_RESOLUTION if resolution is None else resolution
     channels = 3 if channels is None else channels
     if channels not in (1, 3):
         raise DataError(f"channels must be 1 (grey) or 3 (RGB), got {channels}")
-    images, labels = digits_photo.load_digits_photo_uint8(resolution)
+    images, labels = photo_digits.LOADERS[name](resolution)
     if channels == 1:
         images = np.stack([convert.to_luminance(img) for img in images])
-    spec = DatasetSpec(name=digits_photo.NAME, kind="image",
+    spec = DatasetSpec(name=name, kind="image",
                        shape=(resolution, resolution, channels), num_classes=10,
                        num_examples=len(images), class_names=tuple(str(d) for d in range(10)))
     source = ImageSource(spec, images, labels.astype(np.int32), None, "image", "label",

@@ -1,14 +1,17 @@
-"""Classifiers for judging translations between the embedded digits (domain A) and `digits_photo`
-(domain B, jaxgan.data.digits_photo):
+"""Classifiers for judging translations between the embedded digits (domain A) and a
+digits-over-photographs set (domain B, jaxgan.data.photo_digits: `digits_photo`,
+`digits_photo_bright`):
 
-- a digit classifier for domain B, trained like the shipped digits classifier
+- a digit classifier for each domain-B set, trained like the shipped digits classifier
   (jaxgan.metrics.train_digits_classifier): the same `DigitsCNN`, but on RGB (the colour carries the
   photo; domain A's classifier averages channels), the same held-out split (`held_out_split`, 359
   images never trained on), resolutions 16 and 32 resized to 32×32, random shifts of up to 2 px
-  (edge-padded), Adam(1e-3), batch 64, 30 epochs, softmax cross-entropy: 93.9% held-out at
-  16 px, 94.2% at 32 px, 80 CPU-s (12 epochs, the first shipped weights, gave 91.6% / 92.2%).
-  Weights ship next to this file (`digits_photo_classifier.msgpack`); `python -m
-  jaxgan.metrics.digits_photo_classifier` retrains them and prints the held-out accuracy.
+  (edge-padded), Adam(1e-3), batch 64, 30 epochs, softmax cross-entropy. Held-out accuracy:
+  `digits_photo` 93.9% at 16 px, 94.2% at 32 px, 80 CPU-s (12 epochs, the first shipped weights,
+  gave 91.6% / 92.2%); `digits_photo_bright` 96.4% at 16 px, 95.3% at 32 px, 92 CPU-s
+  (benchmarks/README.md, "#19 session 7"). Weights ship next to this file (`WEIGHTS[name]`);
+  `python -m jaxgan.metrics.digits_photo_classifier --dataset NAME` retrains them and prints the
+  held-out accuracy.
 - a domain classifier (real A vs real B, the same CNN with 2 outputs), trained at evaluation time
   from a fixed seed on the training indices of both domains (seconds), `domain_classifier`.
 """
@@ -25,11 +28,15 @@ import numpy as np
 import optax
 from flax import serialization
 
-from jaxgan.data.digits_photo import load_digits_photo_uint8
+from jaxgan.data.photo_digits import LOADERS
 from jaxgan.data.digits_raw import load_digits_uint8
 from jaxgan.metrics.digits_classifier import NATIVE_SIZE, DigitsCNN, held_out_split
 
-WEIGHTS_PATH = pathlib.Path(__file__).with_name("digits_photo_classifier.msgpack")
+DEFAULT_DATASET = "digits_photo"
+# domain-B set -> its shipped digit classifier's weights
+WEIGHTS: dict[str, pathlib.Path] = {
+    name: pathlib.Path(__file__).with_name(f"{name}_classifier.msgpack") for name in LOADERS}
+WEIGHTS_PATH = WEIGHTS[DEFAULT_DATASET]
 TRAIN_RESOLUTIONS = (16, 32)
 MAX_SHIFT = 2
 
@@ -113,59 +120,74 @@ class Classifier:
         return self.probabilities(images).argmax(axis=1)
 
 
-def _photo_training_set() -> tuple[np.ndarray, np.ndarray]:
+def _check_dataset(dataset: str) -> None:
+    if dataset not in LOADERS:
+        raise ValueError(f"no digit classifier for data set {dataset!r}; domain-B sets: "
+                         f"{sorted(LOADERS)}")
+
+
+def _photo_training_set(dataset: str = DEFAULT_DATASET) -> tuple[np.ndarray, np.ndarray]:
     train_idx, _ = held_out_split()
     xs, ys = [], []
     for r in TRAIN_RESOLUTIONS:
-        images, labels = load_digits_photo_uint8(r)
+        images, labels = LOADERS[dataset](r)
         xs.append(np.asarray(preprocess_rgb(images[train_idx])))
         ys.append(labels[train_idx])
     return np.concatenate(xs), np.concatenate(ys)
 
 
-def load_photo_digit_classifier(path: str | pathlib.Path | None = None) -> Classifier:
-    """The shipped digit classifier of domain B (`digits_photo`)."""
-    path = pathlib.Path(path or WEIGHTS_PATH)
+def load_photo_digit_classifier(path: str | pathlib.Path | None = None,
+                                dataset: str = DEFAULT_DATASET) -> Classifier:
+    """The shipped digit classifier of domain-B set `dataset` (or the weights at `path`)."""
+    _check_dataset(dataset)
+    path = pathlib.Path(path or WEIGHTS[dataset])
     if not path.is_file():
-        raise ValueError(f"digits_photo classifier weights not found at {path}; run "
-                         f"`python -m jaxgan.metrics.digits_photo_classifier` to create them")
+        raise ValueError(f"{dataset} classifier weights not found at {path}; run `python -m "
+                         f"jaxgan.metrics.digits_photo_classifier --dataset {dataset}` to create "
+                         f"them")
     params = serialization.msgpack_restore(path.read_bytes())["params"]
     return Classifier(jax.tree.map(jnp.asarray, params), 10)
 
 
-def held_out_accuracy(classifier: Classifier, resolution: int) -> float:
-    images, labels = load_digits_photo_uint8(resolution)
+def held_out_accuracy(classifier: Classifier, resolution: int,
+                      dataset: str = DEFAULT_DATASET) -> float:
+    images, labels = LOADERS[dataset](resolution)
     _, held = held_out_split()
     return float((classifier.predict(images[held]) == labels[held]).mean())
 
 
 @functools.lru_cache(maxsize=4)
-def domain_classifier(resolution: int, seed: int = 0, epochs: int = 3) -> Classifier:
-    """Real A (digits, grey tiled to RGB: label 0) vs real B (digits_photo: label 1), trained on
+def domain_classifier(resolution: int, seed: int = 0, epochs: int = 3,
+                      dataset: str = DEFAULT_DATASET) -> Classifier:
+    """Real A (digits, grey tiled to RGB: label 0) vs real B (`dataset`: label 1), trained on
     the training indices of `held_out_split` of both at `resolution`."""
+    _check_dataset(dataset)
     train_idx, _ = held_out_split()
     a = load_digits_uint8(resolution)[0][train_idx]
-    b = load_digits_photo_uint8(resolution)[0][train_idx]
+    b = LOADERS[dataset](resolution)[0][train_idx]
     x = np.concatenate([np.asarray(preprocess_rgb(a)), np.asarray(preprocess_rgb(b))])
     y = np.concatenate([np.zeros(len(a), np.int32), np.ones(len(b), np.int32)])
     return Classifier(fit(x, y, 2, seed=seed, epochs=epochs), 2)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Trains the digits_photo digit classifier.")
+    parser = argparse.ArgumentParser(description="Trains a domain-B digit classifier.")
+    parser.add_argument("--dataset", default=DEFAULT_DATASET, choices=sorted(LOADERS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--out", default=str(WEIGHTS_PATH))
+    parser.add_argument("--out", default=None, help="default: the shipped weights of --dataset")
     args = parser.parse_args(argv)
+    args.out = args.out or str(WEIGHTS[args.dataset])
     start = time.process_time()
-    x, y = _photo_training_set()
+    x, y = _photo_training_set(args.dataset)
     params = fit(x, y, 10, seed=args.seed, epochs=args.epochs, verbose=True)
     host = jax.tree.map(lambda a: np.asarray(a, np.float32), params)
     pathlib.Path(args.out).write_bytes(serialization.msgpack_serialize({"params": host}))
     print(f"trained in {time.process_time() - start:.0f} CPU-s; wrote {args.out}")
-    classifier = load_photo_digit_classifier(args.out)
+    classifier = load_photo_digit_classifier(args.out, args.dataset)
     for r in (16, 32):
-        print(f"held-out accuracy at {r}x{r}: {held_out_accuracy(classifier, r):.4f}")
+        print(f"held-out accuracy at {r}x{r}: "
+              f"{held_out_accuracy(classifier, r, args.dataset):.4f}")
 
 
 if __name__ == "__main__":

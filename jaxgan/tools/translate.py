@@ -4,13 +4,15 @@
 task 'cyclegan' (jaxgan.training.cyclegan_loop); `translate_images(run, images, direction)` maps
 NHWC images in [-1, 1]; `read_images(path, shape)` reads the inputs of `jaxgan translate` (a .npy
 array, or a folder of image files decoded as `jaxgan prepare` does, jaxgan.data.image_decode);
-`evaluate_cyclegan(run)` computes the metrics of the embedded digits pair (below).
+`evaluate_cyclegan(run)` computes the metrics of the embedded digits pairs (below): domain A =
+`digits`, domain B = one of the digits-over-photographs sets of jaxgan.data.photo_digits
+(`digits_photo_bright`, the shipped experiment's; `digits_photo`, MNIST-M's blend).
 
 Metrics (issue 19), on the 359 held-out digits of `jaxgan.metrics.digits_classifier.held_out_split`
 in both domains (held out from the classifiers; the CycleGAN trains on all 1,797 images of each
 domain, unpaired):
-  digit_kept_a2b: fraction of G(a) that domain B's digit classifier
-      (jaxgan.metrics.digits_photo_classifier) reads as a's digit;
+  digit_kept_a2b: fraction of G(a) that domain B's digit classifier (the one of the run's
+      dataset_b, jaxgan.metrics.digits_photo_classifier) reads as a's digit;
   digit_kept_b2a: fraction of F(b) that the shipped digits classifier reads as b's digit;
   target_domain_a2b / _b2a: fraction of G(a) (F(b)) the domain classifier (real A vs real B)
       puts in B (A);
@@ -167,19 +169,27 @@ def read_images(path: str | pathlib.Path, shape: tuple[int, ...]) -> np.ndarray:
 
 # --- evaluation ----------------------------------------------------------------------------------
 
-DIGITS_PAIR = ("digits", "digits_photo")
+DIGITS_A = "digits"
 
 
-def digits_pair(resolution: int, channels: int) -> tuple[tuple[np.ndarray, np.ndarray],
-                                                         np.ndarray]:
-    """((digits, digits_photo) float32 [1797, R, R, C] in [-1, 1], labels [1797]) in
+def is_digits_pair(dataset_a: str, dataset_b: str) -> bool:
+    """Whether (A, B) is an embedded pair with classifiers: digits and a photo_digits set."""
+    from jaxgan.data import photo_digits
+
+    return dataset_a == DIGITS_A and dataset_b in photo_digits.LOADERS
+
+
+def digits_pair(resolution: int, channels: int, dataset_b: str = "digits_photo"
+                ) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """((digits, dataset_b) float32 [1797, R, R, C] in [-1, 1], labels [1797]) in
     scikit-learn's order, the order `held_out_split` indexes (the TFDS-prepared `digits` are
     stored in another order): image i of both domains shows digit i. The pixels are those the
-    pipeline delivers (digits_raw / digits_photo, grey tiled to RGB or RGB to luminance)."""
-    from jaxgan.data import convert, digits_photo, digits_raw
+    pipeline delivers (digits_raw / jaxgan.data.photo_digits, grey tiled to RGB or RGB to
+    luminance)."""
+    from jaxgan.data import convert, digits_raw, photo_digits
 
     a, labels = digits_raw.load_digits_uint8(resolution)
-    b, _ = digits_photo.load_digits_photo_uint8(resolution)
+    b, _ = photo_digits.LOADERS[dataset_b](resolution)
     a = np.repeat(a, 3, axis=-1) if channels == 3 else a
     b = np.stack([convert.to_luminance(x) for x in b]) if channels == 1 else b
     return (convert.to_unit_range(a), convert.to_unit_range(b)), labels.astype(np.int32)
@@ -198,7 +208,7 @@ def evaluate_cyclegan(run: CycleGANRun) -> dict[str, Any]:
     config = run.config
     result: dict[str, Any] = {"step": run.step, "dataset_a": config.dataset_a,
                               "dataset_b": config.dataset_b}
-    if (config.dataset_a, config.dataset_b) != DIGITS_PAIR:
+    if not is_digits_pair(config.dataset_a, config.dataset_b):
         (name_a, options_a), (name_b, options_b) = (cyclegan_loop.domain_data(config, d)
                                                     for d in "ab")
         a = data.sample_real(name_a, 500, 0, **options_a)
@@ -210,12 +220,12 @@ def evaluate_cyclegan(run: CycleGANRun) -> dict[str, Any]:
     from jaxgan.metrics import digits_photo_classifier as dpc
 
     _, held = dc.held_out_split()
-    (a_all, b_all), labels = digits_pair(config.resolution, config.channels)
+    (a_all, b_all), labels = digits_pair(config.resolution, config.channels, config.dataset_b)
     a, b, la, lb = a_all[held], b_all[held], labels[held], labels[held]
     fake_b, fake_a = translate_images(run, a, "a2b"), translate_images(run, b, "b2a")
     classifier_a = dc.load_classifier()
-    classifier_b = dpc.load_photo_digit_classifier()
-    domain = dpc.domain_classifier(config.resolution)
+    classifier_b = dpc.load_photo_digit_classifier(dataset=config.dataset_b)
+    domain = dpc.domain_classifier(config.resolution, dataset=config.dataset_b)
     read_a = lambda x: classifier_a.probabilities(x).argmax(axis=1)
     cyc_a, cyc_b = _cycle(run, a, "a2b", "b2a"), _cycle(run, b, "b2a", "a2b")
     result.update(
