@@ -58,8 +58,8 @@ def toy_mixture(dataset: str, steps: int = 160_000) -> ml_collections.ConfigDict
     CPU-second (7.6–8.1× with the process pinned to one core) and 1.0–3.8× in wall time (a loaded
     scheduler can give the per-step loop's two busy threads more cores than the scan's one); the
     "slower when idle" reading of session 6 was an artefact of its short-run / long-run
-    difference. Past K ≈ 100 the per-call costs (dispatch, one metrics transfer, ~15 ms
-    of host bookkeeping per 1,000 rows) are below 1% of a call, so K only has to divide the log,
+    difference. At K = 1,000 the per-call costs (dispatch, one metrics transfer, ≤ 15 ms CPU of
+    host bookkeeping for the 1,000 rows) are a few percent of a call, so K only has to divide the log,
     monitor, sample and checkpoint intervals (1,000 / 1,000 / 20,000 / 20,000: every call has the
     same length and compiles once) and keep signals and monitors prompt (a call is < 1 s). On an
     accelerator the step is microseconds and the per-call dispatch matters more, so the same K
