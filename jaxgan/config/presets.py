@@ -54,9 +54,10 @@ def toy_mixture(dataset: str, steps: int = 160_000) -> ml_collections.ConfigDict
     compiled toy step costs ~0.75 ms called on its own and ~0.35 ms inside the fused `lax.scan`
     (same process, load ~1.3: 2.1× per CPU-second), and the per-step loop adds the host batch, key
     and metric round trips on top. Measured in rounds side by side (benchmarks/toy_loop_speed.py,
-    load 9–13) the fused loop with device-drawn batches is 3.4–5.4× the per-step loop per
-    CPU-second (7.6–8.1× with the process pinned to one core) and 1.0–3.8× in wall time (a loaded
-    scheduler can give the per-step loop's two busy threads more cores than the scan's one); the
+    load 5–13) the fused loop with device-drawn batches is 3.4–5.4× the per-step loop per
+    CPU-second (medians 5.1× at load ~11, 4.8× at load ~6; ~8× with the process pinned to one core,
+    `taskset -c 0`) and 1.0–4.6× in wall time unpinned (a loaded scheduler can give the per-step
+    loop's two busy threads more cores than the scan's one; pinned ~8×); the
     "slower when idle" reading of session 6 was an artefact of its short-run / long-run
     difference. At K = 1,000 the per-call costs (dispatch, one metrics transfer, ≤ 15 ms CPU of
     host bookkeeping for the 1,000 rows) are a few percent of a call, so K only has to divide the log,
