@@ -1,8 +1,9 @@
 """Toy training steps/s of the three loops of `jaxgan train`, side by side in one process.
 
-The shipped toy experiment (experiments/ring8.py or grid25.py: logs, failure monitor, checkpoints
-and sample grids as shipped) is trained through `jaxgan.training.loop.train_and_evaluate` three
-ways, which end in bit-identical states (tests/test_resume.py, tests/test_device_data.py):
+The shipped toy experiment (experiments/ring8.py or grid25.py: logs, failure monitor, sample
+monitor, checkpoints and sample grids as shipped) is trained through
+`jaxgan.training.loop.train_and_evaluate` three ways, which end in bit-identical states
+(tests/test_resume.py, tests/test_device_data.py):
 
   per_step     steps_per_call = 1: one compiled call per step, its batch staged from the host
                (the loop before issue 21);
@@ -12,10 +13,18 @@ ways, which end in bit-identical states (tests/test_resume.py, tests/test_device
                data's on-device definition (jaxgan.data.iterators.DeviceBatches): only the plans
                (key, batch index) leave the host.
 
-Each way is timed twice, for --short and --long steps, and the rate is (long − short) / (time
-difference), so set-up, compilation and the final checkpoint cancel out. Reported: steps/s from
-wall time and from this process's CPU time (the machine is shared: CPU time is the steadier
-figure), and each way's ratio to per_step. Usage:
+How the rate is measured (issue 21 session 7): a monitor passed to `train_and_evaluate` reads the
+wall clock and this process's CPU clock when the loop hands it step s for every s that is a
+multiple of K; the rate of a run is (s₂ − s₁) / (t₂ − t₁) between the first such step after
+--warmup steps and the last, so set-up, compilation, the first call and the final checkpoint stay
+outside the window (everything the loop does per step or per call, the sample monitor every 1,000
+steps included, stays inside). The three ways are run in turn, --rounds times, and each round's
+ratios to per_step are taken between runs minutes apart at most: on the shared machine the load
+moves by several-fold within minutes, and the median of the per-round ratios is the figure to
+read (the former short-run/long-run difference method could be thrown off by a load change
+between its two runs: it reported per_step at 6,329 steps/s wall and 2,682 per CPU-second idle,
+2.4 cores on a 2-core machine, for a loop whose compiled step alone takes ~0.75 ms). Reported: steps/s from wall time and per CPU-second, per round and their medians.
+Usage:
   PYTHONPATH=$PWD nice -n 10 python benchmarks/toy_loop_speed.py --config ring8 --steps_per_call 1000
 """
 from __future__ import annotations
@@ -23,6 +32,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -34,47 +44,76 @@ from jaxgan.training.run_config import load_experiment
 WAYS = ("per_step", "fused_host", "fused_device")
 
 
-def _train(config_name: str, way: str, steps: int, steps_per_call: int) -> tuple[float, float]:
+class Clock:
+    """Monitor: (wall, CPU) clock readings at the steps that are multiples of `every`."""
+
+    def __init__(self, every: int, warmup: int):
+        self.every, self.warmup, self.marks = every, warmup, []
+
+    def __call__(self, step: int, metrics) -> None:
+        del metrics
+        if step >= self.warmup and step % self.every == 0:
+            self.marks.append((step, time.perf_counter(), time.process_time()))
+
+    def rates(self) -> tuple[float, float, int]:
+        """(steps/s wall, steps per CPU-second, steps) between the first and the last mark."""
+        if len(self.marks) < 2:
+            raise ValueError("the run is too short for a window: raise --steps or lower --warmup")
+        (s1, w1, c1), (s2, w2, c2) = self.marks[0], self.marks[-1]
+        return (s2 - s1) / (w2 - w1), (s2 - s1) / (c2 - c1), s2 - s1
+
+
+def train_rates(config_name: str, way: str, steps: int, steps_per_call: int,
+                warmup: int) -> tuple[float, float, int]:
+    """Trains the experiment `steps` steps one `way` and returns its `Clock.rates()`."""
     config = load_experiment(config_name)
     config.steps = steps
     config.steps_per_call = 1 if way == "per_step" else steps_per_call
+    clock = Clock(steps_per_call, warmup)
     original = iterators.BatchIterator.device_batches
     if way == "fused_host":
         iterators.BatchIterator.device_batches = lambda self, max_bytes=0: None
     try:
         with tempfile.TemporaryDirectory() as workdir:
-            wall, cpu = time.perf_counter(), time.process_time()
-            loop.train_and_evaluate(config, workdir, handle_signals=False, stream=io.StringIO())
-            return time.perf_counter() - wall, time.process_time() - cpu
+            loop.train_and_evaluate(config, workdir, monitors=[clock], handle_signals=False,
+                                    stream=io.StringIO())
     finally:
         iterators.BatchIterator.device_batches = original
+    return clock.rates()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", default="ring8", help="ring8 | grid25 (experiments/)")
     parser.add_argument("--steps_per_call", type=int, default=1000)
-    parser.add_argument("--short", type=int, default=2000, help="steps of the short run")
-    parser.add_argument("--long", type=int, default=12000, help="steps of the long run")
-    parser.add_argument("--per_step_long", type=int, default=4000,
-                        help="steps of per_step's long run (it is the slow one)")
+    parser.add_argument("--steps", type=int, default=8000, help="steps of each fused run")
+    parser.add_argument("--per_step_steps", type=int, default=4000,
+                        help="steps of each per_step run (it is the slow one)")
+    parser.add_argument("--warmup", type=int, default=2000,
+                        help="the window starts at the first multiple of K from this step")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
-    rates = {}
     print(f"{args.config}, steps_per_call {args.steps_per_call}, load average "
           f"{os.getloadavg()[0]:.1f}", flush=True)
+    rates: dict[str, list[tuple[float, float]]] = {way: [] for way in WAYS}
+    for r in range(args.rounds):
+        for way in WAYS:
+            steps = args.per_step_steps if way == "per_step" else args.steps
+            wall, cpu, window = train_rates(args.config, way, steps, args.steps_per_call,
+                                            args.warmup)
+            rates[way].append((wall, cpu))
+            print(f"round {r + 1} {way:13s} {wall:7.0f} steps/s wall {cpu:7.0f} steps/CPU-s "
+                  f"({window} steps; load average {os.getloadavg()[0]:.1f})", flush=True)
+    print("medians over rounds (ratios: median of the per-round ratios to per_step):")
     for way in WAYS:
-        long = args.per_step_long if way == "per_step" else args.long
-        wall_s, cpu_s = _train(args.config, way, args.short, args.steps_per_call)
-        wall_l, cpu_l = _train(args.config, way, long, args.steps_per_call)
-        steps = long - args.short
-        rates[way] = (steps / (wall_l - wall_s), steps / (cpu_l - cpu_s))
-        print(f"{way:13s} {rates[way][0]:8.0f} steps/s wall  {rates[way][1]:8.0f} steps/s CPU  "
-              f"({steps} steps: {wall_l - wall_s:.1f} s wall, {cpu_l - cpu_s:.1f} s CPU; "
-              f"runs of {args.short}/{long} steps: {cpu_s:.1f}/{cpu_l:.1f} s CPU)", flush=True)
-    base = rates["per_step"]
-    for way in WAYS[1:]:
-        print(f"{way} / per_step: {rates[way][0] / base[0]:.1f}x wall, "
-              f"{rates[way][1] / base[1]:.1f}x CPU")
+        wall = statistics.median(w for w, _ in rates[way])
+        cpu = statistics.median(c for _, c in rates[way])
+        ratio_wall = [w / b for (w, _), (b, _) in zip(rates[way], rates["per_step"])]
+        ratio_cpu = [c / b for (_, c), (_, b) in zip(rates[way], rates["per_step"])]
+        print(f"{way:13s} {wall:7.0f} steps/s wall {cpu:7.0f} steps/CPU-s   x per_step: wall "
+              f"{statistics.median(ratio_wall):.2f} [{min(ratio_wall):.2f}-{max(ratio_wall):.2f}]"
+              f", CPU {statistics.median(ratio_cpu):.2f} "
+              f"[{min(ratio_cpu):.2f}-{max(ratio_cpu):.2f}]")
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
     return 0
 

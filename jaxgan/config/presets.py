@@ -48,7 +48,23 @@ def toy_mixture(dataset: str, steps: int = 160_000) -> ml_collections.ConfigDict
     the networks working at unit scale (`point_scale`: the largest |coordinate| of a mode centre,
     grid25 4, ring8 1; samples stay in the data's units) and 1,000 steps per compiled call
     (`steps_per_call`). What limits quality is the number of steps (bridges between modes shrink
-    with training), so the small nets' ~0.4 ms fused step buys PacGAN-level results in minutes."""
+    with training), so the small nets' ~0.4 ms fused step buys PacGAN-level results in minutes.
+
+    Why K = 1,000 on every backend (issue 21, benchmarks/README.md "#21 session 7"): on the CPU one
+    compiled toy step costs ~0.75 ms called on its own and ~0.35 ms inside the fused `lax.scan`
+    (same process, load ~1.3: 2.1× per CPU-second), and the per-step loop adds the host batch, key
+    and metric round trips on top. Measured in rounds side by side (benchmarks/toy_loop_speed.py,
+    load 5–13) the fused loop with device-drawn batches is 3.4–5.4× the per-step loop per
+    CPU-second (medians 5.1× at load ~11, 4.8× at load ~6; ~8× with the process pinned to one core,
+    `taskset -c 0`) and 1.0–4.6× in wall time unpinned (a loaded scheduler can give the per-step
+    loop's two busy threads more cores than the scan's one; pinned ~8×); the
+    "slower when idle" reading of session 6 was an artefact of its short-run / long-run
+    difference. At K = 1,000 the per-call costs (dispatch, one metrics transfer, ≤ 15 ms CPU of
+    host bookkeeping for the 1,000 rows) are a few percent of a call, so K only has to divide the log,
+    monitor, sample and checkpoint intervals (1,000 / 1,000 / 20,000 / 20,000: every call has the
+    same length and compiles once) and keep signals and monitors prompt (a call is < 1 s). On an
+    accelerator the step is microseconds and the per-call dispatch matters more, so the same K
+    (not measured there: no GPU was lent)."""
     config = base_config()
     config.dataset = dataset
     config.model = "mlp"
