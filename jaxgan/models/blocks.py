@@ -8,6 +8,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxgan.models import canonical_conv
+
 Array = jax.Array
 
 DCGAN_INIT = nn.initializers.normal(0.02)
@@ -71,3 +73,13 @@ NORMS = {
     "none": lambda train, axis_name: (lambda x: x),
 }
 """config.d_norm -> (train, axis_name) -> the normalisation of a discriminator's hidden layers."""
+
+
+def conv(features: int, kernel_size: Sequence[int], **kwargs) -> nn.Conv:
+    """`nn.Conv(features, kernel_size, **kwargs)` (same parameters, same names, same value) whose
+    convolution is jaxgan.models.canonical_conv.conv_general_dilated: on XLA's CPU backend its
+    gradients stay canonical-layout convolutions, fast also inside the fused K-step and the
+    n_critic `lax.scan` bodies (issue 21). Every model family's plain convolutions go through here.
+    """
+    return nn.Conv(features, kernel_size, conv_general_dilated=canonical_conv.conv_general_dilated,
+                   **kwargs)
