@@ -1,5 +1,6 @@
 """Building blocks shared by the model families: the DCGAN initialisers, BatchNorm, spectral
-normalisation and the normalisations a discriminator can use between layers (`NORMS`)."""
+normalisation, the normalisations a discriminator can use between layers (`NORMS`) and `conv`, the
+convolution layer every family's plain convolutions use (canonical-layout gradients on CPU)."""
 from __future__ import annotations
 
 from typing import Sequence
