@@ -12,7 +12,7 @@ import pytest
 
 from jaxgan.config import base_config, build_gan
 from jaxgan.core.state import create_train_state
-from jaxgan.core.step import jit_train_loop, make_train_step
+from jaxgan.core.step import jit_train_loop
 from jaxgan.models import canonical_conv
 
 CANONICAL = "b01f_01io->b01f"
@@ -29,36 +29,50 @@ def _tiny_gan(**overrides):
     return build_gan(c, (8, 8, 3))
 
 
-def _images(rows):
-    return {"x": jax.random.uniform(jax.random.key(3), (rows, 8, 8, 3), minval=-1, maxval=1)}
+def _fused_loop(canonical: bool):
+    """(compiled K = 2 loop of n_critic = 2 hinge-loss steps, states before and after one call):
+    D's updates inside the critic scan, G's through the transposed convolution's input gradient,
+    both inside the fused K-step scan. (First order only: a gradient penalty's second-order
+    kernel gradient of a strided convolution still compiles to one permuted-layout convolution
+    inside loops, benchmarks/README.md "#21 session 7"; its values: test_canonical_conv.py.)"""
+    saved = canonical_conv.CANONICAL_BACKENDS
+    canonical_conv.CANONICAL_BACKENDS = saved if canonical else ()
+    try:
+        gan = _tiny_gan(loss="hinge", n_critic=2)
+        state = create_train_state(gan, jax.random.key(0))
+        batches = {"x": jax.random.uniform(jax.random.key(3), (2, 8, 8, 8, 3), minval=-1,
+                                           maxval=1)}
+        compiled = jit_train_loop(gan).lower(state, batches, jax.random.key(1), 0).compile()
+    finally:
+        canonical_conv.CANONICAL_BACKENDS = saved
+    before = jax.tree.map(np.asarray, state)
+    after, _ = compiled(state, batches, jax.random.key(1), 0)
+    return compiled, before, after
 
 
-def test_dcgan_step_with_canonical_convs_equals_lax_convs(monkeypatch):
-    # WGAN-GP: the penalty's gradient of D's input gradient is a second-order path through every
-    # D convolution; G's update goes through the transposed convolutions' input gradients.
-    gan = _tiny_gan(loss="wasserstein", penalty="wgan_gp", d_norm="layer")
-    state = create_train_state(gan, jax.random.key(0))
-    batch, key = _images(4), jax.random.key(1)
-    canonical, _ = jax.jit(make_train_step(gan))(state, batch, key)
-    monkeypatch.setattr(canonical_conv, "CANONICAL_BACKENDS", ())
-    plain, _ = jax.jit(make_train_step(gan))(state, batch, key)
+@pytest.fixture(scope="module")
+def canonical_loop():
+    return _fused_loop(True)
+
+
+def test_dcgan_steps_with_canonical_convs_equal_lax_convs(canonical_loop):
+    _, before, canonical = canonical_loop
+    _, _, plain = _fused_loop(False)
     params = lambda s: jax.tree.leaves((s.generator.params, s.discriminator.params))  # noqa: E731
     kernels = [a for path, a in jax.tree_util.tree_leaves_with_path(
         (canonical.generator.params, canonical.discriminator.params)) if "kernel" in str(path)]
     assert len(kernels) == 4  # G: dense, transposed conv; D: conv, head
-    moved = [np.max(np.abs(a - b)) for a, b in zip(params(canonical), params(state))]
-    assert sum(m > 0 for m in moved) >= len(moved) - 1  # all but the WGAN head's bias (∂ = 0)
+    moved = [np.max(np.abs(a - b)) for a, b in zip(params(canonical), params(before))]
+    # every parameter moved but D's head bias: its hinge gradient is #fakes − #reals = 0 while
+    # every hinge term is active (D ≈ 0 at the start)
+    assert sum(m > 0 for m in moved) == len(moved) - 1
     for a, b in zip(params(canonical), params(plain)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.skipif(jax.default_backend() != "cpu", reason="checks XLA CPU's compiled HLO")
-def test_fused_loop_with_critic_scan_has_only_canonical_convolutions_on_cpu():
-    gan = _tiny_gan(n_critic=2)
-    state = create_train_state(gan, jax.random.key(0))
-    batches = {"x": np.zeros((2, 8, 8, 8, 3), np.float32)}  # K = 2 steps of 2 critic batches
-    text = jit_train_loop(gan).lower(state, batches, jax.random.key(1), 0).compile().as_text()
-    labels = re.findall(r"dim_labels=(\S+?)[,\s]", text)
+def test_fused_loop_with_critic_scan_has_only_canonical_convolutions_on_cpu(canonical_loop):
+    labels = re.findall(r"dim_labels=(\S+?)[,\s]", canonical_loop[0].as_text())
     # D's conv and head, G's transposed conv; forward passes and gradients, both scans
     assert len(labels) >= 8
     assert set(labels) == {CANONICAL}
