@@ -10,7 +10,10 @@ Each layer computes one fixed function of (x, kernel) and can compute it in seve
 (`impl`), all differentiable with respect to the same (4, 4, C, F) kernel, so a checkpoint trained
 with one impl loads and gives the same outputs with any other:
 
-- 'xla': one `lax.conv_transpose` / `lax.conv_general_dilated`.
+- 'xla': one `lax.conv_transpose` / `lax.conv_general_dilated`, through
+  `canonical_conv.conv_general_dilated` (on CPU its gradients are canonical-layout
+  convolutions, fast also inside the fused and critic `lax.scan` bodies; issue 21). All
+  forms built on convolutions use it.
 - 'subpixel' (transposed conv): the same kernel rearranged into a 2x2 stride-1 convolution to 4F
   channels on the input padded by one, followed by a depth-to-space that takes each of the four
   output phases from its own shifted window (Shi et al. 2016, arXiv:1609.05158, "sub-pixel
