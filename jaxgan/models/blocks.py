@@ -1,5 +1,6 @@
 """Building blocks shared by the model families: the DCGAN initialisers, BatchNorm, spectral
-normalisation and the normalisations a discriminator can use between layers (`NORMS`)."""
+normalisation, the normalisations a discriminator can use between layers (`NORMS`) and `conv`, the
+convolution layer every family's plain convolutions use (canonical-layout gradients on CPU)."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -7,6 +8,8 @@ from typing import Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+
+from jaxgan.models import canonical_conv
 
 Array = jax.Array
 
@@ -71,3 +74,13 @@ NORMS = {
     "none": lambda train, axis_name: (lambda x: x),
 }
 """config.d_norm -> (train, axis_name) -> the normalisation of a discriminator's hidden layers."""
+
+
+def conv(features: int, kernel_size: Sequence[int], **kwargs) -> nn.Conv:
+    """`nn.Conv(features, kernel_size, **kwargs)` (same parameters, same names, same value) whose
+    convolution is jaxgan.models.canonical_conv.conv_general_dilated: on XLA's CPU backend its
+    gradients stay canonical-layout convolutions, fast also inside the fused K-step and the
+    n_critic `lax.scan` bodies (issue 21). Every model family's plain convolutions go through here.
+    """
+    return nn.Conv(features, kernel_size, conv_general_dilated=canonical_conv.conv_general_dilated,
+                   **kwargs)

@@ -26,6 +26,15 @@ canonical):
 
 with P_x = (r − 1 − lo, l + r − 1 − o − (r − 1 − lo)) and P_w = (lo, (o − l) + (r − 1 − lo)) per
 spatial axis, l, r, o the dilated input, kernel and output sizes (ℓ ↦ (ℓ − 1)·d + 1).
+
+`conv_general_dilated` is the one switch point the model families use (flax `nn.Conv`'s
+`conv_general_dilated` attribute through jaxgan.models.blocks.conv, and the DCGAN layers of
+jaxgan.models.layers): `lax.conv_general_dilated`'s signature, routed to `conv2d` on the backends
+of `CANONICAL_BACKENDS` for 2-D NHWC/HWIO convolutions without feature groups, otherwise to lax
+itself. Why every family, not only StyleGAN2's cond (issue 21, benchmarks/README.md "#21 session
+7"): the fused K-step `lax.scan` (config.steps_per_call) and the n_critic `lax.scan` put every
+gradient convolution of a training step inside a loop body, where XLA CPU leaves them as naive
+loops just as inside `lax.cond`.
 """
 from __future__ import annotations
 
@@ -64,6 +73,34 @@ def conv2d(x: Array, w: Array, strides: Sequence[int] = (1, 1), padding="SAME",
 def _conv(x, w, strides, pads, lhs_dilation, rhs_dilation):
     return jax.lax.conv_general_dilated(x, w, strides, pads, lhs_dilation, rhs_dilation,
                                         dimension_numbers=_DN)
+
+
+# Backends whose XLA compiler needs the canonical-layout gradients. GPU (cuDNN) and TPU take any
+# layout natively; there the explicit transposes would only add data movement.
+CANONICAL_BACKENDS: tuple[str, ...] = ("cpu",)
+
+
+def conv_general_dilated(lhs: Array, rhs: Array, window_strides: Sequence[int], padding,
+                         lhs_dilation: Sequence[int] | None = None,
+                         rhs_dilation: Sequence[int] | None = None, dimension_numbers=None,
+                         feature_group_count: int = 1, batch_group_count: int = 1,
+                         precision=None, preferred_element_type=None) -> Array:
+    """`lax.conv_general_dilated`, with `conv2d`'s canonical-layout gradients where it applies:
+    a default backend in `CANONICAL_BACKENDS`, 2-D convolutions in NHWC/HWIO/NHWC, one feature
+    and batch group, default precision. The value is the same convolution either way."""
+    canonical = (jax.default_backend() in CANONICAL_BACKENDS and lhs.ndim == 4
+                 and dimension_numbers is not None
+                 and (jax.lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers)
+                      == jax.lax.conv_dimension_numbers(lhs.shape, rhs.shape, _DN))
+                 and feature_group_count == 1 and batch_group_count == 1 and precision is None
+                 and preferred_element_type is None
+                 and not (isinstance(padding, str) and tuple(lhs_dilation or (1, 1)) != (1, 1)))
+    if not canonical:
+        return jax.lax.conv_general_dilated(
+            lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation, dimension_numbers,
+            feature_group_count, batch_group_count, precision, preferred_element_type)
+    return conv2d(lhs, rhs, window_strides, padding, lhs_dilation or (1, 1),
+                  rhs_dilation or (1, 1))
 
 
 def _conv_fwd(x, w, strides, pads, lhs_dilation, rhs_dilation):

@@ -22,7 +22,8 @@ import jax.numpy as jnp
 import ml_collections
 
 from jaxgan.core.conditioning import condition_input, condition_latent, condition_output
-from jaxgan.models.blocks import DCGAN_INIT, NORMS, batch_norm, minibatch_stddev, spectral_norm
+from jaxgan.models.blocks import (DCGAN_INIT, NORMS, batch_norm, conv, minibatch_stddev,
+                                   spectral_norm)
 from jaxgan.models.layers import Conv4x4S2, ConvTranspose4x4S2
 
 Array = jax.Array
@@ -104,9 +105,9 @@ class DCGANDiscriminator(nn.Module):
         x = condition_input(x, labels, self.conditioning, self.num_classes,
                             self.label_embedding_dim)
         for i in range(n_down):
-            conv = Conv4x4S2(self.features * 2 ** i, kernel_init=DCGAN_INIT,
-                             impl=self.conv_impl, name=f"Conv_{i}")
-            x = spectral_norm(conv, self.spectral_norm, self)(x)
+            layer = Conv4x4S2(self.features * 2 ** i, kernel_init=DCGAN_INIT,
+                              impl=self.conv_impl, name=f"Conv_{i}")
+            x = spectral_norm(layer, self.spectral_norm, self)(x)
             if i > 0:
                 x = NORMS[self.norm](train, self.bn_axis_name)(x)
             x = nn.leaky_relu(x, 0.2)
@@ -115,8 +116,8 @@ class DCGANDiscriminator(nn.Module):
         self.sow("intermediates", "features", x)
         head_in = (minibatch_stddev(x, self.minibatch_std_group) if self.minibatch_std_group > 0
                    else x)
-        logits = spectral_norm(nn.Conv(1, (4, 4), padding="VALID", kernel_init=DCGAN_INIT,
-                                       name=f"Conv_{n_down}"), self.spectral_norm, self)(head_in)
+        logits = spectral_norm(conv(1, (4, 4), padding="VALID", kernel_init=DCGAN_INIT,
+                                    name=f"Conv_{n_down}"), self.spectral_norm, self)(head_in)
         return condition_output(logits.reshape((x.shape[0],)), x, labels, self.conditioning,
                                 self.num_classes, self._wrap)
 

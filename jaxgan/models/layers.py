@@ -10,7 +10,10 @@ Each layer computes one fixed function of (x, kernel) and can compute it in seve
 (`impl`), all differentiable with respect to the same (4, 4, C, F) kernel, so a checkpoint trained
 with one impl loads and gives the same outputs with any other:
 
-- 'xla': one `lax.conv_transpose` / `lax.conv_general_dilated`.
+- 'xla': one `lax.conv_transpose` / `lax.conv_general_dilated`, through
+  `canonical_conv.conv_general_dilated` (on CPU its gradients are canonical-layout
+  convolutions, fast also inside the fused and critic `lax.scan` bodies; issue 21). All
+  forms built on convolutions use it.
 - 'subpixel' (transposed conv): the same kernel rearranged into a 2x2 stride-1 convolution to 4F
   channels on the input padded by one, followed by a depth-to-space that takes each of the four
   output phases from its own shifted window (Shi et al. 2016, arXiv:1609.05158, "sub-pixel
@@ -36,6 +39,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxgan.core.registry import Registry
+from jaxgan.models import canonical_conv
 
 Array = jax.Array
 Initializer = jax.nn.initializers.Initializer
@@ -104,8 +108,9 @@ def conv_transpose_4x4_s2_xla(x: Array, kernel: Array) -> Array:
     Per spatial axis y[2i + 2 − k] += x[i] · kernel[k]: PyTorch ConvTranspose2d(k=4, s=2, p=1)
     up to the kernel's spatial flip (flax's convention, no kernel transpose).
     """
-    return jax.lax.conv_transpose(x, kernel.astype(x.dtype), strides=(2, 2),
-                                  padding=((2, 2), (2, 2)), dimension_numbers=_DIMENSION_NUMBERS)
+    return canonical_conv.conv_general_dilated(x, kernel.astype(x.dtype), (1, 1),
+                                               ((2, 2), (2, 2)), lhs_dilation=(2, 2),
+                                               dimension_numbers=_DIMENSION_NUMBERS)
 
 
 def subpixel_kernel(kernel: Array) -> Array:
@@ -126,8 +131,8 @@ def conv_transpose_4x4_s2_subpixel(x: Array, kernel: Array) -> Array:
     """
     n, h, w, _ = x.shape
     f = kernel.shape[-1]
-    u = jax.lax.conv_general_dilated(_pad1(x), subpixel_kernel(kernel).astype(x.dtype), (1, 1),
-                                     "VALID", dimension_numbers=_DIMENSION_NUMBERS)
+    u = canonical_conv.conv_general_dilated(_pad1(x), subpixel_kernel(kernel).astype(x.dtype),
+                                            (1, 1), "VALID", dimension_numbers=_DIMENSION_NUMBERS)
     u = u.reshape(n, h + 1, w + 1, 2, 2, f)
     phases = jnp.stack([jnp.stack([u[:, p:p + h, q:q + w, p, q] for q in (0, 1)], axis=3)
                         for p in (0, 1)], axis=3)  # [N, h, w, p, q, F]
@@ -147,24 +152,34 @@ def conv_transpose_4x4_s2_matmul(x: Array, kernel: Array) -> Array:
     return fold_4x4_s2(z.reshape(n, h, w, 16 * f))
 
 
-@jax.custom_jvp
-def conv_transpose_4x4_s2_hybrid(x: Array, kernel: Array) -> Array:
+def _hybrid(xla: LayerFn, matmul: LayerFn, doc: str) -> LayerFn:
+    """`xla`'s function with the VJP (∂x from `xla`'s own VJP, ∂kernel from `matmul`'s).
+
+    A `jax.custom_vjp` (until issue 21 session 7 a `custom_jvp` whose JVP was
+    xla(dx, kernel) + matmul(x, dk)): the 'xla' forms are canonical_conv convolutions on CPU, whose
+    custom VJP cannot be transposed inside a JVP rule. Reverse mode of any order works (the
+    backward pass is built from differentiable functions); forward mode (`jax.jvp`) does not.
+    """
+    fn = jax.custom_vjp(lambda x, kernel: xla(x, kernel))
+
+    def bwd(res, g):
+        x, kernel = res
+        dx = jax.vjp(lambda x_: xla(x_, kernel), x)[1](g)[0]
+        dk = jax.vjp(lambda k_: matmul(x, k_), kernel)[1](g)[0]
+        return dx, dk
+
+    fn.defvjp(lambda x, kernel: (xla(x, kernel), (x, kernel)), bwd)
+    fn.__doc__ = doc
+    return fn
+
+
+conv_transpose_4x4_s2_hybrid = _hybrid(
+    conv_transpose_4x4_s2_xla, conv_transpose_4x4_s2_matmul,
     """The 'xla' forward and input-gradient with the 'matmul' kernel-gradient.
 
-    Same function as `conv_transpose_4x4_s2_xla`; its JVP is
-    d y = conv_transpose_xla(dx, kernel) + conv_transpose_matmul(x, dk), so reverse mode takes
-    dx from XLA's strided convolution and dk = xᵀ · patches(dy) from one matrix product.
-    Higher-order derivatives work (the rule is built from differentiable functions).
-    """
-    return conv_transpose_4x4_s2_xla(x, kernel)
-
-
-@conv_transpose_4x4_s2_hybrid.defjvp
-def _conv_transpose_4x4_s2_hybrid_jvp(primals, tangents):
-    x, kernel = primals
-    dx, dk = tangents
-    y = conv_transpose_4x4_s2_hybrid(x, kernel)
-    return y, conv_transpose_4x4_s2_hybrid(dx, kernel) + conv_transpose_4x4_s2_matmul(x, dk)
+    Same function as `conv_transpose_4x4_s2_xla`; reverse mode takes dx from XLA's strided
+    convolution and dk = xᵀ · patches(dy) from one matrix product (`_hybrid`).
+    """)
 
 
 # --- the strided convolution: three equal forms ------------------------------------------------
@@ -174,8 +189,9 @@ def conv_4x4_s2_xla(x: Array, kernel: Array) -> Array:
 
     y[m] = Σ_k x[2m + k − 1] · kernel[k] per axis: PyTorch Conv2d(k=4, s=2, p=1).
     """
-    return jax.lax.conv_general_dilated(x, kernel.astype(x.dtype), (2, 2), ((1, 1), (1, 1)),
-                                        dimension_numbers=_DIMENSION_NUMBERS)
+    return canonical_conv.conv_general_dilated(x, kernel.astype(x.dtype), (2, 2),
+                                               ((1, 1), (1, 1)),
+                                               dimension_numbers=_DIMENSION_NUMBERS)
 
 
 def space_to_depth_kernel(kernel: Array) -> Array:
@@ -188,8 +204,9 @@ def conv_4x4_s2_space_to_depth(x: Array, kernel: Array) -> Array:
     """y = conv2x2(space_to_depth(pad(x, 1)), w): y[m] = Σ_a blocks[m + a] · w[a] per axis."""
     n, h2, w2, c = x.shape
     blocks = _space_to_depth(_pad1(x)).reshape(n, h2 // 2 + 1, w2 // 2 + 1, 4 * c)
-    return jax.lax.conv_general_dilated(blocks, space_to_depth_kernel(kernel).astype(x.dtype),
-                                        (1, 1), "VALID", dimension_numbers=_DIMENSION_NUMBERS)
+    return canonical_conv.conv_general_dilated(
+        blocks, space_to_depth_kernel(kernel).astype(x.dtype), (1, 1), "VALID",
+        dimension_numbers=_DIMENSION_NUMBERS)
 
 
 def conv_4x4_s2_matmul(x: Array, kernel: Array) -> Array:
@@ -201,22 +218,13 @@ def conv_4x4_s2_matmul(x: Array, kernel: Array) -> Array:
     return y.reshape(n, h2 // 2, w2 // 2, f)
 
 
-@jax.custom_jvp
-def conv_4x4_s2_hybrid(x: Array, kernel: Array) -> Array:
+conv_4x4_s2_hybrid = _hybrid(
+    conv_4x4_s2_xla, conv_4x4_s2_matmul,
     """The 'xla' forward and input-gradient with the 'matmul' kernel-gradient.
 
-    Same function as `conv_4x4_s2_xla`; its JVP is
-    d y = conv_xla(dx, kernel) + patches(x) · dk, so reverse mode takes dx from XLA and
-    dk = patches(x)ᵀ · dy from one matrix product.
-    """
-    return conv_4x4_s2_xla(x, kernel)
-
-
-@conv_4x4_s2_hybrid.defjvp
-def _conv_4x4_s2_hybrid_jvp(primals, tangents):
-    x, kernel = primals
-    dx, dk = tangents
-    return conv_4x4_s2_hybrid(x, kernel), conv_4x4_s2_hybrid(dx, kernel) + conv_4x4_s2_matmul(x, dk)
+    Same function as `conv_4x4_s2_xla`; reverse mode takes dx from XLA and
+    dk = patches(x)ᵀ · dy from one matrix product (`_hybrid`).
+    """)
 
 
 # --- Winograd F(2x2, 2x2) forms (Lavin & Gray 2016, arXiv:1509.09308) ----------------------------

@@ -44,6 +44,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from jaxgan.core.conditioning import check_conditioning, condition_input, condition_output
+from jaxgan.models.blocks import conv as plain_conv
 from jaxgan.models.blocks import spectral_norm
 
 Array = jax.Array
@@ -161,8 +162,9 @@ class SelfAttention(nn.Module):
             raise ValueError(f"self-attention needs >= 8 channels and even height and width, "
                              f"got input shape {x.shape}")
         conv = lambda features, name: spectral_norm(
-            nn.Conv(features, (1, 1), use_bias=False, kernel_init=kernel_init(self.weight_init),
-                    name=name), self.spectral_norm, self)
+            plain_conv(features, (1, 1), use_bias=False,
+                       kernel_init=kernel_init(self.weight_init), name=name),
+            self.spectral_norm, self)
         pool = lambda t: nn.max_pool(t, (2, 2), strides=(2, 2))
         theta = conv(c // 8, "theta")(x).reshape(b, h * w, c // 8)
         phi = pool(conv(c // 8, "phi")(x)).reshape(b, h * w // 4, c // 8)
@@ -196,8 +198,8 @@ class GBlock(nn.Module):
 
         def conv(features, size, name):
             init = kernel_init(self.weight_init, residual=size == 3)
-            return spectral_norm(nn.Conv(features, (size, size), padding="SAME",
-                                         kernel_init=init, name=name), self.spectral_norm, self)
+            return spectral_norm(plain_conv(features, (size, size), padding="SAME",
+                                            kernel_init=init, name=name), self.spectral_norm, self)
 
         h = conv(self.features, 3, "conv1")(upsample_nearest(nn.relu(norm(x, "bn1"))))
         h = conv(self.features, 3, "conv2")(nn.relu(norm(h, "bn2")))
@@ -219,8 +221,8 @@ class DBlock(nn.Module):
     def __call__(self, x: Array) -> Array:
         def conv(features, size, name):
             init = kernel_init(self.weight_init, residual=size == 3)
-            return spectral_norm(nn.Conv(features, (size, size), padding="SAME",
-                                         kernel_init=init, name=name), True, self)
+            return spectral_norm(plain_conv(features, (size, size), padding="SAME",
+                                            kernel_init=init, name=name), True, self)
 
         in_width = x.shape[-1]
         if self.optimized:
@@ -298,8 +300,8 @@ class ResNetGenerator(nn.Module):
             if size == self.attention_resolution:
                 x = SelfAttention(self.spectral_norm, self.weight_init, name="attention")(x)
         x = nn.relu(_batch_norm(train, self.bn_axis_name, True, self.bn_epsilon, name="bn")(x))
-        x = spectral_norm(nn.Conv(self.channels, (3, 3), padding="SAME",
-                                  kernel_init=kernel_init(self.weight_init), name="conv_out"),
+        x = spectral_norm(plain_conv(self.channels, (3, 3), padding="SAME",
+                                     kernel_init=kernel_init(self.weight_init), name="conv_out"),
                           self.spectral_norm, self)(x)
         return jnp.tanh(x)
 
