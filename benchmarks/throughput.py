@@ -166,8 +166,12 @@ class FusedSteps:
         return self.loop.lower(state, batches, key, jnp.int32(0))
 
 
-def _per_step(flops: float | None, steps_per_call: int) -> float | None:
-    return None if flops is None else flops / steps_per_call
+def _step_flops(a: argparse.Namespace, conv_impl: str, devices: list, key) -> float | None:
+    """FLOPs of one step, lowered from a K = 1 build: XLA's cost analysis counts a while loop's
+    body once, not once per trip, so a fused K-step call's count is not K steps' count."""
+    one = argparse.Namespace(**{**vars(a), "steps_per_call": 1})
+    compiled, state, batch = _build(one, conv_impl, devices)
+    return _lowered_flops(compiled, state, batch, key)
 
 
 def _peak_memory_bytes(compiled, state, batch, key) -> int | None:
@@ -241,15 +245,13 @@ def run(a: argparse.Namespace) -> dict:
     compiled, state, batch = _build(a, a.conv_impl, devices)
     base_key = jax.random.key(a.seed + 1)
     k = a.steps_per_call  # steps per compiled call: times, FLOPs and memory are per step
-    flops = _per_step(_lowered_flops(compiled, state, batch, step_key(base_key, 0)), k)
+    flops = (_lowered_flops(compiled, state, batch, step_key(base_key, 0)) if k == 1
+             else _step_flops(a, a.conv_impl, devices, step_key(base_key, 0)))
     memory = (_peak_memory_bytes(compiled, state, batch, step_key(base_key, 0)) if a.memory
               else None)
     model_flops = flops
     if a.arch == "dcgan":
-        direct, d_state, d_batch = _build(a, "matmul", devices)
-        model_flops = _per_step(_lowered_flops(direct, d_state, d_batch, step_key(base_key, 0)),
-                                k)
-        del direct, d_state, d_batch
+        model_flops = _step_flops(a, "matmul", devices, step_key(base_key, 0))
 
     box = {"state": state}
 
