@@ -55,13 +55,19 @@ def blend(digits_u8: np.ndarray, crops_u8: np.ndarray) -> np.ndarray:
     return np.abs(crops_u8.astype(np.int16) - digit).astype(np.uint8)
 
 
+def blended_digits(name: str, resolution: int, blend_fn) -> tuple[np.ndarray, np.ndarray]:
+    """(blend_fn(digits, crops) read-only uint8 [1797, R, R, 3], labels int64 [1797]): the
+    digits over this module's photo crops, in the digits' order; `name` for the error line."""
+    if resolution not in digits_raw.ALLOWED_RESOLUTIONS:
+        raise DataError(f"{name} resolution must be one of {digits_raw.ALLOWED_RESOLUTIONS}, "
+                        f"got {resolution}")
+    digits, labels = digits_raw.load_digits_uint8(resolution)
+    images = blend_fn(digits, photo_crops(len(digits), resolution))
+    images.setflags(write=False)
+    return images, labels
+
+
 @functools.lru_cache(maxsize=4)
 def load_digits_photo_uint8(resolution: int = 32) -> tuple[np.ndarray, np.ndarray]:
     """(images uint8 [1797, R, R, 3], labels int64 [1797]) in the digits' order."""
-    if resolution not in digits_raw.ALLOWED_RESOLUTIONS:
-        raise DataError(f"{NAME} resolution must be one of {digits_raw.ALLOWED_RESOLUTIONS}, "
-                        f"got {resolution}")
-    digits, labels = digits_raw.load_digits_uint8(resolution)
-    images = blend(digits, photo_crops(len(digits), resolution))
-    images.setflags(write=False)
-    return images, labels
+    return blended_digits(NAME, resolution, blend)

@@ -28,8 +28,7 @@ import functools
 
 import numpy as np
 
-from jaxgan.data import digits_photo, digits_raw
-from jaxgan.data.errors import DataError
+from jaxgan.data import digits_photo
 
 NAME = "digits_photo_bright"
 STROKE_LIFT = 127.5  # out − crop/2 where the digit is fully on (d = 1), in uint8 levels
@@ -44,10 +43,4 @@ def blend(digits_u8: np.ndarray, crops_u8: np.ndarray) -> np.ndarray:
 @functools.lru_cache(maxsize=4)
 def load_digits_photo_bright_uint8(resolution: int = 32) -> tuple[np.ndarray, np.ndarray]:
     """(images uint8 [1797, R, R, 3], labels int64 [1797]) in the digits' order."""
-    if resolution not in digits_raw.ALLOWED_RESOLUTIONS:
-        raise DataError(f"{NAME} resolution must be one of {digits_raw.ALLOWED_RESOLUTIONS}, "
-                        f"got {resolution}")
-    digits, labels = digits_raw.load_digits_uint8(resolution)
-    images = blend(digits, digits_photo.photo_crops(len(digits), resolution))
-    images.setflags(write=False)
-    return images, labels
+    return digits_photo.blended_digits(NAME, resolution, blend)
