@@ -343,7 +343,8 @@ def print_table(row: dict) -> None:
     print(f"{row['arch']}-{row['resolution']} x{row['channels']}, batch {row['batch']}, "
           f"loss {row['loss']}, n_critic {row['n_critic']}, {row['parallel']} on "
           f"{row['num_devices']} {row['device']}, conv_impl {row['conv_impl']}, jax "
-          f"{row['jax']}, load average {row['load_average']:.1f}, compile + first step {row['compile_s']:.1f} s "
+          f"{row['jax']}, load average {row['load_average']:.1f}, compile + first step "
+          f"{row['compile_s']:.1f} s "
           f"({row['compile_cpu_s']:.1f} CPU-s)")
     head = (f"{'':<8}{'ms/step':>9}{'min':>8}{'cpu ms':>8}{'images/s':>10}{'GFLOP/step':>12}"
             f"{'GFLOP/s':>9}{'peak':>8}{'of peak':>9}")

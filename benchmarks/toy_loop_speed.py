@@ -23,7 +23,8 @@ ratios to per_step are taken between runs minutes apart at most: on the shared m
 moves by several-fold within minutes, and the median of the per-round ratios is the figure to
 read (the former short-run/long-run difference method could be thrown off by a load change
 between its two runs: it reported per_step at 6,329 steps/s wall and 2,682 per CPU-second idle,
-2.4 cores on a 2-core machine, for a loop whose compiled step alone takes ~0.75 ms). Reported: steps/s from wall time and per CPU-second, per round and their medians.
+2.4 cores on a 2-core machine, for a loop whose compiled step alone takes ~0.75 ms).
+Reported: steps/s from wall time and per CPU-second, per round and their medians.
 Usage:
   PYTHONPATH=$PWD nice -n 10 python benchmarks/toy_loop_speed.py --config ring8 --steps_per_call 1000
 """

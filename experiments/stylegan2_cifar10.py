@@ -9,8 +9,8 @@ conditioning; Adam(0.0025, β (0, 0.99), ε 1e-8) scaled for lazy regularisation
 reference), no style mixing; batch 64; EMA half-life 500 kimg with ramp-up 0.05; ADA 'bgc'
 towards r_t = 0.6, p moving 1 per 500 kimg; conv_clamp 256; 100,000 kimg = 1,562,500 steps.
 Departures: x-flips of the data set (`--mirror=1`) are not done; no float16 layers.
-The recipe is `jaxgan.config.presets.stylegan2_ada_cifar`. Parameter counts equal the reference's (`python benchmarks/param_counts.py`). Not trained here
-(no GPU in the sessions so far).
+The recipe is `jaxgan.config.presets.stylegan2_ada_cifar`. Parameter counts equal the
+reference's (`python benchmarks/param_counts.py`). Not trained here (no GPU in the sessions so far).
 """
 from jaxgan.config import presets
 

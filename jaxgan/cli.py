@@ -738,9 +738,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["anomaly"]:  # its own parser and commands (AnoGAN, f-AnoGAN)
         from jaxgan.anomaly import cli as anomaly_cli
 
-        args = anomaly_cli.build_parser().parse_args(argv[1:])
+        anomaly_parser = anomaly_cli.build_parser()
+        args = anomaly_parser.parse_args(argv[1:])
         if args.command is None:
-            anomaly_cli.build_parser().print_help(sys.stderr)
+            anomaly_parser.print_help(sys.stderr)
             return EXIT_USAGE
         return run_command(f"anomaly {args.command}", args, anomaly_cli.COMMANDS[args.command])
     parser = build_parser()

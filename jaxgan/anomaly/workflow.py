@@ -4,8 +4,8 @@ A run trained on normal classes only (config train_classes / exclude_classes; ja
 has a test part: the held-out normal images and every image of the other classes. `fit_encoder`
 trains f-AnoGAN's encoder on the run's training part and saves it in RUN/anomaly/encoder/;
 `score_images` scores any images with AnoGAN (Γ Adam steps on z), f-AnoGAN (one pass), D's own
-logit (−D(x): what D finds unreal is anomalous) or a Gaussian on D's features (feature_gaussian); `evaluate_run` scores the test part with each
-method and reports AUROC / AUPRC (sklearn.metrics) with the protocol, into RUN/anomaly/eval.json.
+logit (−D(x): what D finds unreal is anomalous) or a Gaussian on D's features (feature_gaussian);
+`evaluate_run` scores the test part with each method and reports AUROC / AUPRC (sklearn.metrics) with the protocol, into RUN/anomaly/eval.json.
 """
 from __future__ import annotations
 

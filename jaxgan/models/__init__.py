@@ -6,8 +6,8 @@ they share, and `MODELS`, the registry `config.model` names.
     resnet.py   ResNet G and D of SNGAN ('resnet') and BigGAN ('biggan'): 16-128 px,
                 class-conditional BatchNorm, self-attention, orthogonal init
     layers.py   the 4x4 stride-2 convolutions of DCGAN, with their fast CPU forms
-    blocks.py   shared pieces: DCGAN initialisers, BatchNorm, spectral norm, `NORMS` (config.d_norm),
-                `conv` (the plain convolution layer of every family)
+    blocks.py   shared pieces: DCGAN initialisers, BatchNorm, spectral norm, `NORMS`
+                (config.d_norm), `conv` (the plain convolution layer of every family)
     stylegan2.py  StyleGAN2 G (mapping, modulated convs, skip) and residual D (Karras et al. 2020)
     canonical_conv.py  a conv whose gradients stay canonical-layout convs (fast on XLA CPU inside
                 lax.cond and loop bodies: the fused K-step and n_critic scans); every family's
