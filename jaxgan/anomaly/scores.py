@@ -57,19 +57,28 @@ def residual_map(x: Array, reconstruction: Array) -> Array:
     return jnp.mean(jnp.abs(x - reconstruction), axis=-1)
 
 
-def feature_gaussian_scores(train_features: np.ndarray, query_features: np.ndarray) -> np.ndarray:
-    """[Q]: (f(x) − μ)ᵀ Σ⁻¹ (f(x) − μ) of each query row under the Gaussian fit to the
-    training rows [N, F] (sklearn.covariance.LedoitWolf: μ the mean, Σ the shrunk covariance)."""
+def fit_feature_gaussian(train_features: np.ndarray):
+    """The Gaussian N(μ, Σ) of the training rows [N, F], Σ shrunk by Ledoit-Wolf: a fitted
+    sklearn.covariance.LedoitWolf, whose `.mahalanobis(query)` is the feature-Gaussian score."""
     from sklearn.covariance import LedoitWolf
 
     train = np.asarray(train_features, np.float64)
-    query = np.asarray(query_features, np.float64)
-    if train.ndim != 2 or query.ndim != 2 or train.shape[1] != query.shape[1]:
-        raise ValueError(f"features must be [N, F] and [Q, F] with the same F; got "
-                         f"{train.shape} and {query.shape}")
+    if train.ndim != 2:
+        raise ValueError(f"training features must be [N, F], got {train.shape}")
     if len(train) < 2:
         raise ValueError(f"the feature Gaussian needs at least 2 training images, got {len(train)}")
-    return LedoitWolf().fit(train).mahalanobis(query)
+    return LedoitWolf().fit(train)
+
+
+def feature_gaussian_scores(train_features: np.ndarray, query_features: np.ndarray) -> np.ndarray:
+    """[Q]: (f(x) − μ)ᵀ Σ⁻¹ (f(x) − μ) of each query row under the Gaussian fit to the
+    training rows [N, F] (fit_feature_gaussian: μ the mean, Σ the shrunk covariance)."""
+    query = np.asarray(query_features, np.float64)
+    if query.ndim != 2 or np.ndim(train_features) != 2 or \
+            np.shape(train_features)[1] != query.shape[1]:
+        raise ValueError(f"features must be [N, F] and [Q, F] with the same F; got "
+                         f"{np.shape(train_features)} and {query.shape}")
+    return fit_feature_gaussian(train_features).mahalanobis(query)
 
 
 def detection_metrics(scores: np.ndarray, is_anomaly: np.ndarray) -> dict[str, float]:
