@@ -36,7 +36,6 @@ DEFAULT_DATASET = "digits_photo"
 # domain-B set -> its shipped digit classifier's weights
 WEIGHTS: dict[str, pathlib.Path] = {
     name: pathlib.Path(__file__).with_name(f"{name}_classifier.msgpack") for name in LOADERS}
-WEIGHTS_PATH = WEIGHTS[DEFAULT_DATASET]
 TRAIN_RESOLUTIONS = (16, 32)
 MAX_SHIFT = 2
 
