@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import functools
 import math
 import os
 import pathlib
@@ -40,8 +41,8 @@ from jaxgan import visualize
 from jaxgan.config import presets
 from jaxgan.config import base_config, build_gan
 from jaxgan.core.losses import LOSSES
+from jaxgan.core.state import create_train_state
 from jaxgan.core.registry import Registry
-from jaxgan.data.toy_sampler import mixture_batch_sampler
 from jaxgan.training import seeds
 from jaxgan.training.run_config import apply_assignments
 
@@ -162,33 +163,89 @@ def _split_seed_keys(seed: int, num_seeds: int) -> tuple[jax.Array, jax.Array, j
     return keys[:, 0], keys[:, 1], keys[:, 2], keys[:, 3]
 
 
+@dataclasses.dataclass
+class ToySeeds:
+    """S single runs about to train together: seed i's data iterator (seeded seed + i), its initial
+    state (row i of `states`) and its step-noise key (row i of `step_keys`), all as
+    `jaxgan train --config.seed=<seed+i>` makes them (jaxgan.training.loop, jaxgan.training.run)."""
+
+    iterators: list
+    spec: Any
+    gan: Any
+    states: Any
+    step_keys: jax.Array
+
+
+def toy_seeds(config: ml_collections.ConfigDict, num_seeds: int, seed: int) -> ToySeeds:
+    """The single runs of seeds seed, ..., seed + num_seeds − 1 at step 0: their iterators
+    (`jaxgan.data.make_iterator`), GAN (`build_gan`), initial states (`init_state` of
+    run_keys(seed + i).init) and step keys (run_keys(seed + i).train)."""
+    from jaxgan import data
+    from jaxgan.training.run import data_options, run_keys
+
+    iterators = [data.make_iterator(config.dataset, batch_size=config.batch_size, seed=seed + i,
+                                    **data_options(config)) for i in range(num_seeds)]
+    spec = iterators[0].spec
+    gan = build_gan(config, spec.shape, spec.num_classes)  # G, D work in x / config.point_scale
+    keys = [run_keys(seed + i) for i in range(num_seeds)]
+    return ToySeeds(iterators=iterators, spec=spec, gan=gan,
+                    states=_initial_states(gan, [k.init for k in keys]),
+                    step_keys=jnp.stack([k.train for k in keys]))
+
+
 def train_toy_variant(config: ml_collections.ConfigDict, variant: str, num_seeds: int, seed: int,
-                      get_spec: Callable, mode_metrics: Callable) -> VariantResult:
-    """Trains `num_seeds` seeds of one variant on a toy mixture at once and scores each seed."""
+                      eval_seed: int = 0) -> VariantResult:
+    """Trains `num_seeds` seeds of one variant on a toy mixture at once and scores each seed.
+
+    Seed i is the single run `jaxgan train --config.seed=<seed+i>` (`toy_seeds`: the same initial
+    state, step noise and data stream; its own iterator's plans drawn on the device,
+    `seeds.make_multi_seed_plan_loop`), and it is scored as `jaxgan eval --seed <eval_seed>`
+    scores that run: `jaxgan.tools.trained.generate_samples` (z from key(eval_seed), the EMA
+    generator where kept) and the data kind's evaluator (`jaxgan.tools.evaluate.EVALUATORS`, the
+    PacGAN mode metrics). Results equal the single runs' to float rounding (the seeds' products
+    are batched); rounding can grow where Adam divides near-zero gradients (the Wasserstein
+    critic's, benchmarks/README.md "#14 session 8")."""
+    from jaxgan.core.critic_schedule import critic_schedule
+    from jaxgan.tools.evaluate import EVALUATORS
+    from jaxgan.tools.trained import TrainedRun, generate_samples
+
     start_wall, start_cpu = time.perf_counter(), time.process_time()
     if config.steps % config.log_every:
         raise ValueError(f"steps ({config.steps}) must be a multiple of log_every "
                          f"({config.log_every})")
-    spec = get_spec(config.dataset)
-    gan = build_gan(config, spec.shape)  # G and D work in x / config.point_scale
-    draw = mixture_batch_sampler(spec.mode_centers, spec.mode_std,
-                                 config.batch_size * config.n_critic)
-    init_keys, data_keys, step_keys, eval_keys = _split_seed_keys(seed, num_seeds)
-    states = seeds.create_seed_states(gan, init_keys)
-    loop = seeds.make_multi_seed_loop(gan, lambda key: {"x": draw(key)["x"]}, config.log_every,
-                                      seed_map=config.seed_map)
+    if critic_schedule(config).boost:
+        raise ValueError("the toy benchmark runs a fixed n_critic; set n_critic_boost=0")
+    runs = toy_seeds(config, num_seeds, seed)
+    spec, gan, states = runs.spec, runs.gan, runs.states
+    device = runs.iterators[0].device_batches()  # the draw is the same for every seed's plans
+    loop = seeds.make_multi_seed_plan_loop(gan, device.draw, seed_map=config.seed_map)
     logged = []
     for start in range(0, config.steps, config.log_every):
-        states, metrics = loop(states, data_keys, step_keys, start)
+        plans = np.stack([it.take_plans(config.log_every * config.n_critic).reshape(
+            config.log_every, config.n_critic, -1) for it in runs.iterators], axis=1)
+        states, metrics = loop(states, plans, runs.step_keys, start, device.arrays)
         logged.append({k: jnp.mean(metrics[k], axis=0) for k in ("d_loss", "g_loss", "penalty")})
-    z = jax.vmap(lambda k: gan.sample_latent(k, config.eval_samples))(eval_keys)
-    samples = _generate(gan, states, z, config.seed_map)  # in the data's units
-    per_seed = [_score_points(samples[i], spec, mode_metrics) for i in range(num_seeds)]
+    evaluator = EVALUATORS[spec.kind]
+    samples, per_seed = [], []
+    for i in range(num_seeds):
+        run = TrainedRun(workdir=pathlib.Path("."), config=config, spec=spec, gan=gan,
+                         state=seeds.unstack_state(states, i), step=config.steps)
+        points = generate_samples(run, config.eval_samples, eval_seed)  # in the data's units
+        samples.append(points)
+        per_seed.append(_score_points(points, spec, lambda x: evaluator(run, x, eval_seed)))
     curves = {k: np.stack([np.asarray(entry[k]) for entry in logged]) for k in logged[0]}
     return VariantResult(
         variant=variant, per_seed=per_seed, curves=curves,
-        curve_steps=np.arange(1, len(logged) + 1) * config.log_every, samples=samples,
+        curve_steps=np.arange(1, len(logged) + 1) * config.log_every, samples=np.stack(samples),
         wall_s=time.perf_counter() - start_wall, cpu_s=time.process_time() - start_cpu)
+
+
+def _initial_states(gan, keys: list[jax.Array]):
+    """The single runs' initial states (`jaxgan.training.run.init_state(gan, key)` for every key:
+    create_train_state compiled without XLA's backend optimisations), compiled once, stacked."""
+    init = jax.jit(functools.partial(create_train_state, gan)).lower(keys[0]).compile(
+        {"xla_backend_optimization_level": 0})
+    return seeds.stack_trees([init(key) for key in keys])
 
 
 def train_image_variant(config: ml_collections.ConfigDict, variant: str, num_seeds: int,
@@ -244,15 +301,16 @@ def _generate(gan, states, z: jax.Array, seed_map: str) -> np.ndarray:
         lambda s, z: seeds.generate_seeds(gan, s, z, seed_map=seed_map))(states, z))
 
 
-def _score_points(samples: np.ndarray, spec, mode_metrics: Callable) -> dict[str, float]:
-    """One seed's mode metrics. The reverse KL of a seed with no high-quality sample (diverged, or
-    all samples off the modes) is undefined; it counts as log K, the largest value KL(p̂ ‖ uniform)
-    takes (all mass on one mode), so a failed seed cannot drop out of the mean and flatter it."""
+def _score_points(samples: np.ndarray, spec, evaluate: Callable) -> dict[str, float]:
+    """One seed's mode metrics, `evaluate(samples)` (`jaxgan eval`'s evaluator). The reverse KL of a
+    seed with no high-quality sample (diverged, or all samples off the modes) is undefined; it
+    counts as log K, the largest value KL(p̂ ‖ uniform) takes (all mass on one mode), so a failed
+    seed cannot drop out of the mean and flatter it."""
     worst_kl = math.log(len(spec.mode_centers))
     if not np.isfinite(samples).all():  # a diverged seed: no mode, no high-quality sample
         return {"modes": 0.0, "high_quality_percent": 0.0, "reverse_kl": worst_kl,
                 "diverged": 1.0}
-    m = mode_metrics(samples, spec.mode_centers, spec.mode_std)
+    m = evaluate(samples)
     reverse_kl = m["reverse_kl"] if math.isfinite(m["reverse_kl"]) else worst_kl
     return {"modes": float(m["modes_captured"]), "high_quality_percent": m["high_quality_percent"],
             "reverse_kl": reverse_kl, "diverged": 0.0}
@@ -425,7 +483,6 @@ def run_dataset(dataset: str, variants: list[str], num_seeds: int, seed: int,
                 overrides: list[str], out: pathlib.Path, log=print) -> list[dict[str, Any]]:
     """Runs every variant on `dataset`, writes the outputs under `out`, returns the summary rows."""
     from jaxgan.data import get_spec, sample_real
-    from jaxgan.metrics.modes import mode_metrics
 
     base = CONFIGS[dataset](dataset)
     apply_assignments(base, overrides)
@@ -433,7 +490,7 @@ def run_dataset(dataset: str, variants: list[str], num_seeds: int, seed: int,
     metrics = TOY_METRICS if points else IMAGE_METRICS
     if points:
         train = lambda config, variant: train_toy_variant(  # noqa: E731
-            config, variant, num_seeds, seed, get_spec, mode_metrics)
+            config, variant, num_seeds, seed)
     else:
         spec = get_spec(dataset, resolution=base.resolution, channels=base.channels)
         real = sample_real(dataset, spec.num_examples, seed, resolution=base.resolution,

@@ -75,12 +75,69 @@ def test_a_seed_without_high_quality_samples_scores_the_worst_reverse_kl():
 
     spec = get_spec("ring8")
     on_modes = np.repeat(spec.mode_centers, 10, axis=0)  # every mode equally, exactly on centre
-    good = compare_losses._score_points(on_modes, spec, mode_metrics)
+    score = lambda x: mode_metrics(x, spec.mode_centers, spec.mode_std)  # noqa: E731
+    good = compare_losses._score_points(on_modes, spec, score)
     assert good["modes"] == 8 and good["high_quality_percent"] == 100.0
     assert abs(good["reverse_kl"]) < 1e-12
     off_modes = np.full((80, 2), 5.0)  # far from every mode
-    failed = compare_losses._score_points(off_modes, spec, mode_metrics)
+    failed = compare_losses._score_points(off_modes, spec, score)
     assert failed["modes"] == 0 and failed["high_quality_percent"] == 0.0
     assert math.isclose(failed["reverse_kl"], math.log(8))
-    diverged = compare_losses._score_points(np.full((80, 2), np.nan), spec, mode_metrics)
+    diverged = compare_losses._score_points(np.full((80, 2), np.nan), spec, score)
     assert diverged["diverged"] == 1.0 and math.isclose(diverged["reverse_kl"], math.log(8))
+
+
+def test_benchmark_seeds_start_as_the_single_runs_of_their_seeds():
+    """Seed i of the table starts as `jaxgan train --config.seed=<seed+i>` does: its initial state,
+    step key and data stream (issue 14: the table drew them from its own keys, so its seed 0 was
+    not the shipped run's seed 0; the end-to-end check below is marked slow)."""
+    import jax
+
+    from jaxgan import data
+    from jaxgan.training.run import init_state, run_keys
+
+    config = compare_losses.toy_config("grid25")
+    config.update(dict(mlp_g_hidden=(8, 8), mlp_d_hidden=(8,)))
+    runs = compare_losses.toy_seeds(config, num_seeds=2, seed=5)
+    keys = run_keys(6)
+    single_state = init_state(runs.gan, keys.init)
+    for got, want in zip(jax.tree.leaves(compare_losses.seeds.unstack_state(runs.states, 1)),
+                         jax.tree.leaves(single_state)):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(jax.random.key_data(runs.step_keys[1]),
+                                  jax.random.key_data(keys.train))
+    single_data = data.make_iterator("grid25", batch_size=config.batch_size, seed=6)
+    np.testing.assert_array_equal(runs.iterators[1].take_plans(3), single_data.take_plans(3))
+    assert not np.array_equal(runs.iterators[0].take_plans(1), single_data.take_plans(1))
+
+
+@pytest.mark.slow  # ~17 CPU-s (three compiled trainings); the fast check of the wiring is above
+def test_a_benchmark_seed_is_the_shipped_single_run_as_jaxgan_eval_scores_it(tmp_path):
+    """Seed i of the 10-seed table is `jaxgan train --config.seed=<seed+i>` then `jaxgan eval`: the
+    same initial state, data stream and step noise, the same evaluation samples and metrics (issue
+    14: the table used its own keys, data stream and evaluation latents, so its seed 0 was not the
+    shipped run's seed 0 and the two could not be compared)."""
+    import io
+
+    from jaxgan.tools.evaluate import evaluate_run
+    from jaxgan.tools.trained import generate_samples, load_run
+    from jaxgan.training.loop import train_and_evaluate
+    from jaxgan.training.run_config import apply_assignments
+
+    tiny = ["steps=4", "log_every=2", "mlp_g_hidden=(8,8)",
+            "mlp_d_hidden=(8,)", "eval_samples=300"]
+    config = compare_losses.variant_config(compare_losses.toy_config("grid25"), "non_saturating")
+    apply_assignments(config, tiny)
+    table = compare_losses.train_toy_variant(config, "non_saturating", num_seeds=2, seed=5)
+    single = compare_losses.variant_config(compare_losses.toy_config("grid25"), "non_saturating")
+    apply_assignments(single, tiny + ["seed=6", "steps_per_call=1", "parallel=jit", "monitor_every=0", "sample_every=0",
+                                      "checkpoint_every=0"])
+    train_and_evaluate(single, tmp_path, handle_signals=False, stream=io.StringIO())
+    run = load_run(tmp_path)
+    shipped = evaluate_run(run, num=300, seed=0)  # what `jaxgan eval --workdir` reports
+    np.testing.assert_allclose(table.samples[1], generate_samples(run, 300, 0), atol=1e-4)
+    assert table.per_seed[1]["reverse_kl"] == pytest.approx(shipped["reverse_kl"], abs=1e-9)
+    assert table.per_seed[1]["modes"] == shipped["modes_captured"]
+    assert table.per_seed[1]["high_quality_percent"] == pytest.approx(
+        shipped["high_quality_percent"])
+    assert not np.allclose(table.samples[0], table.samples[1], atol=1e-2)  # seeds differ

@@ -177,3 +177,38 @@ def generate_seeds(gan: GAN, states: GANState, z: Array, labels: Array | None = 
     if labels is None:
         return map_over_seeds(lambda s, zi: fn(s, zi), seed_map)(states, z)
     return map_over_seeds(fn, seed_map)(states, z, labels)
+
+
+def make_multi_seed_plan_loop(gan: GAN, draw: Callable[[Any, Array], Batch], donate: bool = True,
+                              seed_map: str = "vmap"):
+    """`(states, plans, step_keys, start, data) -> (states, metrics)`: the single run's fused loop
+    with batches drawn on the device (jaxgan.training.loop with steps_per_call > 1,
+    jaxgan.core.step.jit_train_loop) for S seeds at once.
+
+    plans [L, S, n, ...]: step start + l of seed i trains on the n batches named by plans[l, i]
+    (seed i's own iterator's `BatchIterator.take_plans`, n = critic updates per step), each drawn
+    by `draw(data, plan)` (`BatchIterator.device_batches()`, whose `arrays` are `data`) and
+    stacked row-wise as `jaxgan.training.run.step_batch` stacks n host batches, with step noise
+    step_key(step_keys[i], start + l). With seed i's iterator seeded s + i and step_keys[i] =
+    run_keys(s + i).train, seed i makes the steps of `jaxgan train --config.seed=<s+i>` (to float
+    rounding: the seeds' matrix products are batched). Metrics come back [L, S].
+    """
+    SEED_MAPS[seed_map]  # an unknown name fails here, listing the valid ones
+
+    def step_batch(data, seed_plans):
+        parts = [draw(data, seed_plans[j]) for j in range(seed_plans.shape[0])]
+        if len(parts) == 1:
+            return parts[0]
+        return {k: jnp.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+    def loop(states, plans, step_keys, start, data):
+        def body(carry, inputs):
+            step_plans, t = inputs
+
+            def one_seed_step(state, seed_plans, base_key):
+                return train_step(gan, state, step_batch(data, seed_plans), step_key(base_key, t))
+            return map_over_seeds(one_seed_step, seed_map)(carry, step_plans, step_keys)
+        steps = start + jnp.arange(plans.shape[0], dtype=jnp.int32)
+        return jax.lax.scan(body, states, (plans, steps))
+
+    return jax.jit(loop, donate_argnums=(0,) if donate else ())
