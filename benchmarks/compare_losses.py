@@ -88,9 +88,12 @@ PACGAN_TABLE1: dict[str, list[tuple[str, float, float, float]]] = {
 
 # --- configs ---------------------------------------------------------------------------------------
 
-TOY_STEPS = 30_000
-"""The toy benchmark's generator steps per variant: what fits the 30-minute budget of the table
-(benchmarks/README.md)."""
+TOY_STEPS = {"ring8": 20_000, "grid25": 60_000}
+"""The toy benchmark's generator steps per variant and data set: what fits the whole two-set table
+(8 variants × 10 seeds each) in 30 minutes on 2 idle cores, `--jobs 2` (benchmarks/README.md,
+"#14 session 8": a 10-seed step is compute-bound, ~2.3 ms CPU for a plain loss, ~6.9 ms for
+wgan_clip and ~10.9 ms for wgan_gp (5 critic steps), so both sets cost ~32 ms CPU per generator
+step; ring8 reaches its targets by 20,000 steps, grid25 gets the rest)."""
 
 
 def toy_config(dataset: str) -> ml_collections.ConfigDict:
@@ -102,11 +105,12 @@ def toy_config(dataset: str) -> ml_collections.ConfigDict:
     400 epochs of 100,000 samples (400,000 steps), 2,500 evaluation samples, 10 trials.
     Here: PacGAN2 (D judges packs of 2 samples, `pack`), the same depth, z, batch and evaluation,
     but G 4×64 ReLU without BatchNorm, D 3×64 LeakyReLU(0.2), Adam(2e-3, β1 0.5) decayed to 0 by a
-    cosine over `steps` generator steps, a fresh mixture sample every step, and G and D working on
-    the mixture scaled into [-1, 1]² (the preset's config.point_scale, ring8 1, grid25 4: G's
-    output is multiplied by it, D's input divided; samples are scored in the data's units). benchmarks/README.md: how this was chosen and what it costs.
+    cosine over `steps` generator steps (TOY_STEPS), a fresh mixture sample every step, and G and D
+    working on the mixture scaled into [-1, 1]² (the preset's config.point_scale, ring8 1, grid25
+    4: G's output is multiplied by it, D's input divided; samples are scored in the data's units).
+    benchmarks/README.md: how this was chosen and what it costs.
     """
-    c = presets.toy_mixture(dataset, steps=TOY_STEPS)
+    c = presets.toy_mixture(dataset, steps=TOY_STEPS[dataset])
     c.log_every = 1000
     c.eval_samples = 2500
     return c
@@ -479,13 +483,19 @@ def plot_losses(path: pathlib.Path, dataset: str, results: list[VariantResult]) 
 
 # --- driver ----------------------------------------------------------------------------------------
 
-def run_dataset(dataset: str, variants: list[str], num_seeds: int, seed: int,
-                overrides: list[str], out: pathlib.Path, log=print) -> list[dict[str, Any]]:
-    """Runs every variant on `dataset`, writes the outputs under `out`, returns the summary rows."""
-    from jaxgan.data import get_spec, sample_real
-
+def dataset_config(dataset: str, overrides: list[str]) -> ml_collections.ConfigDict:
+    """The data set's benchmark config (CONFIGS) with the --set overrides applied."""
     base = CONFIGS[dataset](dataset)
     apply_assignments(base, overrides)
+    return base
+
+
+def train_variants(dataset: str, variants: list[str], num_seeds: int, seed: int,
+                   overrides: list[str], log=print) -> list[VariantResult]:
+    """Trains and scores every variant on `dataset`, one after the other."""
+    from jaxgan.data import get_spec, sample_real
+
+    base = dataset_config(dataset, overrides)
     points = base.model == "mlp"
     metrics = TOY_METRICS if points else IMAGE_METRICS
     if points:
@@ -497,7 +507,6 @@ def run_dataset(dataset: str, variants: list[str], num_seeds: int, seed: int,
                            channels=base.channels)
         train = lambda config, variant: train_image_variant(  # noqa: E731
             config, variant, num_seeds, seed, real)
-    out.mkdir(parents=True, exist_ok=True)
     results = []
     for variant in variants:
         result = train(variant_config(base, variant), variant)
@@ -506,6 +515,19 @@ def run_dataset(dataset: str, variants: list[str], num_seeds: int, seed: int,
             f"{label} {_fmt(row[k + '_mean'], row[k + '_se'], DIGITS[k])}"
             for k, label in metrics) + f", wall {result.wall_s:.1f}s, cpu {result.cpu_s:.1f}s")
         results.append(result)
+    return results
+
+
+def write_dataset_outputs(dataset: str, results: list[VariantResult], num_seeds: int, seed: int,
+                          overrides: list[str], out: pathlib.Path) -> list[dict[str, Any]]:
+    """results.md/.csv, seeds.csv, samples.png and losses.png of one data set under `out`;
+    returns the summary rows."""
+    from jaxgan.data import get_spec
+
+    base = dataset_config(dataset, overrides)
+    points = base.model == "mlp"
+    metrics = TOY_METRICS if points else IMAGE_METRICS
+    out.mkdir(parents=True, exist_ok=True)
     rows = summary_rows(results, metrics)
     write_csv(out / "results.csv", [{"dataset": dataset, **r} for r in rows])
     write_csv(out / "seeds.csv", [
@@ -516,9 +538,12 @@ def run_dataset(dataset: str, variants: list[str], num_seeds: int, seed: int,
     else:
         plot_image_samples(out / "samples.png", dataset, results)
     plot_losses(out / "losses.png", dataset, results)
+    seeds_text = (f"seeds {seed} ... {seed + num_seeds - 1} (each the single run "
+                  f"`jaxgan train --config.seed=k`, scored as `jaxgan eval`)" if points else
+                  f"PRNGKey({seed}) ... PRNGKey({seed + num_seeds - 1})")
     budget = (f"{base.steps} generator steps of batch {base.batch_size}, {num_seeds} seeds "
-              f"(PRNGKey({seed}) ... PRNGKey({seed + num_seeds - 1})), "
-              f"{base.eval_samples} evaluation samples per seed")
+              f"({seeds_text}), {base.eval_samples} evaluation samples per seed; "
+              f"CPU s: {sum(r.cpu_s for r in results):.0f} in all")
     text = [f"# {dataset}: loss variants, mean ± standard error over seeds", "", budget, "",
             markdown_table(dataset, rows, metrics), "",
             "Config: " + ", ".join(f"{k}={base[k]}" for k in sorted(base)), ""]
@@ -526,30 +551,95 @@ def run_dataset(dataset: str, variants: list[str], num_seeds: int, seed: int,
     return rows
 
 
+def run_dataset(dataset: str, variants: list[str], num_seeds: int, seed: int,
+                overrides: list[str], out: pathlib.Path, log=print) -> list[dict[str, Any]]:
+    """Runs every variant on `dataset`, writes the outputs under `out`, returns the summary rows."""
+    results = train_variants(dataset, variants, num_seeds, seed, overrides, log)
+    return write_dataset_outputs(dataset, results, num_seeds, seed, overrides, out)
+
+
 SINGLE_THREAD_XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+PARTS_DIR = "parts"  # where the worker processes leave each variant's result (pickle)
 
 
-def _run_in_processes(datasets: list[str], args: argparse.Namespace, out: pathlib.Path) -> None:
-    """One single-threaded process per data set, `args.jobs` at a time (one per CPU core)."""
+def unit_cost(dataset: str, variant: str, overrides: list[str]) -> float:
+    """A variant's relative cost for scheduling: steps × (n_critic + 1) (one G and n D updates)."""
+    config = variant_config(dataset_config(dataset, overrides), variant)
+    return config.steps * (config.n_critic + 1)
+
+
+def schedule_units(datasets: list[str], variants: list[str],
+                   overrides: list[str]) -> list[tuple[str, str]]:
+    """Every (data set, variant), the costliest first (longest-processing-time-first: with one
+    worker per core the busiest core ends near the total cost / cores)."""
+    units = [(d, v) for d in datasets for v in variants]
+    return sorted(units, key=lambda u: -unit_cost(u[0], u[1], overrides))
+
+
+def dataset_out(out: pathlib.Path, dataset: str, datasets: list[str]) -> pathlib.Path:
+    """Where a data set's outputs go: --out itself for one data set, --out/<dataset> for several."""
+    return out if len(datasets) == 1 else out / dataset
+
+
+def _pin_to(core: int | None):
+    if core is None or not hasattr(os, "sched_setaffinity"):
+        return None
+    return lambda: os.sched_setaffinity(0, {core})
+
+
+def _run_in_processes(datasets: list[str], variants: list[str], args: argparse.Namespace,
+                      out: pathlib.Path) -> None:
+    """Every (data set, variant) in its own single-threaded process, `args.jobs` at a time, each
+    pinned to its own CPU core (pinning one process per core: −18% CPU per step, benchmarks/
+    README.md "#21 session 7"); the costliest first. A worker leaves its variant's result in
+    out/<dataset>/parts/; the tables and figures are written once a data set's variants are done."""
+    import pickle
     import subprocess
 
     env = {**os.environ, "XLA_FLAGS": (os.environ.get("XLA_FLAGS", "") + " "
                                        + SINGLE_THREAD_XLA_FLAGS).strip()}
-    pending, running = list(datasets), []
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    free = [cores[j] if len(cores) >= args.jobs else None for j in range(args.jobs)]
+    pending, running = schedule_units(datasets, variants, args.set), []
     while pending or running:
-        while pending and len(running) < args.jobs:
-            dataset = pending.pop(0)
+        while pending and free:
+            (dataset, variant), core = pending.pop(0), free.pop(0)
             cmd = [sys.executable, os.path.abspath(__file__), "--dataset", dataset,
-                   "--variants", args.variants, "--seeds", str(args.seeds), "--seed",
-                   str(args.seed), "--out", str(out / dataset), "--jobs", "1"]
+                   "--variants", variant, "--seeds", str(args.seeds), "--seed", str(args.seed),
+                   "--out", str(dataset_out(out, dataset, datasets) / PARTS_DIR), "--part"]
             cmd += [a for assignment in args.set for a in ("--set", assignment)]
-            running.append((dataset, subprocess.Popen(cmd, env=env)))
+            running.append((dataset, variant, core,
+                            subprocess.Popen(cmd, env=env, preexec_fn=_pin_to(core))))
         time.sleep(0.5)
-        for dataset, proc in list(running):
+        for unit in list(running):
+            dataset, variant, core, proc = unit
             if proc.poll() is not None:
-                running.remove((dataset, proc))
+                running.remove(unit)
+                free.append(core)
                 if proc.returncode:
-                    raise ValueError(f"the {dataset} run failed (exit status {proc.returncode})")
+                    for *_, other in running:
+                        other.kill()
+                    raise ValueError(f"the {dataset} {variant} run failed "
+                                     f"(exit status {proc.returncode})")
+    for dataset in datasets:
+        results = []
+        for variant in variants:
+            with open(dataset_out(out, dataset, datasets) / PARTS_DIR / f"{variant}.pkl",
+                      "rb") as f:
+                results.append(VariantResult(**pickle.load(f)))
+        write_dataset_outputs(dataset, results, args.seeds, args.seed, args.set,
+                              dataset_out(out, dataset, datasets))
+
+
+def _save_part(dataset: str, variants: list[str], args: argparse.Namespace,
+               out: pathlib.Path) -> None:
+    """--part: train the variants and leave each result in out/<variant>.pkl (no tables)."""
+    import pickle
+
+    out.mkdir(parents=True, exist_ok=True)
+    for result in train_variants(dataset, variants, args.seeds, args.seed, args.set):
+        with open(out / f"{result.variant}.pkl", "wb") as f:
+            pickle.dump(dataclasses.asdict(result), f)  # a dict: readable whoever __main__ is
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -563,7 +653,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config field (repeatable)")
     parser.add_argument("--jobs", type=int, default=1,
-                        help="data sets run at once, each in its own single-threaded process")
+                        help="(data set, variant) runs at once, each in its own single-threaded "
+                             "process pinned to its own core (use the number of cores)")
+    parser.add_argument("--part", action="store_true", help=argparse.SUPPRESS)  # a --jobs worker
     parser.add_argument("--out", default="benchmark_results", help="output folder")
     args = parser.parse_args(argv)
     try:
@@ -577,19 +669,25 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"--seeds and --jobs must be >= 1, got {args.seeds}, {args.jobs}")
         start = time.perf_counter()
         out = pathlib.Path(args.out)
-        if len(datasets) == 1:
-            run_dataset(datasets[0], variants, args.seeds, args.seed, args.set, out)
-        elif args.jobs > 1:
-            _run_in_processes(datasets, args, out)
+        if args.part:
+            _save_part(datasets[0], variants, args, out)
+            return 0
+        if args.jobs > 1 and len(datasets) * len(variants) > 1:
+            _run_in_processes(datasets, variants, args, out)
         else:
             for dataset in datasets:
-                run_dataset(dataset, variants, args.seeds, args.seed, args.set, out / dataset)
+                run_dataset(dataset, variants, args.seeds, args.seed, args.set,
+                            dataset_out(out, dataset, datasets))
         total = time.perf_counter() - start
+        cpu = sum(float(row["cpu_s"]) for d in datasets
+                  for row in csv.DictReader(open(dataset_out(out, d, datasets) / "results.csv")))
         if len(datasets) > 1:
             parts = [(out / d / "results.md").read_text() for d in datasets]
             (out / "results.md").write_text(
-                "\n".join(parts) + f"\nTotal wall time: {total:.0f} s ({args.jobs} job(s)).\n")
-        print(f"total wall time {total:.1f}s; results in {out}")
+                "\n".join(parts) + f"\nTotal wall time: {total:.0f} s ({args.jobs} job(s)); "
+                f"training and scoring CPU: {cpu:.0f} s.\n")
+        print(f"total wall time {total:.1f}s, training and scoring CPU {cpu:.0f}s "
+              f"({args.jobs} job(s)); results in {out}")
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -141,3 +141,19 @@ def test_a_benchmark_seed_is_the_shipped_single_run_as_jaxgan_eval_scores_it(tmp
     assert table.per_seed[1]["high_quality_percent"] == pytest.approx(
         shipped["high_quality_percent"])
     assert not np.allclose(table.samples[0], table.samples[1], atol=1e-2)  # seeds differ
+
+
+def test_jobs_run_the_costliest_units_first_and_toy_budgets_differ_per_set():
+    """--jobs runs (data set, variant) units longest first, so two cores finish together: a
+    variant costs steps × (n_critic + 1) updates."""
+    units = compare_losses.schedule_units(["ring8", "grid25"],
+                                          ["non_saturating", "wgan_clip", "wgan_gp"], [])
+    steps = compare_losses.TOY_STEPS
+    assert units[:2] == [("grid25", "wgan_clip"), ("grid25", "wgan_gp")]  # stable order of ties
+    assert set(units[2:]) == {("ring8", "wgan_clip"), ("ring8", "wgan_gp"),
+                              ("grid25", "non_saturating"), ("ring8", "non_saturating")}
+    assert compare_losses.unit_cost("grid25", "wgan_gp", []) == steps["grid25"] * 6
+    assert compare_losses.unit_cost("ring8", "hinge", ["steps=10"]) == 10 * 2
+    costs = [compare_losses.unit_cost(d, v, []) for d, v in units]
+    assert costs == sorted(costs, reverse=True)
+    assert compare_losses.toy_config("ring8").steps == steps["ring8"] < steps["grid25"]
