@@ -14,10 +14,14 @@ generator updates, batch size and architecture), evaluates every seed and writes
 
 Usage (from the repository root):
   PYTHONPATH=$PWD python benchmarks/compare_losses.py --dataset grid25 --out results/grid25
-  PYTHONPATH=$PWD python benchmarks/compare_losses.py --dataset ring8,grid25 --out results/toy
+  PYTHONPATH=$PWD python benchmarks/compare_losses.py --dataset ring8,grid25 --jobs 2 --out results/toy
   PYTHONPATH=$PWD python benchmarks/compare_losses.py --dataset ring8 --variants non_saturating,hinge \\
       --seeds 4 --set steps=2000 --set g_lr=1e-3
 `--set key=value` overrides any field of the data set's config (toy_config / digits_config).
+`--jobs N` runs every (data set, variant) in its own single-threaded process, N at a time, each
+pinned to its own core, costliest first (the toy table's default: --jobs 2 on 2 cores).
+Toy seed k is the run `jaxgan train --config.seed=k` (the same initial state, data stream and step
+noise), scored as `jaxgan eval` scores it (train_toy_variant).
 """
 from __future__ import annotations
 
@@ -649,7 +653,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", default=",".join(default_variants()),
                         help=f"comma-separated, from: {', '.join(VARIANTS)}")
     parser.add_argument("--seeds", type=int, default=10, help="seeds per variant")
-    parser.add_argument("--seed", type=int, default=0, help="seed i uses PRNGKey(seed + i)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed i is the run with seed + i (toy: `jaxgan train --config.seed`)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config field (repeatable)")
     parser.add_argument("--jobs", type=int, default=1,
