@@ -199,3 +199,37 @@ def test_stack_then_unstack_round_trips():
     chex.assert_shape(stacked["w"], (NUM_SEEDS, 2, 2))
     for i, tree in enumerate(trees):
         _assert_trees_close(seeds.unstack_state(stacked, i), tree, rtol=0, atol=0)
+
+
+@pytest.mark.slow  # ~20 CPU-s (two compiled loops); tests/test_compare_losses checks the wiring fast
+def test_plan_loop_trains_each_seed_on_its_own_iterators_batches():
+    """make_multi_seed_plan_loop: seed i draws the n_critic batches its iterator's plans name
+    (as the single run's fused loop does) and equals stepping it on `step_batch(iterator_i, n)`."""
+    from jaxgan import data
+    from jaxgan.training.run import step_batch
+
+    gan = _toy_gan(loss="hinge", n_critic=2)
+    iterators = [data.make_iterator("ring8", batch_size=BATCH, seed=s) for s in (4, 9)]
+    host = [data.make_iterator("ring8", batch_size=BATCH, seed=s) for s in (4, 9)]
+    step_keys = seeds.seed_keys(50, 2)
+    init = seeds.create_seed_states(gan, seeds.seed_keys(0, 2))
+    device = iterators[0].device_batches()
+    plans = np.stack([it.take_plans(3 * 2).reshape(3, 2, -1) for it in iterators], axis=1)
+    looped, metrics = seeds.make_multi_seed_plan_loop(gan, device.draw, donate=False)(
+        init, plans, step_keys, 0, device.arrays)
+    assert metrics["g_loss"].shape == (3, 2)
+    step = seeds.make_multi_seed_step(gan, donate=False)
+    stepwise = init
+    def batches(its):
+        parts = [step_batch(it, 2) for it in its]
+        return {k: np.stack([b[k] for b in parts]) for k in ("x", "label")}
+
+    for t in range(3):
+        stepwise, _ = step(stepwise, batches(host), seeds.multi_seed_step_keys(step_keys, t))
+    _assert_trees_close(looped, stepwise)
+    moved, _ = step(stepwise, batches(host[::-1]), seeds.multi_seed_step_keys(step_keys, 3))
+    again, _ = seeds.make_multi_seed_plan_loop(gan, device.draw, donate=False)(
+        looped, np.stack([it.take_plans(2).reshape(1, 2, -1) for it in iterators], axis=1),
+        step_keys, 3, device.arrays)
+    with pytest.raises(AssertionError):  # the pairing seed <-> its own stream matters
+        _assert_trees_close(again, moved)
