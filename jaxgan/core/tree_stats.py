@@ -1,0 +1,45 @@
+"""Whole-tree statistics of a step (finiteness, global L2 norm), each one XLA operation.
+
+A pytree of L leaves handled leaf by leaf compiles to about L reductions plus the ops that
+combine them; on XLA's CPU runtime each is a separate thunk with its own dispatch cost, which
+dominates for small networks (issue 21 session 8, benchmarks/README.md "#21 session 8 — toy
+step op count": the toy MLPs' 18 parameter leaves gave ~30 finiteness and ~40 norm thunks per
+step). Here the leaves are raveled and concatenated first, which XLA fuses into the one
+reduction that reads them, so each statistic is a single fused loop.
+
+  all_finite(t)  = ∧_leaves ∧_i isfinite(leaf_i)           (exactly the per-leaf result)
+  global_norm(t) = sqrt(Σ_leaves Σ_i leaf_i²)              (optax.tree.norm, L2; the same sum
+                                                            in another order, so it may differ
+                                                            in the last float bits)
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+Array = jax.Array
+
+
+def _flat(tree: Any) -> Array | None:
+    """Every leaf raveled and concatenated in `jax.tree.leaves` order (None for no leaves)."""
+    leaves = jax.tree.leaves(tree)
+    if not leaves:
+        return None
+    return jnp.concatenate([jnp.ravel(jnp.asarray(leaf)) for leaf in leaves])
+
+
+def all_finite(tree: Any) -> Array:
+    """True (a bool scalar) when no element of any leaf is NaN or ±Inf; True for no leaves."""
+    flat = _flat(tree)
+    return jnp.array(True) if flat is None else jnp.all(jnp.isfinite(flat))
+
+
+def global_norm(tree: Any) -> Array:
+    """‖tree‖₂ = sqrt(Σ over all leaves' elements of x²), as `optax.tree.norm(tree)` (ord 2)
+    computes it up to the order of the float summation; 0 for no leaves."""
+    flat = _flat(tree)
+    if flat is None:
+        return jnp.zeros((), jnp.float32)
+    return jnp.sqrt(jnp.sum(jnp.square(flat)))
