@@ -1,26 +1,16 @@
-"""jaxgan.core.tree_stats: the whole-tree finiteness flag and L2 norm the step reports (issue 21
-session 8) against closed forms and the per-leaf computations they replace."""
+"""jaxgan.core.tree_stats: the whole-tree finiteness flag the step reports (issue 21 session 8)
+against the per-leaf computation it replaces, NaN and ±Inf in each kind of leaf."""
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 
 from jaxgan.core import tree_stats
 
 TREE = {"a": jnp.array([3.0, 0.0]), "b": {"w": jnp.array([[4.0]]), "v": jnp.zeros((0,))},
-        "c": jnp.array(12.0)}  # ‖·‖₂ = sqrt(9 + 16 + 144) = 13
-
-
-def test_global_norm_closed_form_and_optax():
-    assert float(tree_stats.global_norm(TREE)) == 13.0
-    rng = np.random.default_rng(0)
-    tree = {"w": jnp.asarray(rng.normal(size=(64, 64)), jnp.float32),
-            "b": [jnp.asarray(rng.normal(size=(64,)), jnp.float32), jnp.float32(-2.5)]}
-    np.testing.assert_allclose(tree_stats.global_norm(tree), optax.tree.norm(tree), rtol=1e-6)
-    assert float(tree_stats.global_norm({})) == 0.0
+        "c": jnp.array(12.0)}
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])

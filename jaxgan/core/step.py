@@ -26,7 +26,7 @@ from jaxgan.core import conditioning
 from jaxgan.core.gan import GAN
 from jaxgan.core.mode_seeking import mode_seeking_loss
 from jaxgan.core.state import GANState, NetState
-from jaxgan.core.tree_stats import all_finite, global_norm
+from jaxgan.core.tree_stats import all_finite
 
 Array = jax.Array
 Batch = dict[str, Array]
@@ -130,7 +130,7 @@ def discriminator_update(gan: GAN, state: GANState, real: Array, labels: Array |
         "d_accuracy_fake": jnp.mean((fake_logits <= threshold).astype(jnp.float32)),
         "d_real": _d_outputs(gan, real_logits),
         "d_fake": _d_outputs(gan, fake_logits),
-        "d_grad_norm": global_norm(grads),
+        "d_grad_norm": optax.tree.norm(grads),
         **class_metrics,
     }
     return state.replace(discriminator=new_d), metrics
@@ -185,7 +185,7 @@ def generator_update(gan: GAN, state: GANState, real: Array, labels: Array | Non
         decay = ema_decay_at(gan.ema_decay, state.step, gan.ema_warmup, gan.ema_start)
         ema = optax.incremental_update(new_g.params, ema, step_size=1.0 - decay)
     new_state = state.replace(generator=new_g, ema_params=ema, step=state.step + 1)
-    metrics = {"g_loss": loss, "g_grad_norm": global_norm(grads), **class_metrics}
+    metrics = {"g_loss": loss, "g_grad_norm": optax.tree.norm(grads), **class_metrics}
     if seeking:
         metrics["mode_seeking_loss"] = seeking_loss
     return new_state, metrics

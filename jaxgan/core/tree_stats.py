@@ -1,16 +1,18 @@
-"""Whole-tree statistics of a step (finiteness, global L2 norm), each one XLA operation.
+"""Whole-tree statistics of a step (finiteness), one XLA operation each.
 
 A pytree of L leaves handled leaf by leaf compiles to about L reductions plus the ops that
 combine them; on XLA's CPU runtime each is a separate thunk with its own dispatch cost, which
 dominates for small networks (issue 21 session 8, benchmarks/README.md "#21 session 8 — toy
 step op count": the toy MLPs' 18 parameter leaves gave ~30 finiteness and ~40 norm thunks per
 step). Here the leaves are raveled and concatenated first, which XLA fuses into the one
-reduction that reads them, so each statistic is a single fused loop.
+reduction that reads them, so the statistic is a single fused loop:
 
-  all_finite(t)  = ∧_leaves ∧_i isfinite(leaf_i)           (exactly the per-leaf result)
-  global_norm(t) = sqrt(Σ_leaves Σ_i leaf_i²)              (optax.tree.norm, L2; the same sum
-                                                            in another order, so it may differ
-                                                            in the last float bits)
+  all_finite(t) = ∧_leaves ∧_i isfinite(leaf_i)   (exactly the per-leaf result; the step's state
+                                                   stays bit-identical, single and 10-seed vmapped)
+
+The gradient norms stay `optax.tree.norm` (per leaf): the same concatenation for them saved ~7% of
+the toy step but changed the rounding of the 10-seed vmapped step's state (XLA compiled its update
+differently), so it was not adopted (benchmarks/README.md, "#21 session 8").
 """
 from __future__ import annotations
 
@@ -35,11 +37,3 @@ def all_finite(tree: Any) -> Array:
     flat = _flat(tree)
     return jnp.array(True) if flat is None else jnp.all(jnp.isfinite(flat))
 
-
-def global_norm(tree: Any) -> Array:
-    """‖tree‖₂ = sqrt(Σ over all leaves' elements of x²), as `optax.tree.norm(tree)` (ord 2)
-    computes it up to the order of the float summation; 0 for no leaves."""
-    flat = _flat(tree)
-    if flat is None:
-        return jnp.zeros((), jnp.float32)
-    return jnp.sqrt(jnp.sum(jnp.square(flat)))
