@@ -26,14 +26,15 @@ between its two runs: it reported per_step at 6,329 steps/s wall and 2,682 per C
 2.4 cores on a 2-core machine, for a loop whose compiled step alone takes ~0.75 ms).
 Reported: steps/s from wall time and per CPU-second, per round and their medians.
 --xla_threads N sets the environment variable NPROC=N before JAX's CPU client exists (unless
-NPROC is already set): XLA sizes the CPU client's thread pools by it (`DefaultThreadPoolSize` in
-XLA's xla/pjrt/utils.cc; the CPU count otherwise), so N = 1 runs each compiled toy step's ~900
-small thunks on one worker thread instead of handing them between the two cores (issue 21
-session 8: ~35% less CPU per fused step, like `taskset -c 1`, without pinning the Python thread).
-It applies to all three ways alike, as the process's setting.
+NPROC is already set). XLA sizes the CPU client's thread pools by it (`DefaultThreadPoolSize` in
+XLA's xla/pjrt/utils.cc; otherwise the CPU count). With N = 1 each compiled toy step's ~1,000
+small thunks run on one worker thread instead of being handed between the two cores (issue 21
+session 8: ~35% less CPU per fused step, like `taskset -c 1`, without pinning the Python
+thread). It is the process's setting, so it applies to all three ways alike; it slows the
+per-step way (benchmarks/README.md, "#21 session 8").
 Usage:
   PYTHONPATH=$PWD nice -n 10 python benchmarks/toy_loop_speed.py --config ring8 --steps_per_call 1000
-  PYTHONPATH=$PWD nice -n 10 python benchmarks/toy_loop_speed.py --config ring8 --xla_threads 1
+  PYTHONPATH=$PWD nice -n 10 python benchmarks/toy_loop_speed.py --xla_threads 1
 """
 from __future__ import annotations
 

@@ -25,9 +25,7 @@ Fused steps (config.steps_per_call = L > 1, one device): the loop runs steps [s,
 is bit-identical to one step per call; e is the next multiple of L, cut at the next checkpoint,
 sample grid, sample-monitor step, at config.steps and where n(s) changes (`chunk_end`: absolute
 steps, so stopping and resuming make the same calls). Every step's metrics are still logged and
-monitored; signals and monitors act at the end of the call. The host looks at a call's metrics
-(and, where only the sample monitor is due, its verdict on G's samples taken at the call's end)
-while the device runs the next call, so a monitor's stop discards that call's work. Each distinct call length compiles
+monitored; signals and monitors act at the end of the call. Each distinct call length compiles
 once: choose L dividing checkpoint_every, sample_every and monitor_every. Where the data fit in
 device memory (the toy streams; image sets held in memory up to
 jaxgan.data.iterators.DEVICE_DATA_MAX_BYTES as float32) they live on the device and each step's
@@ -293,22 +291,15 @@ class _Progress:
     device_state: Any
     # (first step, device metrics, stacked) not yet looked at; stacked: [L] per metric (fused)
     pending: tuple[int, Any, bool] | None = None
-    # (step, G's samples of the fixed latent batch on the host) whose verdict is not yet taken:
-    # taken with the pending metrics, before them (see run_loop, monitor-only boundaries)
-    pending_samples: tuple[int, np.ndarray] | None = None
     metrics: dict[str, Any] = dataclasses.field(default_factory=dict)  # the last ones looked at
-
-
-def _monitor_batch(out: Outputs, logical: GANState) -> np.ndarray:
-    """G's samples of the fixed latent batch, on the host (waits for `logical`)."""
-    return np.asarray(out.monitor_sampler(parallel.host_local_state(logical), out.monitor_z,
-                                          out.monitor_labels))
 
 
 def _monitor_samples(run: Run, out: Outputs, step: int, logical: GANState) -> Report:
     """The failure monitor's verdict on G's samples of the fixed latent batch (computed on every
     process, so that all of them stop together)."""
-    return out.failure.observe_samples(step, _monitor_batch(out, logical))
+    samples = out.monitor_sampler(parallel.host_local_state(logical), out.monitor_z,
+                                  out.monitor_labels)
+    return out.failure.observe_samples(step, np.asarray(samples))
 
 
 def fused_steps(config: ml_collections.ConfigDict, mode: str) -> int:
@@ -349,15 +340,11 @@ def _observe(run: Run, out: Outputs, progress: _Progress,
     """Hands the pending steps' metrics to the failure monitor, the logs and the monitors, step
     by step (one call behind, so the host reads them while the device runs the next call).
     `samples_report`: the failure monitor's verdict on the last pending step's samples, if
-    taken (or taken here from `progress.pending_samples`)."""
+    taken."""
     if progress.pending is None:
         return
     first, device_metrics, stacked = progress.pending
     progress.pending = None
-    if progress.pending_samples is not None:  # taken at a monitor-only boundary (run_loop)
-        samples_step, samples = progress.pending_samples
-        progress.pending_samples = None
-        samples_report = out.failure.observe_samples(samples_step, samples)
     host = jax.device_get(dict(device_metrics))
     if stacked:  # one conversion per metric (tolist: Python floats and bools, as host_metrics)
         columns = {k: np.asarray(v).tolist() for k, v in host.items()}
@@ -432,15 +419,7 @@ def run_loop(run: Run, out: Outputs, device_state: Any, start_step: int,
             _observe(run, out, progress)
             progress.pending = (step + 1, device_metrics, end - step > 1)
             step = end
-            if (due(step, config.monitor_every) and not due(step, config.checkpoint_every)
-                    and not due(step, config.sample_every)):
-                # Only the sample monitor is due: G's samples are taken now (they wait for this
-                # call), but their verdict and this call's metrics are looked at after the next
-                # call is dispatched, in the same order, while the device runs it (as between
-                # boundaries). A stop they raise then discards that next call's work.
-                progress.pending_samples = (step, _monitor_batch(
-                    out, compiled.get_state(progress.device_state)))
-            elif (due(step, config.checkpoint_every) or due(step, config.sample_every)
+            if (due(step, config.checkpoint_every) or due(step, config.sample_every)
                     or due(step, config.monitor_every)):
                 logical = compiled.get_state(progress.device_state)
                 _observe(run, out, progress, _monitor_samples(run, out, step, logical)
