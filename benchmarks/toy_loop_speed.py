@@ -25,8 +25,16 @@ read (the former short-run/long-run difference method could be thrown off by a l
 between its two runs: it reported per_step at 6,329 steps/s wall and 2,682 per CPU-second idle,
 2.4 cores on a 2-core machine, for a loop whose compiled step alone takes ~0.75 ms).
 Reported: steps/s from wall time and per CPU-second, per round and their medians.
+--xla_threads N sets the environment variable NPROC=N before JAX's CPU client exists (unless
+NPROC is already set). XLA sizes the CPU client's thread pools by it (`DefaultThreadPoolSize` in
+XLA's xla/pjrt/utils.cc; otherwise the CPU count). With N = 1 each compiled toy step's ~1,000
+small thunks run on one worker thread instead of being handed between the two cores (issue 21
+session 8: ~35% less CPU per fused step, like `taskset -c 1`, without pinning the Python
+thread). It is the process's setting, so it applies to all three ways alike; it slows the
+per-step way (benchmarks/README.md, "#21 session 8").
 Usage:
   PYTHONPATH=$PWD nice -n 10 python benchmarks/toy_loop_speed.py --config ring8 --steps_per_call 1000
+  PYTHONPATH=$PWD nice -n 10 python benchmarks/toy_loop_speed.py --xla_threads 1
 """
 from __future__ import annotations
 
@@ -83,6 +91,15 @@ def train_rates(config_name: str, way: str, steps: int, steps_per_call: int,
     return clock.rates()
 
 
+def set_xla_threads(threads: int) -> None:
+    """NPROC = `threads` for the CPU client not yet created (a value already set is kept)."""
+    from jax._src import xla_bridge  # noqa: PLC0415 (whether the backends exist: no public API)
+
+    if xla_bridge.backends_are_initialized():
+        raise ValueError("JAX's backends already exist: set NPROC before the first computation")
+    os.environ.setdefault("NPROC", str(threads))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", default="ring8", help="ring8 | grid25 (experiments/)")
@@ -93,9 +110,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=2000,
                         help="the window starts at the first multiple of K from this step")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--xla_threads", type=int, default=0,
+                        help="set NPROC to this before JAX's CPU client starts (0: leave it)")
     args = parser.parse_args(argv)
-    print(f"{args.config}, steps_per_call {args.steps_per_call}, load average "
-          f"{os.getloadavg()[0]:.1f}", flush=True)
+    if args.xla_threads > 0:
+        set_xla_threads(args.xla_threads)
+    print(f"{args.config}, steps_per_call {args.steps_per_call}, NPROC "
+          f"{os.environ.get('NPROC', 'unset')}, load average {os.getloadavg()[0]:.1f}", flush=True)
     rates: dict[str, list[tuple[float, float]]] = {way: [] for way in WAYS}
     for r in range(args.rounds):
         for way in WAYS:
