@@ -305,6 +305,7 @@ RANGE_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "weight_clip": (lambda v: 0 <= v < math.inf, "a number >= 0 (0: no clipping)"),
     "log_every": (lambda v: v > 0, "an integer > 0"),
     "steps_per_call": (lambda v: v >= 1, "an integer >= 1 (1: one step per call)"),
+    "xla_cpu_threads": (lambda v: v >= 0, "an integer >= 0 (0: XLA's default, the CPU count)"),
     "point_scale": (lambda v: 0 < v < math.inf, "a number > 0 (1: the data's own units)"),
     "sample_every": (lambda v: v >= 0, "an integer >= 0 (0: only at the end)"),
     "checkpoint_every": (lambda v: v >= 0, "an integer >= 0 (0: only at the end)"),
