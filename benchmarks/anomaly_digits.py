@@ -235,7 +235,8 @@ def main(argv=None) -> int:
                         help="print the markdown table of --out's runs and stop")
     args = parser.parse_args(argv)
     if args.table:
-        print(markdown_table(json.loads(pathlib.Path(args.out).read_text())["runs"]))
+        saved = json.loads(pathlib.Path(args.out).read_text())
+        print(markdown_table(saved["runs"], saved.get("args", {}).get("gan", "unconditional")))
         return 0
     pathlib.Path(args.workroot).mkdir(parents=True, exist_ok=True)
     out = pathlib.Path(args.out)
@@ -301,8 +302,15 @@ def speed(method: str, row: dict) -> str:
     return f"{row['queries_per_s_median']:,.0f}"
 
 
-def markdown_table(results: list[dict]) -> str:
+CONDITIONAL_NAMES = {"fanogan": "f-AnoGAN, conditional G (izi_f, min over the 9 normal classes)",
+                     "discriminator": "−max over the normal classes c of D(x, c)",
+                     "feat_gauss": "Gaussian on the conditional D's features (Mahalanobis)",
+                     "feat_knn5": "k-NN (k 5) in the conditional D's feature space"}
+
+
+def markdown_table(results: list[dict], gan: str = "unconditional") -> str:
     """AUROC per held-out digit (mean over seeds), mean ± std over digits, queries/s."""
+    names = {**NAMES, **CONDITIONAL_NAMES} if gan == "conditional" else NAMES
     summary = summarise(results)
     digits = sorted({r["digit"] for r in results})
     seeds = sorted({r["seed"] for r in results})
@@ -316,7 +324,7 @@ def markdown_table(results: list[dict]) -> str:
             continue
         row = summary[m]
         cells = [f"{row['auroc_per_digit'][d]:.3f}" for d in digits]
-        lines.append(f"| {NAMES[m]} | " + " | ".join(cells) +
+        lines.append(f"| {names[m]} | " + " | ".join(cells) +
                      f" | {row['auroc_mean']:.3f} ± {row['auroc_std_over_digits']:.3f} | "
                      f"{row['auroc_std_over_seeds']:.3f} | "
                      f"{row['auprc_mean']:.3f} | {speed(m, row)} |")
