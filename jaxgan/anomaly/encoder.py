@@ -96,15 +96,14 @@ def encode_score_classes(encoder_apply: Callable[[Array], Array],
     z = encoder_apply(x)
     fx = features(x)
     classes = jnp.asarray(classes, jnp.int32)
-
-    def one_class(c):
-        gex = generator(z, jnp.full((x.shape[0],), c, jnp.int32))
-        return izif_loss(x, gex, fx, features(gex), kappa), gex
-
-    losses, drawings = jax.vmap(one_class)(classes)  # [K, B], [K, B, ...]
+    k, b = classes.shape[0], x.shape[0]
+    # one pass of G and D over the K·B (class, query) pairs, rows ordered class-major
+    tile = lambda a: jnp.broadcast_to(a[None], (k, *a.shape)).reshape(k * b, *a.shape[1:])
+    gex = generator(tile(z), jnp.repeat(classes, b))
+    losses = izif_loss(tile(x), gex, tile(fx), features(gex), kappa).reshape(k, b)
     best = jnp.argmin(losses, axis=0)
-    rows = jnp.arange(x.shape[0])
-    return losses[best, rows], z, drawings[best, rows], classes[best]
+    rows = jnp.arange(b)
+    return losses[best, rows], z, gex.reshape(k, b, *gex.shape[1:])[best, rows], classes[best]
 
 
 def train_encoder(encoder: Encoder, generator: Callable[..., Array],
