@@ -71,8 +71,8 @@ class AnomalyRun:
 
 
 def open_run(workdir: str | pathlib.Path, use_ema: bool = True) -> AnomalyRun:
-    """The latest checkpoint of `workdir` as an AnomalyRun (needs an unconditional image GAN run:
-    model dcgan, resnet or biggan)."""
+    """The latest checkpoint of `workdir` as an AnomalyRun (needs an image GAN run: model dcgan,
+    resnet or biggan, unconditional or with a D that takes the label only at its output)."""
     trained = load_run(workdir)
     if trained.spec.kind != "image":
         raise AnomalyError(f"run {trained.workdir} was trained on 2-D points; anomaly detection "
