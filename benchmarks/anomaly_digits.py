@@ -2,7 +2,8 @@
 
     python benchmarks/anomaly_digits.py --workroot /tmp/anomaly_runs --out results.json \
         [--digits 0,1,...,9] [--seeds 0] [--gan_steps 2000] [--encoder_steps 1000] [--noise 0]
-        [--latent_dim 0] [--dataset digits|digits_photo] [--reuse] [--table]
+        [--latent_dim 0] [--dataset digits|digits_photo] [--gan unconditional|conditional]
+        [--reuse] [--table]
 
 For each digit d and seed s: a GAN (presets.digits_dcgan: the unconditional 16×16 digits DCGAN,
 spectral-norm D) is trained on the other nine digits with the EGBAD split (config
@@ -19,6 +20,10 @@ With fanogan (unless --no_derived), scores derived from the same saved E, G, D (
                  normals (not the paper's score), and the feature half alone,
   feat_gauss     Mahalanobis distance of D's features f(x) to a Ledoit-Wolf Gaussian on f(train),
   feat_knn5      mean distance of f(x) to its 5 nearest f(train).
+--gan conditional trains G and a projection D on the nine normal digits' labels
+(presets.digits_default); f-AnoGAN's encoder is then fit with each training image drawn as its
+own class and scores the lowest izi_f over the nine normal classes (encoder.encode_score_classes);
+AnoGAN is skipped (it needs an unconditional G) and −D(x) becomes −max over the normal classes.
 --dataset digits_photo runs the same protocol on the digits blended over photo crops (RGB).
 Queries/s: scoring wall time after compilation (jit-ed methods compile once, ahead of time; the
 sklearn baselines' fit time excluded), on whatever the machine gives (see benchmarks/README.md).
@@ -40,8 +45,16 @@ from jaxgan.config import presets
 from jaxgan.training import loop
 
 
-def gan_config(digit: int, seed: int, steps: int, latent_dim: int = 0, dataset: str = "digits"):
-    config = presets.digits_dcgan()
+def gan_config(digit: int, seed: int, steps: int, latent_dim: int = 0, dataset: str = "digits",
+               gan: str = "unconditional"):
+    """presets.digits_dcgan (gan 'unconditional'), or presets.digits_default ('conditional': G
+    and a projection D conditioned on the nine normal digits' labels, hinge loss, R1, D at
+    10× G's rate, mode-seeking term) or the latter with conditioning 'none' ('default_uncond':
+    the control that separates the labels from the other settings)."""
+    config = presets.digits_default() if gan in ("conditional", "default_uncond") else \
+        presets.digits_dcgan()
+    if gan == "default_uncond":
+        config.conditioning = "none"
     config.dataset = dataset
     config.channels = 3 if dataset == "digits_photo" else 1
     if latent_dim:
@@ -86,6 +99,8 @@ def derived_scores(run, train: np.ndarray, test: np.ndarray, truth: np.ndarray) 
     import anomaly_variants
     from sklearn.neighbors import NearestNeighbors
 
+    if run.conditional:  # only the detectors on D's features (no G): see feature_scores
+        return feature_scores(run, train, test, truth)
     module, params, _ = encoder.load_encoder(run.workdir, run.trained.gan.latent_dim,
                                              tuple(run.trained.spec.shape))
     apply_e = lambda v: module.apply({"params": params}, v)
@@ -115,6 +130,28 @@ def derived_scores(run, train: np.ndarray, test: np.ndarray, truth: np.ndarray) 
     return out
 
 
+def feature_scores(run, train: np.ndarray, test: np.ndarray, truth: np.ndarray) -> dict:
+    """'feat_gauss' (scores.feature_gaussian_scores) and 'feat_knn5' on D's features f(x)."""
+    import jax
+    from sklearn.neighbors import NearestNeighbors
+
+    fn = jax.jit(run.features)
+    tr = np.concatenate([np.asarray(fn(train[i:i + 256])) for i in range(0, len(train), 256)])
+    te = np.concatenate([np.asarray(fn(test[i:i + 256])) for i in range(0, len(test), 256)])
+    t = time.perf_counter()
+    gauss = scores.feature_gaussian_scores(tr, te)
+    out = {"feat_gauss": {**scores.detection_metrics(gauss, truth),
+                          "queries_per_s": len(test) / (time.perf_counter() - t),
+                          "note": "Ledoit-Wolf fit + Mahalanobis (features from the pass above)"}}
+    knn = NearestNeighbors(n_neighbors=5).fit(tr)
+    t = time.perf_counter()
+    distances = knn.kneighbors(te)[0].mean(1)
+    out["feat_knn5"] = {**scores.detection_metrics(distances, truth),
+                        "queries_per_s": len(test) / (time.perf_counter() - t),
+                        "note": "k-NN time only (features from the pass above)"}
+    return out
+
+
 def one_run(digit: int, seed: int, args) -> dict:
     workdir = pathlib.Path(args.workroot) / f"digit{digit}_seed{seed}"
     t = time.perf_counter()
@@ -122,7 +159,7 @@ def one_run(digit: int, seed: int, args) -> dict:
     if not reuse:  # (a finished run in the workdir resumes at its last step: nothing to train)
         with open(workdir.parent / f"digit{digit}_seed{seed}.log", "w") as log:
             loop.train_and_evaluate(gan_config(digit, seed, args.gan_steps, args.latent_dim,
-                                               args.dataset),
+                                               args.dataset, args.gan),
                                     workdir,
                                     stream=log, handle_signals=False)
     gan_seconds = time.perf_counter() - t
@@ -146,7 +183,7 @@ def one_run(digit: int, seed: int, args) -> dict:
               "encoder_seconds": encoder_seconds, "encoder_final_loss": fit["loss_curve_every_100"][-1],
               "num_test": len(test), "num_anomalous": int(truth.sum()), "methods": {}}
     settings = workflow.AnoGANSettings(steps=args.anogan_steps, lr=args.anogan_lr, seed=seed)
-    chosen = {m.strip() for m in args.methods.split(",")}
+    chosen = {m.strip() for m in args.methods.split(",")} & set(run.methods())
     for method in [m for m in ("fanogan", "discriminator", "anogan") if m in chosen]:
         out = workflow.score_images(run, method, test, anogan_settings=settings,
                                     batch_size=args.batch_size)
@@ -182,6 +219,11 @@ def main(argv=None) -> int:
                         help="digits_photo: the digits blended over photo crops (MNIST-M style, "
                              "RGB; jaxgan.data.digits_photo), a variant where pixel distances "
                              "see the background more than the digit")
+    parser.add_argument("--gan", default="unconditional",
+                        choices=("unconditional", "conditional", "default_uncond"),
+                        help="conditional: G and D conditioned on the normal digits' labels "
+                             "(presets.digits_default); f-AnoGAN then scores the lowest izi_f "
+                             "over the nine normal classes (benchmarks/README.md, '#18 session 8')")
     parser.add_argument("--no_derived", action="store_true",
                         help="skip the standardised / feature-k-NN scores derived from E, G, D")
     parser.add_argument("--methods", default="fanogan,discriminator,anogan",
@@ -193,7 +235,8 @@ def main(argv=None) -> int:
                         help="print the markdown table of --out's runs and stop")
     args = parser.parse_args(argv)
     if args.table:
-        print(markdown_table(json.loads(pathlib.Path(args.out).read_text())["runs"]))
+        saved = json.loads(pathlib.Path(args.out).read_text())
+        print(markdown_table(saved["runs"], saved.get("args", {}).get("gan", "unconditional")))
         return 0
     pathlib.Path(args.workroot).mkdir(parents=True, exist_ok=True)
     out = pathlib.Path(args.out)
@@ -259,8 +302,15 @@ def speed(method: str, row: dict) -> str:
     return f"{row['queries_per_s_median']:,.0f}"
 
 
-def markdown_table(results: list[dict]) -> str:
+CONDITIONAL_NAMES = {"fanogan": "f-AnoGAN, conditional G (izi_f, min over the 9 normal classes)",
+                     "discriminator": "−max over the normal classes c of D(x, c)",
+                     "feat_gauss": "Gaussian on the conditional D's features (Mahalanobis)",
+                     "feat_knn5": "k-NN (k 5) in the conditional D's feature space"}
+
+
+def markdown_table(results: list[dict], gan: str = "unconditional") -> str:
     """AUROC per held-out digit (mean over seeds), mean ± std over digits, queries/s."""
+    names = {**NAMES, **CONDITIONAL_NAMES} if gan == "conditional" else NAMES
     summary = summarise(results)
     digits = sorted({r["digit"] for r in results})
     seeds = sorted({r["seed"] for r in results})
@@ -274,7 +324,7 @@ def markdown_table(results: list[dict]) -> str:
             continue
         row = summary[m]
         cells = [f"{row['auroc_per_digit'][d]:.3f}" for d in digits]
-        lines.append(f"| {NAMES[m]} | " + " | ".join(cells) +
+        lines.append(f"| {names[m]} | " + " | ".join(cells) +
                      f" | {row['auroc_mean']:.3f} ± {row['auroc_std_over_digits']:.3f} | "
                      f"{row['auroc_std_over_seeds']:.3f} | "
                      f"{row['auprc_mean']:.3f} | {speed(m, row)} |")

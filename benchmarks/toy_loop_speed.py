@@ -25,15 +25,31 @@ read (the former short-run/long-run difference method could be thrown off by a l
 between its two runs: it reported per_step at 6,329 steps/s wall and 2,682 per CPU-second idle,
 2.4 cores on a 2-core machine, for a loop whose compiled step alone takes ~0.75 ms).
 Reported: steps/s from wall time and per CPU-second, per round and their medians.
+--xla_threads N sets the environment variable NPROC=N before JAX's CPU client exists (unless
+NPROC is already set). XLA sizes the CPU client's thread pools by it (`DefaultThreadPoolSize` in
+XLA's xla/pjrt/utils.cc; otherwise the CPU count). With N = 1 each compiled toy step's ~1,000
+small thunks run on one worker thread instead of being handed between the two cores (issue 21
+session 8: ~35% less CPU per fused step, like `taskset -c 1`, without pinning the Python
+thread). It is the process's setting, so it applies to all three ways alike; it slows the
+per-step way (benchmarks/README.md, "#21 session 8").
+--as_shipped runs each (round, way) in its own fresh process with the XLA threads `jaxgan train`
+would give it: per_step as today's loop (`--config.steps_per_call=1 --config.xla_cpu_threads=0`,
+NPROC unset: XLA's default pools), the fused ways with the experiment's `xla_cpu_threads` (the
+toy presets: 1, NPROC=1). The rounds still alternate, so the ratios are side by side; each child
+times its own window as above (its CPU clock is its own process's).
 Usage:
   PYTHONPATH=$PWD nice -n 10 python benchmarks/toy_loop_speed.py --config ring8 --steps_per_call 1000
+  PYTHONPATH=$PWD nice -n 10 python benchmarks/toy_loop_speed.py --as_shipped
+  PYTHONPATH=$PWD nice -n 10 python benchmarks/toy_loop_speed.py --xla_threads 1
 """
 from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -83,6 +99,30 @@ def train_rates(config_name: str, way: str, steps: int, steps_per_call: int,
     return clock.rates()
 
 
+def child_rates(args: argparse.Namespace, way: str) -> tuple[float, float, int]:
+    """`train_rates` of one way in a fresh process with the threads `jaxgan train` gives it."""
+    threads = 0 if way == "per_step" else load_experiment(args.config).xla_cpu_threads
+    env = {k: v for k, v in os.environ.items() if k != "NPROC"}
+    if threads > 0:
+        env["NPROC"] = str(threads)
+    steps = args.per_step_steps if way == "per_step" else args.steps
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", way, "--config", args.config, "--steps", str(steps),
+         "--steps_per_call", str(args.steps_per_call), "--warmup", str(args.warmup)],
+        env=env, capture_output=True, text=True, check=True)
+    wall, cpu, window = json.loads(out.stdout.strip().splitlines()[-1])
+    return wall, cpu, window
+
+
+def set_xla_threads(threads: int) -> None:
+    """NPROC = `threads` for the CPU client not yet created (a value already set is kept)."""
+    from jax._src import xla_bridge  # noqa: PLC0415 (whether the backends exist: no public API)
+
+    if xla_bridge.backends_are_initialized():
+        raise ValueError("JAX's backends already exist: set NPROC before the first computation")
+    os.environ.setdefault("NPROC", str(threads))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", default="ring8", help="ring8 | grid25 (experiments/)")
@@ -93,15 +133,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=2000,
                         help="the window starts at the first multiple of K from this step")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--xla_threads", type=int, default=0,
+                        help="set NPROC to this before JAX's CPU client starts (0: leave it)")
+    parser.add_argument("--as_shipped", action="store_true",
+                        help="each run in a fresh process with the threads jaxgan train uses")
+    parser.add_argument("--child", choices=WAYS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    print(f"{args.config}, steps_per_call {args.steps_per_call}, load average "
-          f"{os.getloadavg()[0]:.1f}", flush=True)
+    if args.child:
+        print(json.dumps(train_rates(args.config, args.child, args.steps, args.steps_per_call,
+                                     args.warmup)))
+        return 0
+    if args.xla_threads > 0:
+        set_xla_threads(args.xla_threads)
+    print(f"{args.config}, steps_per_call {args.steps_per_call}, NPROC "
+          f"{'as shipped, per way' if args.as_shipped else os.environ.get('NPROC', 'unset')}, load average {os.getloadavg()[0]:.1f}", flush=True)
     rates: dict[str, list[tuple[float, float]]] = {way: [] for way in WAYS}
     for r in range(args.rounds):
         for way in WAYS:
             steps = args.per_step_steps if way == "per_step" else args.steps
-            wall, cpu, window = train_rates(args.config, way, steps, args.steps_per_call,
-                                            args.warmup)
+            wall, cpu, window = (child_rates(args, way) if args.as_shipped else train_rates(
+                args.config, way, steps, args.steps_per_call, args.warmup))
             rates[way].append((wall, cpu))
             print(f"round {r + 1} {way:13s} {wall:7.0f} steps/s wall {cpu:7.0f} steps/CPU-s "
                   f"({window} steps; load average {os.getloadavg()[0]:.1f})", flush=True)

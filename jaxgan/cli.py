@@ -29,7 +29,7 @@ import pathlib
 import sys
 import traceback
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -307,6 +307,25 @@ def resolve_train_config(config_spec: str | None, workdir: str,
     return run_config.validate_config(config), notes
 
 
+def set_xla_cpu_threads(threads: int, environ: MutableMapping[str, str] = os.environ) -> list[str]:
+    """`config.xla_cpu_threads` > 0: NPROC = threads for this process, unless the user set NPROC.
+
+    XLA's CPU client sizes its worker thread pools by NPROC (`DefaultThreadPoolSize`, XLA's
+    xla/pjrt/utils.cc; otherwise the CPU count), read once when JAX creates the client, so this
+    runs before anything computes. The toy experiments set 1 (`presets.toy_mixture`): their fused
+    step is ~1,000 tiny thunks that, handed between two cores' threads, cost ~35% more CPU than
+    on one (benchmarks/README.md, "#21 session 8"); results are bit-identical. Returns the notes
+    to print (a setting that could not take effect)."""
+    if threads <= 0 or "NPROC" in environ:
+        return []
+    from jax._src import xla_bridge  # noqa: PLC0415 (whether the client exists: no public API)
+
+    if xla_bridge.backends_are_initialized():
+        return [f"config.xla_cpu_threads={threads} not applied: JAX's CPU client already exists"]
+    environ["NPROC"] = str(threads)
+    return []
+
+
 def run_train(args: argparse.Namespace) -> int:
     from jaxgan.training import parallel
 
@@ -315,6 +334,7 @@ def run_train(args: argparse.Namespace) -> int:
     from jaxgan.training import loop
 
     config, notes = resolve_train_config(args.config, args.workdir, args.overrides)
+    notes.extend(set_xla_cpu_threads(config.xla_cpu_threads))
     for note in notes if parallel.is_main_process() else ():
         print(note, flush=True)
     try:

@@ -93,6 +93,65 @@ def test_encoder_recovers_z_of_a_linear_generator():
     assert error < 0.1 * float(jnp.mean(jnp.abs(z_test)))
 
 
+def _conditional_linear_generator(latent=4, side=8, classes=3):
+    """G(z, c) = z A + b_c with A's columns on the first half of the pixels and the class
+    offsets b_c on the second half: E(x) = x A⁺ recovers z exactly from any G(z, c)."""
+    half = side * side // 2
+    a = np.zeros((latent, side * side), np.float32)
+    a[:, :half] = np.random.default_rng(0).normal(size=(latent, half)) / 4
+    b = np.zeros((classes, side * side), np.float32)
+    b[:, half:] = np.random.default_rng(1).normal(size=(classes, half)) / 2
+
+    def g(z, labels):
+        return (z @ a + jnp.asarray(b)[labels]).reshape(z.shape[0], side, side, 1)
+
+    def f(x):
+        return jnp.tanh(x.reshape(x.shape[0], -1)[:, ::3])
+
+    return g, f, a, b
+
+
+def test_conditional_fanogan_score_is_the_lowest_class_score():
+    g, f, a, b = _conditional_linear_generator()
+    exact_e = lambda x: x.reshape(x.shape[0], -1) @ np.linalg.pinv(a)
+    z = jax.random.normal(jax.random.key(0), (6, 4))
+    made_as = jnp.array([0, 1, 2, 2, 1, 0])
+    other = jax.random.uniform(jax.random.key(1), (4, 8, 8, 1), minval=-1, maxval=1)
+    x = jnp.concatenate([g(z, made_as), other])
+    classes = jnp.array([0, 1, 2])
+    score, z_hat, drawing, best = encoder.encode_score_classes(exact_e, g, f, x, classes, 0.5)
+    # the formula, class by class, independently (numpy)
+    flat = np.asarray(x).reshape(len(x), -1)
+    drawn = [flat @ np.linalg.pinv(a) @ a + b[c] for c in range(3)]  # G(E(x), c) [B, 64]
+    per_class = np.stack([np.mean((flat - d) ** 2, 1) + 0.5 * np.mean(
+        (np.tanh(flat[:, ::3]) - np.tanh(d[:, ::3])) ** 2, 1) for d in drawn], 1)
+    np.testing.assert_allclose(score, per_class.min(1), rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(best, per_class.argmin(1))
+    np.testing.assert_allclose(drawing, g(z_hat, best), rtol=1e-5, atol=1e-6)
+    # a query G drew as class c: score 0, drawn back as c; the others score above it
+    np.testing.assert_allclose(score[:6], 0, atol=1e-8)
+    np.testing.assert_array_equal(best[:6], made_as)
+    assert float(score[6:].min()) > 1e-2
+
+
+def test_encoder_with_labels_recovers_z_of_a_conditional_linear_generator():
+    g, f, _, _ = _conditional_linear_generator()
+    z_train = jax.random.normal(jax.random.key(1), (512, 4))
+    y_train = jax.random.randint(jax.random.key(2), (512,), 0, 3)
+    settings = encoder.EncoderSettings(features=8, steps=300, lr=5e-3, batch_size=64)
+    module = encoder.Encoder(latent_dim=4, features=settings.features)
+    params, curve = encoder.train_encoder(module, g, f, g(z_train, y_train), jax.random.key(3),
+                                          settings, labels=y_train)
+    assert curve[-1] < 0.05 * curve[0]
+    z_test = jax.random.normal(jax.random.key(4), (200, 4))
+    y_test = jax.random.randint(jax.random.key(5), (200,), 0, 3)
+    recovered = module.apply({"params": params}, g(z_test, y_test))
+    assert float(jnp.mean(jnp.abs(recovered - z_test))) < 0.1 * float(jnp.mean(jnp.abs(z_test)))
+    with pytest.raises(ValueError, match="one per image"):
+        encoder.train_encoder(module, g, f, g(z_test, y_test), jax.random.key(3), settings,
+                              labels=y_test[:5])
+
+
 def test_auroc_and_auprc_equal_independent_computations():
     rng = np.random.default_rng(0)
     truth = rng.random(300) < 0.3
@@ -239,3 +298,33 @@ def test_cli_train_without_sevens_fit_score_eval(tmp_path, capsys):
     assert len(err.splitlines()) == 1 and "[N, 8, 8, 1]" in err
     assert run_main(["anomaly", "score", "--workdir", run, "--method", "nope", "--out",
                      tmp_path / "b.csv"]) == 2
+
+
+@pytest.mark.slow  # ~17 CPU-s (load ~9), 12 of them `jaxgan train`'s compile; the scores
+# themselves are checked by test_conditional_fanogan_score_is_the_lowest_class_score
+def test_cli_conditional_run_fit_score_and_anogan_refused(tmp_path, capsys):
+    """The default experiment (projection D, conditional G) without the 7s: fit and score with
+    f-AnoGAN and −D; AnoGAN refused in one line and left out of eval's default methods."""
+    from jaxgan.anomaly import workflow
+
+    run = tmp_path / "run"
+    assert run_main(["train", "--config", "dcgan_digits", "--workdir", run,
+                     "--config.exclude_classes=7", *TINY, "--config.steps=10",
+                     "--config.steps_per_call=1", "--config.log_every=10", "--config.penalty=none",
+                     "--config.mode_seeking_weight=0"]) == 0
+    assert run_main(["anomaly", "fit", "--workdir", run, "--steps", 10]) == 0
+    for method in ("fanogan", "discriminator"):
+        assert run_main(["anomaly", "score", "--workdir", run, "--method", method, "--out",
+                         tmp_path / f"{method}.csv"]) == 0
+        with open(tmp_path / f"{method}.csv") as handle:
+            rows = list(csv.DictReader(handle))
+        assert len(rows) == json.loads((run / "split.json").read_text())["num_test"]
+        assert np.all(np.isfinite([float(r["score"]) for r in rows]))
+    opened = workflow.open_run(run)
+    assert opened.conditional and "anogan" not in opened.methods()
+    np.testing.assert_array_equal(opened.drawn_classes(), [0, 1, 2, 3, 4, 5, 6, 8, 9])
+    capsys.readouterr()
+    assert run_main(["anomaly", "score", "--workdir", run, "--method", "anogan", "--out",
+                     tmp_path / "a.csv"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "unconditional" in err

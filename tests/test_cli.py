@@ -302,3 +302,27 @@ def test_installed_console_script_runs(env, tmp_path):
                              "--config.loss=nope"], capture_output=True, text=True, timeout=120,
                             env=env)
     assert result.returncode == 2 and "unknown loss 'nope'" in result.stderr
+
+
+def test_xla_cpu_threads_sets_nproc_before_the_cpu_client_only():
+    """config.xla_cpu_threads > 0 sets NPROC (XLA's CPU thread pool size) unless the user set it;
+    once JAX's CPU client exists it cannot take effect and says so instead."""
+    import jax
+
+    from jaxgan.cli import set_xla_cpu_threads
+    from jaxgan.config import base_config, presets
+
+    jax.devices()  # this process's client exists
+    environ = {}
+    assert set_xla_cpu_threads(0, environ) == [] and environ == {}
+    assert set_xla_cpu_threads(1, {"NPROC": "4"}) == []
+    notes = set_xla_cpu_threads(1, environ)
+    assert environ == {} and notes == [
+        "config.xla_cpu_threads=1 not applied: JAX's CPU client already exists"]
+    fresh = subprocess.run(
+        [sys.executable, "-c", "import os; os.environ.pop('NPROC', None); "
+         "from jaxgan.cli import set_xla_cpu_threads as s; n = s(1); print(n, os.environ['NPROC'])"],
+        capture_output=True, text=True, check=True)
+    assert fresh.stdout.split() == ["[]", "1"]
+    assert presets.toy_mixture("ring8").xla_cpu_threads == 1
+    assert base_config().xla_cpu_threads == 0

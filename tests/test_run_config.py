@@ -7,7 +7,7 @@ import pytest
 
 from jaxgan.config import base_config
 from jaxgan.core.losses import LOSSES
-from jaxgan.training.run_config import (ConfigError, apply_override, available_experiments,
+from jaxgan.training.run_config import (ConfigError, all_keys, apply_override, available_experiments,
                                load_experiment, parse_value, validate_config)
 
 EXPERIMENTS = pathlib.Path(__file__).resolve().parent.parent / "experiments"
@@ -81,6 +81,23 @@ def test_unknown_key_suggests_close_keys_and_lists_all():
     assert message.startswith("unknown config key 'g_lrr'; did you mean g_lr")
     first_keys = ", ".join(sorted(config.keys())[:3])  # the list starts with the sorted keys
     assert f"valid keys: {first_keys}" in message and "\n" not in message
+
+
+@pytest.mark.parametrize("name,expected", [("learning_rate", "did you mean g_lr or d_lr"),
+                                           ("beta1", "did you mean b1"),
+                                           ("z_dim", "did you mean latent_dim"),
+                                           ("n_dis", "did you mean n_critic")])
+def test_unknown_key_from_another_framework_points_at_the_jaxgan_key(name, expected):
+    with pytest.raises(ConfigError) as info:
+        apply_override(base_config(), name, "1")
+    assert str(info.value).startswith(f"unknown config key {name!r}; {expected}")
+
+
+def test_synonyms_point_only_at_keys_that_exist():
+    from jaxgan.training.run_config import SYNONYMS
+    keys = set(all_keys(base_config()))
+    assert {k for targets in SYNONYMS.values() for k in targets} <= keys
+    assert not set(SYNONYMS) & keys  # a synonym never shadows a real key
 
 
 def test_override_sets_a_typed_value():

@@ -7,7 +7,9 @@
 
 RUN is a `jaxgan train` workdir; for `test` inputs and `eval` it must have been trained on normal
 classes only (--config.exclude_classes=7 or --config.train_classes=...), which holds out the
-EGBAD test part. Bad input ends with one line on stderr and exit status 2; a missing file or a
+EGBAD test part. A class-conditional run (e.g. --config digits_default: projection D) is fit
+with each normal image drawn as its own class and scored by the lowest f-AnoGAN score over the
+normal classes (jaxgan.anomaly.encoder.encode_score_classes); AnoGAN needs an unconditional run. Bad input ends with one line on stderr and exit status 2; a missing file or a
 full disk 1.
 """
 from __future__ import annotations
@@ -75,8 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="AUROC / AUPRC of each method on the run's test part; RUN/anomaly/eval.json and "
              "RUN/anomaly/ranking_METHOD.png")
     evaluate.add_argument("--workdir", metavar="RUN", required=True)
-    evaluate.add_argument("--methods", default=",".join(workflow.METHODS),
-                          help="comma-separated (default: all three; fanogan needs `fit`)")
+    evaluate.add_argument("--methods", default="",
+                          help=f"comma-separated, of {', '.join(workflow.METHODS)} (default: "
+                               f"every one the run supports: a class-conditional run has no "
+                               f"anogan; fanogan needs `fit`)")
     evaluate.add_argument("--debug", action="store_true", help="show the traceback of an error")
     _anogan_options(evaluate)
     return parser
@@ -134,10 +138,11 @@ def run_eval(args) -> int:
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = [m for m in methods if m not in workflow.METHODS]
-    if unknown or not methods:
+    if unknown or (args.methods.strip() and not methods):
         raise ValueError(f"--methods {args.methods!r}: use a comma-separated list of "
                          f"{', '.join(workflow.METHODS)}")
     run = workflow.open_run(args.workdir)
+    methods = methods or list(run.methods())
     result = workflow.evaluate_run(run, methods, _anogan_settings(args), args.batch_size)
     for method, metrics in result["methods"].items():
         print(f"{method:<14} AUROC {metrics['auroc']:.4f}  AUPRC {metrics['auprc']:.4f}  "

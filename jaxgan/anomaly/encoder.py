@@ -9,6 +9,11 @@ folded from one key: a pure function of (images, key, settings). f-AnoGAN's own 
 for 50k iterations (../shared/reference/REFERENCE.md); the digits need far fewer steps at a larger
 lr (benchmarks/README.md). `save_encoder` / `load_encoder` keep E with Orbax in
 RUN/anomaly/encoder/ (the step directory of an `ocp.CheckpointManager`: params + a JSON record).
+
+A class-conditional run (G(z, y), trained on the labelled normal classes) is fit with each
+training image drawn as its own class, G(E(x), y), and scored by the minimum of A(x) over the
+normal classes (`encode_score_classes`): the query is compared with the nearest drawing any
+normal class can make of it.
 """
 from __future__ import annotations
 
@@ -78,27 +83,58 @@ def encode_score(encoder_apply: Callable[[Array], Array], generator: Callable[[A
     return izif_loss(x, gex, features(x), features(gex), kappa), z, gex
 
 
-def train_encoder(encoder: Encoder, generator: Callable[[Array], Array],
+def encode_score_classes(encoder_apply: Callable[[Array], Array],
+                         generator: Callable[[Array, Array], Array],
+                         features: Callable[[Array], Array], x: Array, classes: Array,
+                         kappa: float = IZIF_KAPPA) -> tuple[Array, Array, Array, Array]:
+    """f-AnoGAN with a class-conditional G: z = E(x) once, then
+        A(x) = min over c in `classes` of  mean((x − G(z, c))²) + κ·mean((f(x) − f(G(z, c)))²),
+    the izi_f score of the class whose drawing of z is nearest x. Returns (A(x) [B], z,
+    G(z, c*) [B, ...], c* [B]). The normal classes are disconnected pieces of the data; G
+    conditioned on one of them draws that class only, so no class's drawing bridges to an
+    unseen one (Khayatkhoei et al. 2018, arXiv:1806.00880; benchmarks/README.md, "#18 session 8")."""
+    z = encoder_apply(x)
+    fx = features(x)
+    classes = jnp.asarray(classes, jnp.int32)
+    k, b = classes.shape[0], x.shape[0]
+    # one pass of G and D over the K·B (class, query) pairs, rows ordered class-major
+    tile = lambda a: jnp.broadcast_to(a[None], (k, *a.shape)).reshape(k * b, *a.shape[1:])
+    gex = generator(tile(z), jnp.repeat(classes, b))
+    losses = izif_loss(tile(x), gex, tile(fx), features(gex), kappa).reshape(k, b)
+    best = jnp.argmin(losses, axis=0)
+    rows = jnp.arange(b)
+    return losses[best, rows], z, gex.reshape(k, b, *gex.shape[1:])[best, rows], classes[best]
+
+
+def train_encoder(encoder: Encoder, generator: Callable[..., Array],
                   features: Callable[[Array], Array], images: np.ndarray | Array, key: Array,
                   settings: EncoderSettings, chunk: int = 100,
-                  log: Callable[[int, float], None] | None = None) -> tuple[Any, list[float]]:
+                  log: Callable[[int, float], None] | None = None,
+                  labels: np.ndarray | Array | None = None) -> tuple[Any, list[float]]:
     """Trains E's params on `images` (G and D frozen: only E's params get gradients); returns
-    (params, mean loss of every `chunk` steps). Steps run `chunk` at a time in one lax.scan."""
+    (params, mean loss of every `chunk` steps). Steps run `chunk` at a time in one lax.scan.
+    With `labels` [N], G is class-conditional, generator(z, labels), and each image is drawn
+    as its own class: the loss is izi_f of x and G(E(x), y)."""
     images = jnp.asarray(images, jnp.float32)
+    labels = None if labels is None else jnp.asarray(labels, jnp.int32)
+    if labels is not None and labels.shape != images.shape[:1]:
+        raise ValueError(f"labels {labels.shape} must be one per image {images.shape[:1]}")
     init_key, batch_key = jax.random.split(key)
     params = encoder.init(init_key, images[:1])["params"]
     optimizer = optax.adam(settings.lr)
     opt_state = optimizer.init(params)
 
-    def loss_fn(p, x):
-        return jnp.mean(encode_score(lambda v: encoder.apply({"params": p}, v), generator,
+    def loss_fn(p, x, y):
+        g = generator if y is None else (lambda z: generator(z, y))
+        return jnp.mean(encode_score(lambda v: encoder.apply({"params": p}, v), g,
                                      features, x, settings.kappa)[0])
 
     def one_step(carry, step):
         p, s = carry
         rows = jax.random.randint(jax.random.fold_in(batch_key, step), (settings.batch_size,),
                                   0, images.shape[0])
-        loss, grad = jax.value_and_grad(loss_fn)(p, images[rows])
+        loss, grad = jax.value_and_grad(loss_fn)(p, images[rows],
+                                                 None if labels is None else labels[rows])
         updates, s = optimizer.update(grad, s, p)
         return (optax.apply_updates(p, updates), s), loss
 

@@ -53,10 +53,26 @@ class AnomalyRun:
             return None
         return self.class_split.normal_classes(self.trained.spec.num_classes)
 
+    @property
+    def conditional(self) -> bool:
+        """Whether G and D take class labels (a run trained with config.conditioning)."""
+        return features.is_conditional(self.trained.gan)
+
+    def drawn_classes(self) -> np.ndarray:
+        """The classes a conditional G is asked to draw a query as: the normal classes (every
+        class when the run holds none out)."""
+        normal = self.normal_classes()
+        return np.asarray(normal if normal is not None else range(self.trained.spec.num_classes),
+                          np.int32)
+
+    def methods(self) -> tuple[str, ...]:
+        """The scorers this run supports (AnoGAN's latent search needs an unconditional G)."""
+        return tuple(m for m in METHODS if not (self.conditional and m == "anogan"))
+
 
 def open_run(workdir: str | pathlib.Path, use_ema: bool = True) -> AnomalyRun:
-    """The latest checkpoint of `workdir` as an AnomalyRun (needs an unconditional image GAN run:
-    model dcgan, resnet or biggan)."""
+    """The latest checkpoint of `workdir` as an AnomalyRun (needs an image GAN run: model dcgan,
+    resnet or biggan, unconditional or with a D that takes the label only at its output)."""
     trained = load_run(workdir)
     if trained.spec.kind != "image":
         raise AnomalyError(f"run {trained.workdir} was trained on 2-D points; anomaly detection "
@@ -117,16 +133,18 @@ def fit_encoder(run: AnomalyRun, settings: encoder.EncoderSettings,
     """Trains E on the run's training images (its class split's train part, or every image) and
     saves it in RUN/anomaly/encoder/; returns the saved record."""
     config = run.trained.config
-    images, _ = data.load_images(config.dataset, part="train", **data_options(config))
+    images, labels = data.load_images(config.dataset, part="train", **data_options(config))
     module = encoder.Encoder(latent_dim=run.trained.gan.latent_dim, features=settings.features)
     start = time.perf_counter()
     params, curve = encoder.train_encoder(module, run.generator, run.features, images,
-                                          jax.random.key(settings.seed), settings, log=log)
+                                          jax.random.key(settings.seed), settings, log=log,
+                                          labels=labels if run.conditional else None)
+    drawn = "G(E(x), y) with y the image's class" if run.conditional else "G(E(x))"
     record = {"settings": dataclasses.asdict(settings), "gan_step": run.trained.step,
               "num_train_images": int(len(images)), "loss_curve_every_100": curve,
-              "seconds": time.perf_counter() - start,
+              "seconds": time.perf_counter() - start, "conditional": run.conditional,
               "loss": "mean((x - G(E(x)))^2) + kappa * mean((f(x) - f(G(E(x))))^2), f-AnoGAN "
-                      "izi_f (Schlegl et al. 2019), G and D frozen"}
+                      f"izi_f (Schlegl et al. 2019), G and D frozen; G(E(x)) = {drawn}"}
     encoder.save_encoder(run.workdir, params, record)
     return record
 
@@ -174,7 +192,13 @@ def _batched(fn: Callable, arrays: Sequence[np.ndarray], batch_size: int,
 
 def _score_discriminator(run: AnomalyRun, images: np.ndarray, settings: AnoGANSettings,
                          batch_size: int, timing: dict) -> tuple[np.ndarray, np.ndarray | None]:
-    """−D(x): what D finds unreal is anomalous."""
+    """−D(x): what D finds unreal is anomalous; a conditional D: −max over the normal classes c
+    of D(x, c) (the class under which x looks most real)."""
+    if run.conditional:
+        classes = run.drawn_classes()
+        fn = jax.jit(lambda x: (-jax.numpy.max(jax.vmap(
+            lambda c: run.logits(x, jax.numpy.full((x.shape[0],), c)))(classes), axis=0),))
+        return _batched(fn, [images], batch_size, timing)[0], None
     fn = jax.jit(lambda x: (-run.logits(x),))
     return _batched(fn, [images], batch_size, timing)[0], None
 
@@ -198,10 +222,18 @@ def _score_feature_gaussian(run: AnomalyRun, images: np.ndarray, settings: AnoGA
 
 def _score_fanogan(run: AnomalyRun, images: np.ndarray, settings: AnoGANSettings,
                    batch_size: int, timing: dict) -> tuple[np.ndarray, np.ndarray | None]:
-    """f-AnoGAN izi_f with the encoder saved by `fit_encoder`: one pass per query."""
+    """f-AnoGAN izi_f with the encoder saved by `fit_encoder`: one pass per query (a conditional
+    run: one pass of E and D, one of G and D per normal class, the lowest class's score)."""
     module, params, record = encoder.load_encoder(run.workdir, run.trained.gan.latent_dim,
                                                   tuple(run.trained.spec.shape))
     kappa = float(record["settings"]["kappa"])
+    if run.conditional:
+        classes = run.drawn_classes()
+        fn = jax.jit(lambda x: encoder.encode_score_classes(
+            lambda v: module.apply({"params": params}, v), run.generator, run.features, x,
+            classes, kappa)[::2])
+        score, reconstruction = _batched(fn, [images], batch_size, timing)
+        return score, reconstruction
     fn = jax.jit(lambda x: encoder.encode_score(
         lambda v: module.apply({"params": params}, v), run.generator, run.features, x,
         kappa)[::2])
@@ -212,6 +244,9 @@ def _score_fanogan(run: AnomalyRun, images: np.ndarray, settings: AnoGANSettings
 def _score_anogan(run: AnomalyRun, images: np.ndarray, settings: AnoGANSettings,
                   batch_size: int, timing: dict) -> tuple[np.ndarray, np.ndarray | None]:
     """AnoGAN: Γ Adam steps on z from z₀ ~ N(0, I) (seeded), score L(z*)."""
+    if run.conditional:
+        raise AnomalyError(f"AnoGAN's latent search needs an unconditional G; run "
+                           f"{run.workdir} is class-conditional: use --method fanogan")
     z0 = np.asarray(run.trained.gan.sample_latent(jax.random.key(settings.seed), len(images)))
 
     @jax.jit
@@ -280,8 +315,12 @@ def protocol(run: AnomalyRun, num_test: int, anogan_settings: AnoGANSettings) ->
             "anogan": {"steps": anogan_settings.steps, "lr": anogan_settings.lr,
                        "lambda": anogan_settings.lam, "z0_seed": anogan_settings.seed,
                        "score": "(1-lambda)*sum|x-G(z*)| + lambda*sum|f(x)-f(G(z*))|"},
-            "fanogan_score": "mean((x-G(E(x)))^2) + kappa*mean((f(x)-f(G(E(x))))^2)",
-            "discriminator_score": "-D(x) (logit)",
+            "fanogan_score": ("min over normal classes c of mean((x-G(E(x),c))^2) + "
+                              "kappa*mean((f(x)-f(G(E(x),c)))^2)" if run.conditional else
+                              "mean((x-G(E(x)))^2) + kappa*mean((f(x)-f(G(E(x))))^2)"),
+            "discriminator_score": ("-max over normal classes c of D(x, c) (logit)"
+                                    if run.conditional else "-D(x) (logit)"),
+            "conditional_gan": run.conditional,
             "feature_gaussian_score": "(f(x)-mu)^T Sigma^-1 (f(x)-mu), Ledoit-Wolf Gaussian on "
                                       "f(train) (Rippel et al. 2020)",
             "metrics": "sklearn.metrics roc_auc_score, average_precision_score"}
@@ -320,11 +359,13 @@ def ranking_picture(images: np.ndarray, reconstruction: np.ndarray, residual: np
     return picture
 
 
-def evaluate_run(run: AnomalyRun, methods: Sequence[str] = METHODS,
+def evaluate_run(run: AnomalyRun, methods: Sequence[str] | None = None,
                  anogan_settings: AnoGANSettings = AnoGANSettings(), batch_size: int = 256,
                  picture_method: str | None = None) -> dict[str, Any]:
     """Scores the run's test part with each method; {method: {auroc, auprc, queries_per_s}},
-    with the protocol. Writes RUN/anomaly/eval.json and RUN/anomaly/ranking_METHOD.png."""
+    with the protocol. Writes RUN/anomaly/eval.json and RUN/anomaly/ranking_METHOD.png.
+    methods None: every method the run supports (`AnomalyRun.methods`)."""
+    methods = run.methods() if methods is None else methods
     images, labels = run_images(run, "test")
     truth = is_anomalous(run, labels)
     result = {"protocol": protocol(run, len(images), anogan_settings), "methods": {}}

@@ -125,6 +125,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.sync_batch_norm = True  # BatchNorm statistics over the global batch, not per device
     c.compute_dtype = "float32"  # float32 | bfloat16: the networks' compute dtype (core.precision)
     c.steps_per_call = 1  # > 1: that many steps per compiled lax.scan call (training.loop)
+    c.xla_cpu_threads = 0  # > 0: `jaxgan train` sets NPROC (XLA CPU worker threads); 0: XLA default
     c.log_every = 50
     c.sample_every = 500
     c.checkpoint_every = 1000

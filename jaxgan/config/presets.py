@@ -64,7 +64,13 @@ def toy_mixture(dataset: str, steps: int = 160_000) -> ml_collections.ConfigDict
     log, monitor, sample and checkpoint intervals (1,000 / 1,000 / 20,000 / 20,000: every call has the
     same length and compiles once) and keep signals and monitors prompt (a call is < 1 s). On an
     accelerator the step is microseconds and the per-call dispatch matters more, so the same K
-    (not measured there: no GPU was lent)."""
+    (not measured there: no GPU was lent).
+
+    `xla_cpu_threads` 1: `jaxgan train` runs XLA's CPU client on one worker thread (NPROC=1, unless
+    the user sets NPROC). The fused toy step is ~1,000 tiny thunks (a ~18 MFLOP step); handing them
+    between two cores' threads costs ~35% more CPU than running them on one, the same gain as
+    pinning the process to a core (benchmarks/README.md, "#21 session 8"), with bit-identical
+    results. It only affects the CPU backend."""
     config = base_config()
     config.dataset = dataset
     config.model = "mlp"
@@ -85,6 +91,7 @@ def toy_mixture(dataset: str, steps: int = 160_000) -> ml_collections.ConfigDict
     config.lr_schedule = "cosine"
     config.steps = steps
     config.steps_per_call = 1000
+    config.xla_cpu_threads = 1
     config.log_every = 1000
     config.monitor_every = 1000
     config.sample_every = 20_000

@@ -26,6 +26,7 @@ from jaxgan.core import conditioning
 from jaxgan.core.gan import GAN
 from jaxgan.core.mode_seeking import mode_seeking_loss
 from jaxgan.core.state import GANState, NetState
+from jaxgan.core.tree_stats import all_finite
 
 Array = jax.Array
 Batch = dict[str, Array]
@@ -46,11 +47,6 @@ def _apply_updates(net: NetState, grads, optimizer: optax.GradientTransformation
 def _augment(gan: GAN, real: Array, fake: Array, key: Array, step: Array) -> tuple[Array, Array]:
     """D's inputs after `gan.augment` (jaxgan.core.augment), which sees the pair and one key."""
     return (real, fake) if gan.augment is None else gan.augment(real, fake, key, step)
-
-
-def _all_finite(tree: Any) -> Array:
-    """Whether every element of every leaf is finite (no NaN, no ±Inf)."""
-    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]))
 
 
 def _twice(labels: Array | None) -> Array | None:
@@ -232,7 +228,7 @@ def _finite(metrics: Metrics, state: GANState) -> Array:
     """False when a loss, a gradient norm or a parameter of either network is NaN/Inf."""
     return jnp.all(jnp.isfinite(jnp.stack(
         [metrics[k] for k in ("d_loss", "g_loss", "penalty", "d_grad_norm", "g_grad_norm")]))) \
-        & _all_finite((state.generator.params, state.discriminator.params))
+        & all_finite((state.generator.params, state.discriminator.params))
 
 
 def make_train_step(gan: GAN, axis_name: str | None = None):

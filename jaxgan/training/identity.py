@@ -32,7 +32,8 @@ CHANGES_FILE = "config_changes.jsonl"
 # Keys that may change between sessions of one run (module docstring).
 RESUMABLE_KEYS = frozenset({
     "steps", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints",
-    "num_samples_grid", "steps_per_call", "conv_impl", "parallel", "seed_map", "data_dir",
+    "num_samples_grid", "steps_per_call", "xla_cpu_threads", "conv_impl", "parallel", "seed_map",
+    "data_dir",
 })
 RESUMABLE_PREFIXES = ("monitor_",)
 MAX_LISTED = 8

@@ -131,9 +131,30 @@ def all_keys(config: ml_collections.ConfigDict, prefix: str = "") -> list[str]:
     return sorted(keys)
 
 
+# Names other GAN code bases (DCGAN-tensorflow, pytorch examples, StudioGAN, stylegan2-ada-pytorch)
+# use for settings jaxgan spells differently: an unknown key that is one of these is pointed at the
+# jaxgan keys, before the spelling-based guesses.
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "learning_rate": ("g_lr", "d_lr"), "lr": ("g_lr", "d_lr"), "glr": ("g_lr",),
+    "dlr": ("d_lr",), "beta1": ("b1",), "beta2": ("b2",),
+    "z_dim": ("latent_dim",), "nz": ("latent_dim",), "latent_size": ("latent_dim",),
+    "num_steps": ("steps",), "max_steps": ("steps",), "total_steps": ("steps",),
+    "iterations": ("steps",), "num_iterations": ("steps",),
+    "batch": ("batch_size",), "bs": ("batch_size",),
+    "image_size": ("resolution",), "img_size": ("resolution",),
+    "ngf": ("g_features",), "ndf": ("d_features",),
+    "d_steps": ("n_critic",), "n_dis": ("n_critic",), "d_steps_per_g": ("n_critic",),
+    "lambda_gp": ("penalty_weight",), "gp_weight": ("penalty_weight",),
+    "gamma": ("r1_gamma",), "r1": ("r1_gamma",), "ema": ("ema_decay",),
+    "dtype": ("compute_dtype",), "precision": ("compute_dtype",),
+}
+
+
 def _unknown_key(key: str, config: ml_collections.ConfigDict) -> ConfigError:
     keys = all_keys(config)
-    close = difflib.get_close_matches(key, keys, n=4, cutoff=0.5)
+    synonyms = [k for k in SYNONYMS.get(key.lower(), ()) if k in keys]
+    close = synonyms + [k for k in difflib.get_close_matches(key, keys, n=4, cutoff=0.5)
+                        if k not in synonyms]
     hint = (f"did you mean {' or '.join(close)}?" if close else "")
     return ConfigError(f"unknown config key {key!r}; {hint + ' ' if hint else ''}"
                        f"valid keys: {', '.join(keys)}")
@@ -284,6 +305,7 @@ RANGE_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "weight_clip": (lambda v: 0 <= v < math.inf, "a number >= 0 (0: no clipping)"),
     "log_every": (lambda v: v > 0, "an integer > 0"),
     "steps_per_call": (lambda v: v >= 1, "an integer >= 1 (1: one step per call)"),
+    "xla_cpu_threads": (lambda v: v >= 0, "an integer >= 0 (0: XLA's default, the CPU count)"),
     "point_scale": (lambda v: 0 < v < math.inf, "a number > 0 (1: the data's own units)"),
     "sample_every": (lambda v: v >= 0, "an integer >= 0 (0: only at the end)"),
     "checkpoint_every": (lambda v: v >= 0, "an integer >= 0 (0: only at the end)"),
