@@ -38,6 +38,7 @@ def conditional_resnet():
     return gan, seeds.create_seed_states(gan, seeds.seed_keys(0, NUM_SEEDS))
 
 
+@pytest.mark.slow  # ~25 CPU-s; vmapped seeds = separate runs: tests/test_seeds.py
 def test_vmapped_seeds_step_equals_separate_steps_for_a_conditional_resnet(conditional_resnet):
     """2 steps of 2 seeds vmapped in one jit equal each seed's own 2 steps from the same initial
     state (params, BatchNorm statistics, spectral-norm vectors, EMA, metrics) to float32
