@@ -102,6 +102,7 @@ def test_biggan_half_then_resume_equals_the_straight_run_bit_for_bit(tmp_path):
                                             ema, params))) > 0
 
 
+@pytest.mark.slow  # ~15 CPU-s; DiffAugment in the step: tests/test_stabilizers.py
 def test_diffaugment_reaches_the_resnet_discriminator_and_g_gradient_flows_through_it(
         conditional_resnet):
     """With diffaugment 'translation,cutout' the step's D loss is the hinge loss of the
