@@ -145,8 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.xla_threads > 0:
         set_xla_threads(args.xla_threads)
-    print(f"{args.config}, steps_per_call {args.steps_per_call}, NPROC "
-          f"{'as shipped, per way' if args.as_shipped else os.environ.get('NPROC', 'unset')}, load average {os.getloadavg()[0]:.1f}", flush=True)
+    nproc = "as shipped, per way" if args.as_shipped else os.environ.get("NPROC", "unset")
+    print(f"{args.config}, steps_per_call {args.steps_per_call}, NPROC {nproc}, load average {os.getloadavg()[0]:.1f}", flush=True)
     rates: dict[str, list[tuple[float, float]]] = {way: [] for way in WAYS}
     for r in range(args.rounds):
         for way in WAYS:

@@ -36,7 +36,7 @@ import numpy as np
 from jaxgan import data
 from jaxgan.config import build_gan
 from jaxgan.core import step as core_step
-from jaxgan.training.loop import _draw_step_batch
+from jaxgan.training.run import draw_step_batch
 from jaxgan.training.run import data_options, init_state
 from jaxgan.training.run_config import load_experiment
 
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     compiled = {}
     for variant in args.variants.split(","):
         with patched(VARIANTS[variant]):
-            fused = core_step.jit_train_loop(gan, _draw_step_batch(device_data.draw, 1))
+            fused = core_step.jit_train_loop(gan, draw_step_batch(device_data.draw, 1))
             cpu = time.process_time()
             compiled[variant] = fused.lower(state0, plans, key, 0, device_data.arrays).compile()
             ops = body_op_counts(compiled[variant].as_text())

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 from jaxgan import data
 from jaxgan.config import build_gan
 from jaxgan.core import step as core_step
-from jaxgan.training.loop import _draw_step_batch
+from jaxgan.training.run import draw_step_batch
 from jaxgan.training.run import data_options, init_state
 from jaxgan.training.run_config import load_experiment
 
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     keys = [core_step.step_key(base_key, t) for t in range(num)]
     state0 = init_state(gan, base_key)
     step = core_step.jit_train_step(gan)
-    fused = core_step.jit_train_loop(gan, _draw_step_batch(device_data.draw, 1))
+    fused = core_step.jit_train_loop(gan, draw_step_batch(device_data.draw, 1))
 
     def fresh():
         return jax.block_until_ready(jax.tree.map(lambda x: x.copy(), state0))

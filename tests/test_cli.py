@@ -321,7 +321,8 @@ def test_xla_cpu_threads_sets_nproc_before_the_cpu_client_only():
         "config.xla_cpu_threads=1 not applied: JAX's CPU client already exists"]
     fresh = subprocess.run(
         [sys.executable, "-c", "import os; os.environ.pop('NPROC', None); "
-         "from jaxgan.cli import set_xla_cpu_threads as s; n = s(1); print(n, os.environ['NPROC'])"],
+         "from jaxgan.cli import set_xla_cpu_threads as s; "
+         "n = s(1); print(n, os.environ['NPROC'])"],
         capture_output=True, text=True, check=True)
     assert fresh.stdout.split() == ["[]", "1"]
     assert presets.toy_mixture("ring8").xla_cpu_threads == 1

@@ -273,7 +273,8 @@ def _biggan_run(mode: str):
     return _as_numpy(new_state), _as_numpy(metrics), initial
 
 
-@pytest.mark.slow  # ~30 CPU-s; data parallel = one device: test_parallel (DCGAN, BatchNorm), test_cyclegan
+# ~30 CPU-s; data parallel = one device is checked fast by test_parallel (DCGAN, BatchNorm)
+@pytest.mark.slow
 def test_data_parallel_step_equals_one_device_step_with_conditional_batch_norm():
     """8 devices × 2 rows with synchronised (conditional) BatchNorm vs one device on all 16 rows:
     every leaf of the new state (params, BN statistics, spectral-norm vectors, EMA) and every

@@ -7,8 +7,9 @@ import pytest
 
 from jaxgan.config import base_config
 from jaxgan.core.losses import LOSSES
-from jaxgan.training.run_config import (ConfigError, all_keys, apply_override, available_experiments,
-                               load_experiment, parse_value, validate_config)
+from jaxgan.training.run_config import (ConfigError, all_keys, apply_override,
+                                        available_experiments, load_experiment, parse_value,
+                                        validate_config)
 
 EXPERIMENTS = pathlib.Path(__file__).resolve().parent.parent / "experiments"
 SHIPPED = ["dcgan_celeba64", "dcgan_cifar10", "dcgan_digits", "dcgan_mnist", "grid25", "ring8",

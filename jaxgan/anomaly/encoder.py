@@ -92,7 +92,8 @@ def encode_score_classes(encoder_apply: Callable[[Array], Array],
     the izi_f score of the class whose drawing of z is nearest x. Returns (A(x) [B], z,
     G(z, c*) [B, ...], c* [B]). The normal classes are disconnected pieces of the data; G
     conditioned on one of them draws that class only, so no class's drawing bridges to an
-    unseen one (Khayatkhoei et al. 2018, arXiv:1806.00880; benchmarks/README.md, "#18 session 8")."""
+    unseen one (Khayatkhoei et al. 2018, arXiv:1806.00880; benchmarks/README.md,
+    "#18 session 8")."""
     z = encoder_apply(x)
     fx = features(x)
     classes = jnp.asarray(classes, jnp.int32)

@@ -5,7 +5,8 @@ has a test part: the held-out normal images and every image of the other classes
 trains f-AnoGAN's encoder on the run's training part and saves it in RUN/anomaly/encoder/;
 `score_images` scores any images with AnoGAN (Γ Adam steps on z), f-AnoGAN (one pass), D's own
 logit (−D(x): what D finds unreal is anomalous) or a Gaussian on D's features (feature_gaussian);
-`evaluate_run` scores the test part with each method and reports AUROC / AUPRC (sklearn.metrics) with the protocol, into RUN/anomaly/eval.json.
+`evaluate_run` scores the test part with each method and reports AUROC / AUPRC (sklearn.metrics)
+with the protocol, into RUN/anomaly/eval.json.
 """
 from __future__ import annotations
 
@@ -232,8 +233,7 @@ def _score_fanogan(run: AnomalyRun, images: np.ndarray, settings: AnoGANSettings
         fn = jax.jit(lambda x: encoder.encode_score_classes(
             lambda v: module.apply({"params": params}, v), run.generator, run.features, x,
             classes, kappa)[::2])
-        score, reconstruction = _batched(fn, [images], batch_size, timing)
-        return score, reconstruction
+        return _batched(fn, [images], batch_size, timing)
     fn = jax.jit(lambda x: encoder.encode_score(
         lambda v: module.apply({"params": params}, v), run.generator, run.features, x,
         kappa)[::2])

@@ -61,8 +61,8 @@ def toy_mixture(dataset: str, steps: int = 160_000) -> ml_collections.ConfigDict
     "slower when idle" reading of session 6 was an artefact of its short-run / long-run
     difference. At K = 1,000 the per-call costs (dispatch, one metrics transfer, ≤ 15 ms CPU of
     host bookkeeping for the 1,000 rows) are a few percent of a call, so K only has to divide the
-    log, monitor, sample and checkpoint intervals (1,000 / 1,000 / 20,000 / 20,000: every call has the
-    same length and compiles once) and keep signals and monitors prompt (a call is < 1 s). On an
+    log, monitor, sample and checkpoint intervals (1,000 / 1,000 / 20,000 / 20,000: every call has
+    the same length and compiles once) and keep signals and monitors prompt (a call is < 1 s). On an
     accelerator the step is microseconds and the per-call dispatch matters more, so the same K
     (not measured there: no GPU was lent).
 
@@ -343,7 +343,8 @@ def stylegan2_ada_cifar(dataset: str, resolution: int, channels: int, *, width: 
     stylegan2-ada-pytorch train.py:160,176-198, `--cfg=cifar --cond=1`), class-conditional with
     projection D: z = w = `width` (512), 2 mapping layers (lr × 0.01), widths min(channel_base //
     res, channel_max) (channel_max defaults to `width`: 512 at every CIFAR resolution), D
-    `d_architecture` ('orig': no residual connections) with minibatch std group `mbstd_group_size` (32), non-saturating loss,
+    `d_architecture` ('orig': no residual connections) with minibatch std group
+    `mbstd_group_size` (32), non-saturating loss,
     Adam(0.0025, β (0, 0.99)) scaled for lazy regularisation, R1 γ = 0.01 every 16 D steps, no
     path-length regulariser (pl_weight 0; G's Adam still scaled for interval 4, as the reference),
     no style mixing, batch `batch_size` (64), EMA half-life `ema_kimg` (500) with ramp-up 0.05,

@@ -37,7 +37,8 @@ so a resumed run makes exactly the updates the uninterrupted one makes. XLA's CP
 the gradient convolutions inside a cond branch in their permuted layouts and runs them as naive
 loops (the lazy R1 step was 14× slower than the same R1 outside the cond); the StyleGAN2 networks
 therefore use jaxgan.models.canonical_conv, whose gradients are canonical convolutions.
-Departures: G's fakes for D and G use the real batch's labels (as every jaxgan step), G's step comes after D's; no float16.
+Departures: G's fakes for D and G use the real batch's labels (as every jaxgan step), G's step
+comes after D's; no float16.
 """
 from __future__ import annotations
 

@@ -82,7 +82,7 @@ from jaxgan.training.monitors import Report, TrainingMonitor, monitor_for_run, n
 from jaxgan.training.run import (DivergenceError, LoopEnd, Metrics, Monitor, RunKeys, StopFlag,
                                  TrainingStopped, TrainSummary, data_options, due, host_metrics,
                                  init_state, needs_final_samples, pin_data_hash, plotted_real_points,
-                                 run_keys, sample_picture, step_batch)
+                                 draw_step_batch, run_keys, sample_picture, step_batch)
 from jaxgan.training.run_config import config_to_json, validate_config
 from jaxgan.training.workdir import (CHECKPOINT_DIR, check_workdir_writable, prepare_workdir,
                                      samples_file, save_training_curves, write_run_files)
@@ -308,16 +308,6 @@ def fused_steps(config: ml_collections.ConfigDict, mode: str) -> int:
     return fused if mode == "jit" else 1
 
 
-def _draw_step_batch(draw: Callable, critic_steps: int) -> Callable:
-    """`(data, plans [n, ...]) -> one step's batch`: the n = critic_steps batches the plans name,
-    drawn on the device and stacked row-wise as `step_batch` stacks n host batches."""
-    def step_draw(data, plans):
-        parts = [draw(data, plans[i]) for i in range(critic_steps)]
-        return parts[0] if critic_steps == 1 else {
-            k: jax.numpy.concatenate([p[k] for p in parts]) for k in parts[0]}
-    return step_draw
-
-
 def chunk_end(step: int, config: ml_collections.ConfigDict, schedule: CriticSchedule,
               fused: int) -> int:
     """The end of the call that starts at `step`: the next multiple of `fused`, cut at the next
@@ -392,7 +382,7 @@ def run_loop(run: Run, out: Outputs, device_state: Any, start_step: int,
     # the data on the device where they fit: only each batch's plan leaves the host (data_plans)
     device_data = run.iterator.device_batches() if fused > 1 else None
     train_loops = ({n: jit_train_loop(g, None if device_data is None
-                                      else _draw_step_batch(device_data.draw, n))
+                                      else draw_step_batch(device_data.draw, n))
                     for n, g in gans_by_critic_steps(run.gan, run.schedule).items()}
                    if fused > 1 else {})
     stop = StopFlag()

@@ -130,6 +130,16 @@ def step_batch(iterator, n_critic: int) -> dict[str, np.ndarray]:
     return {k: np.concatenate([b[k] for b in batches]) for k in batches[0]}
 
 
+def draw_step_batch(draw: Callable, critic_steps: int) -> Callable:
+    """`(data, plans [n, ...]) -> one step's batch`: the n = critic_steps batches the plans name,
+    drawn on the device and stacked row-wise as `step_batch` stacks n host batches."""
+    def step_draw(data, plans):
+        parts = [draw(data, plans[i]) for i in range(critic_steps)]
+        return parts[0] if critic_steps == 1 else {
+            k: jax.numpy.concatenate([p[k] for p in parts]) for k in parts[0]}
+    return step_draw
+
+
 def abstract_state(gan: GAN, key: jax.Array) -> GANState:
     """The state's shapes and dtypes, without computing it (what a restore fills in)."""
     return jax.eval_shape(functools.partial(create_train_state, gan), key)

@@ -39,6 +39,7 @@ from jaxgan.core.gan import GAN
 from jaxgan.core.registry import Registry
 from jaxgan.core.state import GANState, create_train_state, generate
 from jaxgan.core.step import Batch, Metrics, step_key, train_step
+from jaxgan.training.run import draw_step_batch
 
 Array = jax.Array
 PyTree = Any
@@ -195,13 +196,9 @@ def make_multi_seed_plan_loop(gan: GAN, draw: Callable[[Any, Array], Batch], don
     """
     SEED_MAPS[seed_map]  # an unknown name fails here, listing the valid ones
 
-    def step_batch(data, seed_plans):
-        parts = [draw(data, seed_plans[j]) for j in range(seed_plans.shape[0])]
-        if len(parts) == 1:
-            return parts[0]
-        return {k: jnp.concatenate([p[k] for p in parts]) for k in parts[0]}
-
     def loop(states, plans, step_keys, start, data):
+        step_batch = draw_step_batch(draw, plans.shape[2])
+
         def body(carry, inputs):
             step_plans, t = inputs
 
