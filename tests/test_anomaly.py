@@ -134,6 +134,33 @@ def test_conditional_fanogan_score_is_the_lowest_class_score():
     assert float(score[6:].min()) > 1e-2
 
 
+def test_conditional_anogan_is_the_lowest_of_the_per_class_searches():
+    g, f, _, _ = _conditional_linear_generator()
+    made_as = jnp.array([0, 1, 2, 2])
+    made = g(jax.random.normal(jax.random.key(0), (4, 4)), made_as)
+    other = jax.random.uniform(jax.random.key(1), (2, 8, 8, 1), minval=-1, maxval=1)
+    x = jnp.concatenate([made, other])
+    z0 = jax.random.normal(jax.random.key(2), (6, 4))
+    classes = jnp.array([0, 1, 2])
+    result, best = jax.jit(lambda x, z: anogan.anogan_search_classes(
+        g, f, x, z, classes, steps=150, lr=0.05))(x, z0)
+    # independently: one plain search per class, the lowest class per query (numpy)
+    per_class = [anogan.anogan_search(lambda z, c=c: g(z, jnp.full((6,), c)), f, x, z0,
+                                      steps=150, lr=0.05) for c in range(3)]
+    losses = np.stack([np.asarray(r.score) for r in per_class], 1)
+    np.testing.assert_array_equal(best, losses.argmin(1))
+    np.testing.assert_allclose(result.score, losses.min(1), rtol=1e-4, atol=1e-6)
+    chosen = np.asarray(best)
+    np.testing.assert_allclose(result.z, np.stack([per_class[c].z[i] for i, c in
+                                                   enumerate(chosen)]), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(result.reconstruction, g(result.z, best), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(result.initial_score, np.stack(
+        [np.asarray(r.initial_score) for r in per_class], 1).min(1), rtol=1e-5)
+    # a query G drew as class c is drawn back as c, far below the random images
+    np.testing.assert_array_equal(best[:4], made_as)
+    assert float(result.score[:4].max()) < 0.1 * float(result.score[4:].min())
+
+
 def test_encoder_with_labels_recovers_z_of_a_conditional_linear_generator():
     g, f, _, _ = _conditional_linear_generator()
     z_train = jax.random.normal(jax.random.key(1), (512, 4))
@@ -301,10 +328,11 @@ def test_cli_train_without_sevens_fit_score_eval(tmp_path, capsys):
 
 
 @pytest.mark.slow  # ~17 CPU-s (load ~9), 12 of them `jaxgan train`'s compile; the scores
-# themselves are checked by test_conditional_fanogan_score_is_the_lowest_class_score
-def test_cli_conditional_run_fit_score_and_anogan_refused(tmp_path, capsys):
-    """The default experiment (projection D, conditional G) without the 7s: fit and score with
-    f-AnoGAN and −D; AnoGAN refused in one line and left out of eval's default methods."""
+# themselves are checked by test_conditional_fanogan_score_is_the_lowest_class_score and
+# test_conditional_anogan_is_the_lowest_of_the_per_class_searches
+def test_cli_conditional_run_fit_and_score(tmp_path, capsys):
+    """The default experiment (projection D, conditional G) without the 7s: fit, then score
+    with f-AnoGAN, AnoGAN and −D over the nine normal classes."""
     from jaxgan.anomaly import workflow
 
     run = tmp_path / "run"
@@ -313,18 +341,13 @@ def test_cli_conditional_run_fit_score_and_anogan_refused(tmp_path, capsys):
                      "--config.steps_per_call=1", "--config.log_every=10", "--config.penalty=none",
                      "--config.mode_seeking_weight=0"]) == 0
     assert run_main(["anomaly", "fit", "--workdir", run, "--steps", 10]) == 0
-    for method in ("fanogan", "discriminator"):
+    for method in ("fanogan", "discriminator", "anogan"):
         assert run_main(["anomaly", "score", "--workdir", run, "--method", method, "--out",
-                         tmp_path / f"{method}.csv"]) == 0
+                         tmp_path / f"{method}.csv", "--anogan_steps", 3]) == 0
         with open(tmp_path / f"{method}.csv") as handle:
             rows = list(csv.DictReader(handle))
         assert len(rows) == json.loads((run / "split.json").read_text())["num_test"]
         assert np.all(np.isfinite([float(r["score"]) for r in rows]))
     opened = workflow.open_run(run)
-    assert opened.conditional and "anogan" not in opened.methods()
+    assert opened.conditional and "anogan" in opened.methods()
     np.testing.assert_array_equal(opened.drawn_classes(), [0, 1, 2, 3, 4, 5, 6, 8, 9])
-    capsys.readouterr()
-    assert run_main(["anomaly", "score", "--workdir", run, "--method", "anogan", "--out",
-                     tmp_path / "a.csv"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "unconditional" in err

@@ -6,7 +6,8 @@ G and f run in eval mode, so G(z_i) depends on z_i only: ∂(Σ_j L_j)/∂z_i = 
 elementwise, so every query follows exactly the path it would follow alone. The score is the
 lowest L_i met on the path (the loss of the returned z*). λ = 0.1 is the paper's value; Γ = 500 is
 the value of common re-implementations (the paper's own Γ is unconfirmed here;
-../shared/reference/REFERENCE.md).
+../shared/reference/REFERENCE.md). With a class-conditional G(z, y), `anogan_search_classes`
+runs the same search for every (normal class, query) pair and scores the lowest class.
 """
 from __future__ import annotations
 
@@ -76,3 +77,30 @@ def anogan_search(generator: Callable[[Array], Array], features: Callable[[Array
     best = jnp.where(better, final, best)
     return SearchResult(z=best_z, score=best, reconstruction=generator(best_z),
                         initial_score=initial)
+
+
+def anogan_search_classes(generator: Callable[[Array, Array], Array],
+                          features: Callable[[Array], Array], x: Array, z0: Array,
+                          classes: Array, steps: int = ANOGAN_STEPS, lr: float = ANOGAN_LR,
+                          lam: float = ANOGAN_LAMBDA) -> tuple[SearchResult, Array]:
+    """AnoGAN with a class-conditional G: `anogan_search` on the K·B (class, query) pairs at
+    once (each pair's search starts from its query's z0 and runs on G(·, c)), then
+        A(x) = min over c in `classes` of  min over the path of L_c(z),
+    the loss of the class whose drawing came nearest x (as encoder.encode_score_classes does
+    for f-AnoGAN; benchmarks/README.md, "#18 session 9"). Every pair follows the path it would
+    follow alone (G and f in eval mode; Adam is elementwise), so this is K searches for the
+    price of one K-times larger batch. Returns (the chosen class's SearchResult, whose
+    initial_score is the lowest class's L at z0, and c* [B])."""
+    classes = jnp.asarray(classes, jnp.int32)
+    k, b = classes.shape[0], x.shape[0]
+    tile = lambda a: jnp.broadcast_to(a[None], (k, *a.shape)).reshape(k * b, *a.shape[1:])
+    labels = jnp.repeat(classes, b)  # rows class-major
+    result = anogan_search(lambda z: generator(z, labels), features, tile(x), tile(z0),
+                           steps=steps, lr=lr, lam=lam)
+    best = jnp.argmin(result.score.reshape(k, b), axis=0)
+    rows = jnp.arange(b)
+    pick = lambda a: a.reshape(k, b, *a.shape[1:])[best, rows]
+    return SearchResult(z=pick(result.z), score=pick(result.score),
+                        reconstruction=pick(result.reconstruction),
+                        initial_score=result.initial_score.reshape(k, b).min(axis=0)), \
+        classes[best]

@@ -9,8 +9,9 @@ RUN is a `jaxgan train` workdir; for `test` inputs and `eval` it must have been 
 classes only (--config.exclude_classes=7 or --config.train_classes=...), which holds out the
 EGBAD test part. A class-conditional run (e.g. --config digits_default: projection D) is fit
 with each normal image drawn as its own class and scored by the lowest f-AnoGAN score over the
-normal classes (jaxgan.anomaly.encoder.encode_score_classes); AnoGAN needs an unconditional
-run. Bad input ends with one line on stderr and exit status 2; a missing file or a full disk 1.
+normal classes (jaxgan.anomaly.encoder.encode_score_classes); AnoGAN searches z for every normal
+class and scores the lowest (jaxgan.anomaly.anogan.anogan_search_classes: one search per class,
+so a query costs K times more). Bad input ends with one line on stderr and exit status 2; a missing file or a full disk 1.
 """
 from __future__ import annotations
 

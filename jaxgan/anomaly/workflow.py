@@ -67,8 +67,9 @@ class AnomalyRun:
                           np.int32)
 
     def methods(self) -> tuple[str, ...]:
-        """The scorers this run supports (AnoGAN's latent search needs an unconditional G)."""
-        return tuple(m for m in METHODS if not (self.conditional and m == "anogan"))
+        """The scorers this run supports (every one: a conditional run's AnoGAN and f-AnoGAN
+        score the lowest of the normal classes)."""
+        return METHODS
 
 
 def open_run(workdir: str | pathlib.Path, use_ema: bool = True) -> AnomalyRun:
@@ -243,17 +244,25 @@ def _score_fanogan(run: AnomalyRun, images: np.ndarray, settings: AnoGANSettings
 
 def _score_anogan(run: AnomalyRun, images: np.ndarray, settings: AnoGANSettings,
                   batch_size: int, timing: dict) -> tuple[np.ndarray, np.ndarray | None]:
-    """AnoGAN: Γ Adam steps on z from z₀ ~ N(0, I) (seeded), score L(z*)."""
-    if run.conditional:
-        raise AnomalyError(f"AnoGAN's latent search needs an unconditional G; run "
-                           f"{run.workdir} is class-conditional: use --method fanogan")
+    """AnoGAN: Γ Adam steps on z from z₀ ~ N(0, I) (seeded), score L(z*); a conditional run:
+    the search for every normal class from the same z₀, the lowest class's L (a query costs
+    one search per class)."""
     z0 = np.asarray(run.trained.gan.sample_latent(jax.random.key(settings.seed), len(images)))
+    search = dict(steps=settings.steps, lr=settings.lr, lam=settings.lam)
 
-    @jax.jit
-    def fn(x, z):
-        result = anogan.anogan_search(run.generator, run.features, x, z, steps=settings.steps,
-                                      lr=settings.lr, lam=settings.lam)
-        return result.score, result.reconstruction
+    if run.conditional:
+        classes = run.drawn_classes()
+
+        @jax.jit
+        def fn(x, z):
+            result = anogan.anogan_search_classes(run.generator, run.features, x, z, classes,
+                                                  **search)[0]
+            return result.score, result.reconstruction
+    else:
+        @jax.jit
+        def fn(x, z):
+            result = anogan.anogan_search(run.generator, run.features, x, z, **search)
+            return result.score, result.reconstruction
 
     score, reconstruction = _batched(fn, [images, z0], batch_size, timing)
     return score, reconstruction
@@ -314,7 +323,8 @@ def protocol(run: AnomalyRun, num_test: int, anogan_settings: AnoGANSettings) ->
             "num_test": num_test,
             "anogan": {"steps": anogan_settings.steps, "lr": anogan_settings.lr,
                        "lambda": anogan_settings.lam, "z0_seed": anogan_settings.seed,
-                       "score": "(1-lambda)*sum|x-G(z*)| + lambda*sum|f(x)-f(G(z*))|"},
+                       "score": ("min over normal classes c of " if run.conditional else "")
+                       + "(1-lambda)*sum|x-G(z*)| + lambda*sum|f(x)-f(G(z*))|"},
             "fanogan_score": ("min over normal classes c of mean((x-G(E(x),c))^2) + "
                               "kappa*mean((f(x)-f(G(E(x),c)))^2)" if run.conditional else
                               "mean((x-G(E(x)))^2) + kappa*mean((f(x)-f(G(E(x))))^2)"),
