@@ -184,7 +184,9 @@ def one_run(digit: int, seed: int, args) -> dict:
     result = {"digit": digit, "seed": seed, "gan_seconds": gan_seconds,
               "encoder_seconds": encoder_seconds, "encoder_final_loss": fit["loss_curve_every_100"][-1],
               "num_test": len(test), "num_anomalous": int(truth.sum()), "methods": {}}
-    settings = workflow.AnoGANSettings(steps=args.anogan_steps, lr=args.anogan_lr, seed=seed)
+    settings = workflow.AnoGANSettings(steps=args.anogan_steps, lr=args.anogan_lr, seed=seed,
+                                       keep_classes=args.anogan_keep_classes,
+                                       prune_after=args.anogan_prune_after)
     chosen = {m.strip() for m in args.methods.split(",")} & set(run.methods())
     for method in [m for m in ("fanogan", "discriminator", "anogan") if m in chosen]:
         out = workflow.score_images(run, method, test, anogan_settings=settings,
@@ -215,6 +217,10 @@ def main(argv=None) -> int:
     parser.add_argument("--encoder_lr", type=float, default=2e-3)
     parser.add_argument("--anogan_steps", type=int, default=500)
     parser.add_argument("--anogan_lr", type=float, default=0.05)
+    parser.add_argument("--anogan_keep_classes", type=int, default=0,
+                        help="conditional: prune AnoGAN's search to each query's K best classes "
+                             "after --anogan_prune_after steps (0: every class)")
+    parser.add_argument("--anogan_prune_after", type=int, default=50)
     parser.add_argument("--batch_size", type=int, default=256)
     parser.add_argument("--noise", type=float, default=0.0)
     parser.add_argument("--dataset", default="digits", choices=("digits", "digits_photo"),

@@ -159,6 +159,19 @@ def test_conditional_anogan_is_the_lowest_of_the_per_class_searches():
     # a query G drew as class c is drawn back as c, far below the random images
     np.testing.assert_array_equal(best[:4], made_as)
     assert float(result.score[:4].max()) < 0.1 * float(result.score[4:].min())
+    # pruned to each query's best class after 50 steps: the kept paths are unchanged, so a
+    # query's score is the full search's when its winner was kept, and never below it
+    pruned, pruned_best = jax.jit(lambda x, z: anogan.anogan_search_classes(
+        g, f, x, z, classes, steps=150, lr=0.05, keep=1, prune_after=50))(x, z0)
+    kept_winner = np.asarray(pruned_best) == chosen
+    assert kept_winner[:4].all()
+    np.testing.assert_allclose(np.asarray(pruned.score)[kept_winner],
+                               np.asarray(result.score)[kept_winner], rtol=1e-4, atol=1e-6)
+    assert np.all(np.asarray(pruned.score) >= np.asarray(result.score) - 1e-6)
+    np.testing.assert_allclose(pruned.reconstruction, g(pruned.z, pruned_best), rtol=1e-4,
+                               atol=1e-5)
+    with pytest.raises(ValueError, match="keep must be"):
+        anogan.anogan_search_classes(g, f, x, z0, classes, steps=10, keep=4, prune_after=5)
 
 
 def test_encoder_with_labels_recovers_z_of_a_conditional_linear_generator():
@@ -351,3 +364,12 @@ def test_cli_conditional_run_fit_and_score(tmp_path, capsys):
     opened = workflow.open_run(run)
     assert opened.conditional and "anogan" in opened.methods()
     np.testing.assert_array_equal(opened.drawn_classes(), [0, 1, 2, 3, 4, 5, 6, 8, 9])
+    assert run_main(["anomaly", "score", "--workdir", run, "--method", "anogan", "--out",
+                     tmp_path / "pruned.csv", "--anogan_steps", 3, "--anogan_keep_classes", 2,
+                     "--anogan_prune_after", 1]) == 0
+    capsys.readouterr()
+    assert run_main(["anomaly", "score", "--workdir", run, "--method", "anogan", "--out",
+                     tmp_path / "bad.csv", "--anogan_steps", 3, "--anogan_keep_classes", 1,
+                     "--anogan_prune_after", 9]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--anogan_prune_after" in err

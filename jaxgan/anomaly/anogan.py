@@ -44,6 +44,30 @@ def latent_loss(generator: Callable[[Array], Array], features: Callable[[Array],
     return anogan_loss(x, gz, fx, features(gz), lam)
 
 
+def _descend(loss_fn: Callable[[Array], Array], optimizer: optax.GradientTransformation,
+             carry: tuple, steps: int) -> tuple:
+    """`steps` Adam steps on every row of z at once; carry = (z, opt_state, best_z, best)."""
+    def body(carry, _):
+        z, opt_state, best_z, best = carry
+        losses, vjp = jax.vjp(loss_fn, z)
+        grad = vjp(jnp.ones_like(losses))[0]
+        better = losses < best
+        best_z = jnp.where(better[:, None], z, best_z)
+        best = jnp.where(better, losses, best)
+        updates, opt_state = optimizer.update(grad, opt_state, z)
+        return (optax.apply_updates(z, updates), opt_state, best_z, best), None
+
+    return jax.lax.scan(body, carry, None, length=steps)[0]
+
+
+def _finish(loss_fn: Callable[[Array], Array], carry: tuple) -> tuple[Array, Array]:
+    """(best z, its loss), checking the point after the last step too."""
+    z, _, best_z, best = carry
+    final = loss_fn(z)
+    better = final < best
+    return jnp.where(better[:, None], z, best_z), jnp.where(better, final, best)
+
+
 def anogan_search(generator: Callable[[Array], Array], features: Callable[[Array], Array],
                   x: Array, z0: Array, steps: int = ANOGAN_STEPS, lr: float = ANOGAN_LR,
                   lam: float = ANOGAN_LAMBDA) -> SearchResult:
@@ -54,27 +78,9 @@ def anogan_search(generator: Callable[[Array], Array], features: Callable[[Array
     fx = jax.lax.stop_gradient(features(x))
     loss_fn = functools.partial(latent_loss, generator, features, x, fx, lam=lam)
     optimizer = optax.adam(lr)
-
-    def value_and_grad(z):
-        losses, vjp = jax.vjp(loss_fn, z)
-        return losses, vjp(jnp.ones_like(losses))[0]
-
-    def body(carry, _):
-        z, opt_state, best_z, best = carry
-        losses, grad = value_and_grad(z)
-        better = losses < best
-        best_z = jnp.where(better[:, None], z, best_z)
-        best = jnp.where(better, losses, best)
-        updates, opt_state = optimizer.update(grad, opt_state, z)
-        return (optax.apply_updates(z, updates), opt_state, best_z, best), None
-
     initial = loss_fn(z0)
-    carry = (z0, optimizer.init(z0), z0, initial)
-    (z, _, best_z, best), _ = jax.lax.scan(body, carry, None, length=steps)
-    final = loss_fn(z)  # the point after the last step has not been checked yet
-    better = final < best
-    best_z = jnp.where(better[:, None], z, best_z)
-    best = jnp.where(better, final, best)
+    carry = _descend(loss_fn, optimizer, (z0, optimizer.init(z0), z0, initial), steps)
+    best_z, best = _finish(loss_fn, carry)
     return SearchResult(z=best_z, score=best, reconstruction=generator(best_z),
                         initial_score=initial)
 
@@ -82,25 +88,64 @@ def anogan_search(generator: Callable[[Array], Array], features: Callable[[Array
 def anogan_search_classes(generator: Callable[[Array, Array], Array],
                           features: Callable[[Array], Array], x: Array, z0: Array,
                           classes: Array, steps: int = ANOGAN_STEPS, lr: float = ANOGAN_LR,
-                          lam: float = ANOGAN_LAMBDA) -> tuple[SearchResult, Array]:
-    """AnoGAN with a class-conditional G: `anogan_search` on the K·B (class, query) pairs at
-    once (each pair's search starts from its query's z0 and runs on G(·, c)), then
+                          lam: float = ANOGAN_LAMBDA, keep: int = 0,
+                          prune_after: int = 0) -> tuple[SearchResult, Array]:
+    """AnoGAN with a class-conditional G: the search of `anogan_search` for every (class, query)
+    pair at once (each pair starts from its query's z0 and runs on G(·, c)), then
         A(x) = min over c in `classes` of  min over the path of L_c(z),
     the loss of the class whose drawing came nearest x (as encoder.encode_score_classes does
     for f-AnoGAN; benchmarks/README.md, "#18 session 9"). Every pair follows the path it would
     follow alone (G and f in eval mode; Adam is elementwise), so this is K searches for the
-    price of one K-times larger batch. Returns (the chosen class's SearchResult, whose
-    initial_score is the lowest class's L at z0, and c* [B])."""
+    price of one K-times larger batch.
+
+    keep > 0 (and < K) prunes, as successive halving does: after `prune_after` steps only each
+    query's `keep` classes with the lowest loss so far go on, with their z and Adam moments, for
+    the remaining steps. A kept pair's path is the same as without pruning, so the score differs
+    only when the class that would have won was dropped. Rows searched per query: K·prune_after
+    + keep·(steps − prune_after) instead of K·steps.
+
+    Returns (the chosen class's SearchResult, whose initial_score is the lowest class's L at
+    z0, and c* [B])."""
+    if steps < 0:
+        raise ValueError(f"the number of AnoGAN steps must be >= 0, got {steps}")
     classes = jnp.asarray(classes, jnp.int32)
     k, b = classes.shape[0], x.shape[0]
+    if not 0 <= keep <= k or not 0 <= prune_after <= steps:
+        raise ValueError(f"keep must be in [0, {k}] and prune_after in [0, {steps}], got "
+                         f"keep={keep}, prune_after={prune_after}")
     tile = lambda a: jnp.broadcast_to(a[None], (k, *a.shape)).reshape(k * b, *a.shape[1:])
-    labels = jnp.repeat(classes, b)  # rows class-major
-    result = anogan_search(lambda z: generator(z, labels), features, tile(x), tile(z0),
-                           steps=steps, lr=lr, lam=lam)
-    best = jnp.argmin(result.score.reshape(k, b), axis=0)
-    rows = jnp.arange(b)
-    pick = lambda a: a.reshape(k, b, *a.shape[1:])[best, rows]
-    return SearchResult(z=pick(result.z), score=pick(result.score),
-                        reconstruction=pick(result.reconstruction),
-                        initial_score=result.initial_score.reshape(k, b).min(axis=0)), \
-        classes[best]
+    fx = jax.lax.stop_gradient(features(x))
+    optimizer = optax.adam(lr)
+
+    def loss_for(rows):  # rows: indices into the class-major K·B (class, query) pairs
+        labels, queries = classes[rows // b], rows % b
+        return functools.partial(latent_loss, lambda z: generator(z, labels), features,
+                                 x[queries], fx[queries], lam=lam)
+
+    rows = jnp.arange(k * b)
+    loss_fn = loss_for(rows)
+    z = tile(z0)
+    initial = loss_fn(z)
+    carry = (z, optimizer.init(z), z, initial)
+    if 0 < keep < k:
+        carry = _descend(loss_fn, optimizer, carry, prune_after)
+        # each query's `keep` lowest classes so far, as rows of the K·B table, kept-rank major
+        order = jnp.argsort(carry[3].reshape(k, b), axis=0)[:keep]  # [keep, B] class positions
+        rows = (order * b + jnp.arange(b)[None]).reshape(-1)
+        carry = jax.tree.map(lambda a: a[rows] if jnp.ndim(a) and a.shape[0] == k * b else a,
+                             carry)
+        loss_fn = loss_for(rows)
+        carry = _descend(loss_fn, optimizer, carry, steps - prune_after)
+    else:
+        carry = _descend(loss_fn, optimizer, carry, steps)
+    best_z, best = _finish(loss_fn, carry)
+    kept = rows.shape[0] // b
+    pick_index = jnp.argmin(best.reshape(kept, b), axis=0)
+    queries = jnp.arange(b)
+    pick = lambda a: a.reshape(kept, b, *a.shape[1:])[pick_index, queries]
+    chosen_rows = pick(rows)
+    best_z = pick(best_z)
+    return SearchResult(z=best_z, score=pick(best),
+                        reconstruction=generator(best_z, classes[chosen_rows // b]),
+                        initial_score=initial.reshape(k, b).min(axis=0)), \
+        classes[chosen_rows // b]

@@ -34,6 +34,11 @@ def _anogan_options(parser: argparse.ArgumentParser) -> None:
                        help=f"weight of the feature term (default {scores.ANOGAN_LAMBDA})")
     group.add_argument("--seed", metavar="S", type=int, default=0,
                        help="seed of the starting points z0 ~ N(0, I) (default 0)")
+    group.add_argument("--anogan_keep_classes", metavar="K", type=int, default=0,
+                       help="a class-conditional run: after --anogan_prune_after steps go on "
+                            "with each query's K best classes only (default 0: every class)")
+    group.add_argument("--anogan_prune_after", metavar="S", type=int, default=50,
+                       help="steps before the classes are pruned (default 50)")
     parser.add_argument("--batch_size", metavar="B", type=int, default=256,
                         help="queries scored per compiled call (default 256)")
 
@@ -116,8 +121,13 @@ def _anogan_settings(args):
 
     if args.anogan_steps < 0 or args.batch_size < 1 or not args.anogan_lr > 0:
         raise ValueError("--anogan_steps must be >= 0, --anogan_lr > 0 and --batch_size >= 1")
+    if args.anogan_keep_classes < 0 or args.anogan_keep_classes and \
+            not 0 <= args.anogan_prune_after <= args.anogan_steps:
+        raise ValueError(f"--anogan_keep_classes must be >= 0, and with it --anogan_prune_after "
+                         f"in [0, --anogan_steps={args.anogan_steps}]")
     return workflow.AnoGANSettings(steps=args.anogan_steps, lr=args.anogan_lr, lam=args.lam,
-                                   seed=args.seed)
+                                   seed=args.seed, keep_classes=args.anogan_keep_classes,
+                                   prune_after=args.anogan_prune_after)
 
 
 def run_score(args) -> int:

@@ -155,12 +155,16 @@ def fit_encoder(run: AnomalyRun, settings: encoder.EncoderSettings,
 
 @dataclasses.dataclass(frozen=True)
 class AnoGANSettings:
-    """Γ, the Adam step size on z, λ and the seed of the starting points z₀ ~ N(0, I)."""
+    """Γ, the Adam step size on z, λ and the seed of the starting points z₀ ~ N(0, I); with a
+    class-conditional G, keep_classes > 0 prunes each query's search to its `keep_classes`
+    best classes after `prune_after` steps (anogan.anogan_search_classes; 0: every class)."""
 
     steps: int = anogan.ANOGAN_STEPS
     lr: float = anogan.ANOGAN_LR
     lam: float = scores.ANOGAN_LAMBDA
     seed: int = 0
+    keep_classes: int = 0
+    prune_after: int = 0
 
 
 def _batched(fn: Callable, arrays: Sequence[np.ndarray], batch_size: int,
@@ -246,12 +250,15 @@ def _score_anogan(run: AnomalyRun, images: np.ndarray, settings: AnoGANSettings,
                   batch_size: int, timing: dict) -> tuple[np.ndarray, np.ndarray | None]:
     """AnoGAN: Γ Adam steps on z from z₀ ~ N(0, I) (seeded), score L(z*); a conditional run:
     the search for every normal class from the same z₀, the lowest class's L (a query costs
-    one search per class)."""
+    one search per class, fewer when settings.keep_classes prunes)."""
     z0 = np.asarray(run.trained.gan.sample_latent(jax.random.key(settings.seed), len(images)))
     search = dict(steps=settings.steps, lr=settings.lr, lam=settings.lam)
 
     if run.conditional:
         classes = run.drawn_classes()
+        if settings.keep_classes:
+            search.update(keep=min(settings.keep_classes, len(classes)),
+                          prune_after=settings.prune_after)
 
         @jax.jit
         def fn(x, z):
@@ -323,6 +330,8 @@ def protocol(run: AnomalyRun, num_test: int, anogan_settings: AnoGANSettings) ->
             "num_test": num_test,
             "anogan": {"steps": anogan_settings.steps, "lr": anogan_settings.lr,
                        "lambda": anogan_settings.lam, "z0_seed": anogan_settings.seed,
+                       "keep_classes": anogan_settings.keep_classes,
+                       "prune_after": anogan_settings.prune_after,
                        "score": ("min over normal classes c of " if run.conditional else "")
                        + "(1-lambda)*sum|x-G(z*)| + lambda*sum|f(x)-f(G(z*))|"},
             "fanogan_score": ("min over normal classes c of mean((x-G(E(x),c))^2) + "
