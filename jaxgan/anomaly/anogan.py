@@ -113,7 +113,6 @@ def anogan_search_classes(generator: Callable[[Array, Array], Array],
     if not 0 <= keep <= k or not 0 <= prune_after <= steps:
         raise ValueError(f"keep must be in [0, {k}] and prune_after in [0, {steps}], got "
                          f"keep={keep}, prune_after={prune_after}")
-    tile = lambda a: jnp.broadcast_to(a[None], (k, *a.shape)).reshape(k * b, *a.shape[1:])
     fx = jax.lax.stop_gradient(features(x))
     optimizer = optax.adam(lr)
 
@@ -124,7 +123,7 @@ def anogan_search_classes(generator: Callable[[Array, Array], Array],
 
     rows = jnp.arange(k * b)
     loss_fn = loss_for(rows)
-    z = tile(z0)
+    z = z0[rows % b]
     initial = loss_fn(z)
     carry = (z, optimizer.init(z), z, initial)
     if 0 < keep < k:
