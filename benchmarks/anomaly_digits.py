@@ -3,7 +3,7 @@
     python benchmarks/anomaly_digits.py --workroot /tmp/anomaly_runs --out results.json \
         [--digits 0,1,...,9] [--seeds 0] [--gan_steps 2000] [--encoder_steps 1000] [--noise 0]
         [--latent_dim 0] [--dataset digits|digits_photo] [--gan unconditional|conditional]
-        [--reuse] [--table]
+        [--anogan_keep_classes 0] [--anogan_prune_after 50] [--reuse] [--table]
 
 For each digit d and seed s: a GAN (presets.digits_dcgan: the unconditional 16×16 digits DCGAN,
 spectral-norm D) is trained on the other nine digits with the EGBAD split (config
@@ -24,8 +24,9 @@ With fanogan (unless --no_derived), scores derived from the same saved E, G, D (
 (presets.digits_default); f-AnoGAN's encoder is then fit with each training image drawn as its
 own class and scores the lowest izi_f over the nine normal classes (encoder.encode_score_classes);
 AnoGAN searches z for each of the nine classes from the same z₀ and scores the lowest
-(anogan.anogan_search_classes: nine searches per query) and −D(x) becomes −max over the normal
-classes.
+(anogan.anogan_search_classes: nine searches per query; --anogan_keep_classes 1 goes on with
+each query's best class only after --anogan_prune_after steps) and −D(x) becomes −max over the
+normal classes.
 --dataset digits_photo runs the same protocol on the digits blended over photo crops (RGB).
 Queries/s: scoring wall time after compilation (jit-ed methods compile once, ahead of time; the
 sklearn baselines' fit time excluded), on whatever the machine gives (see benchmarks/README.md).
@@ -311,7 +312,7 @@ def speed(method: str, row: dict) -> str:
 
 
 CONDITIONAL_NAMES = {"fanogan": "f-AnoGAN, conditional G (izi_f, min over the 9 normal classes)",
-                     "anogan": "AnoGAN (Γ 500), conditional G (min over the 9 normal classes)",
+                     "anogan": "AnoGAN (Γ 500), conditional G (lowest of the normal classes)",
                      "discriminator": "−max over the normal classes c of D(x, c)",
                      "feat_gauss": "Gaussian on the conditional D's features (Mahalanobis)",
                      "feat_knn5": "k-NN (k 5) in the conditional D's feature space"}

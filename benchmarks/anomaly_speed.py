@@ -35,18 +35,26 @@ def main(argv=None) -> int:
     parser.add_argument("--queries", type=int, default=2048)
     parser.add_argument("--anogan_queries", type=int, default=512)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--anogan_keep_classes", type=int, default=0,
+                        help="a conditional run: prune AnoGAN's search to each query's K best "
+                             "classes after --anogan_prune_after steps (0: every class)")
+    parser.add_argument("--anogan_prune_after", type=int, default=50)
     parser.add_argument("--out", default="")
     args = parser.parse_args(argv)
     run = workflow.open_run(args.run)
     test, _ = workflow.run_images(run, "test")
+    settings = workflow.AnoGANSettings(keep_classes=args.anogan_keep_classes,
+                                       prune_after=args.anogan_prune_after)
     rows = []
     for method, num in (("fanogan", args.queries), ("discriminator", args.queries),
                         ("anogan", args.anogan_queries)):
         images = np.resize(test, (num, *test.shape[1:])).astype(np.float32)
         for repeat in range(args.repeats):
             before = load1()
-            timing = workflow.score_images(run, method, images, batch_size=256)["timing"]
-            row = {"method": method, "repeat": repeat, "queries": num,
+            timing = workflow.score_images(run, method, images, batch_size=256,
+                                           anogan_settings=settings)["timing"]
+            row = {"method": method, "repeat": repeat,
+                   "anogan_keep_classes": settings.keep_classes if method == "anogan" else None, "queries": num,
                    "queries_per_s": num / timing["wall_s"], "cpu_s": timing["cpu_s"],
                    "wall_s": timing["wall_s"], "queries_per_cpu_s": num / timing["cpu_s"],
                    "compile_s": timing["compile_s"], "load1_before": before,
