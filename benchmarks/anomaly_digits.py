@@ -3,7 +3,7 @@
     python benchmarks/anomaly_digits.py --workroot /tmp/anomaly_runs --out results.json \
         [--digits 0,1,...,9] [--seeds 0] [--gan_steps 2000] [--encoder_steps 1000] [--noise 0]
         [--latent_dim 0] [--dataset digits|digits_photo] [--gan unconditional|conditional]
-        [--anogan_keep_classes 0] [--anogan_prune_after 50] [--reuse] [--table]
+        [--anogan_keep_classes 1] [--anogan_prune_after 50] [--reuse] [--table]
 
 For each digit d and seed s: a GAN (presets.digits_dcgan: the unconditional 16×16 digits DCGAN,
 spectral-norm D) is trained on the other nine digits with the EGBAD split (config
@@ -24,8 +24,8 @@ With fanogan (unless --no_derived), scores derived from the same saved E, G, D (
 (presets.digits_default); f-AnoGAN's encoder is then fit with each training image drawn as its
 own class and scores the lowest izi_f over the nine normal classes (encoder.encode_score_classes);
 AnoGAN searches z for each of the nine classes from the same z₀ and scores the lowest
-(anogan.anogan_search_classes: nine searches per query; --anogan_keep_classes 1 goes on with
-each query's best class only after --anogan_prune_after steps) and −D(x) becomes −max over the
+(anogan.anogan_search_classes; with --anogan_keep_classes 1, the default, only each query's
+best class goes on after --anogan_prune_after steps; 0: nine full searches per query) and −D(x) becomes −max over the
 normal classes.
 --dataset digits_photo runs the same protocol on the digits blended over photo crops (RGB).
 Queries/s: scoring wall time after compilation (jit-ed methods compile once, ahead of time; the
@@ -218,7 +218,7 @@ def main(argv=None) -> int:
     parser.add_argument("--encoder_lr", type=float, default=2e-3)
     parser.add_argument("--anogan_steps", type=int, default=500)
     parser.add_argument("--anogan_lr", type=float, default=0.05)
-    parser.add_argument("--anogan_keep_classes", type=int, default=0,
+    parser.add_argument("--anogan_keep_classes", type=int, default=1,
                         help="conditional: prune AnoGAN's search to each query's K best classes "
                              "after --anogan_prune_after steps (0: every class)")
     parser.add_argument("--anogan_prune_after", type=int, default=50)

@@ -35,7 +35,7 @@ def main(argv=None) -> int:
     parser.add_argument("--queries", type=int, default=2048)
     parser.add_argument("--anogan_queries", type=int, default=512)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--anogan_keep_classes", type=int, default=0,
+    parser.add_argument("--anogan_keep_classes", type=int, default=1,
                         help="a conditional run: prune AnoGAN's search to each query's K best "
                              "classes after --anogan_prune_after steps (0: every class)")
     parser.add_argument("--anogan_prune_after", type=int, default=50)

@@ -364,12 +364,12 @@ def test_cli_conditional_run_fit_and_score(tmp_path, capsys):
     opened = workflow.open_run(run)
     assert opened.conditional and "anogan" in opened.methods()
     np.testing.assert_array_equal(opened.drawn_classes(), [0, 1, 2, 3, 4, 5, 6, 8, 9])
-    assert run_main(["anomaly", "score", "--workdir", run, "--method", "anogan", "--out",
-                     tmp_path / "pruned.csv", "--anogan_steps", 3, "--anogan_keep_classes", 2,
-                     "--anogan_prune_after", 1]) == 0
+    for keep, after in ((2, 1), (0, 1)):  # two classes after one step; every class
+        assert run_main(["anomaly", "score", "--workdir", run, "--method", "anogan", "--out",
+                         tmp_path / "pruned.csv", "--anogan_steps", 3, "--anogan_keep_classes",
+                         keep, "--anogan_prune_after", after]) == 0
     capsys.readouterr()
     assert run_main(["anomaly", "score", "--workdir", run, "--method", "anogan", "--out",
-                     tmp_path / "bad.csv", "--anogan_steps", 3, "--anogan_keep_classes", 1,
-                     "--anogan_prune_after", 9]) == 2
+                     tmp_path / "bad.csv", "--anogan_steps", 3, "--anogan_prune_after", -1]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--anogan_prune_after" in err

@@ -25,6 +25,8 @@ Array = jax.Array
 
 ANOGAN_STEPS = 500  # Γ
 ANOGAN_LR = 0.05  # Adam step size on z (benchmarks/README.md, issue 18 section)
+ANOGAN_KEEP_CLASSES = 1  # a conditional G: go on with each query's best class only ...
+ANOGAN_PRUNE_AFTER = 50  # ... after this many steps (benchmarks/README.md, "#18 session 9")
 
 
 @struct.dataclass

@@ -10,8 +10,9 @@ classes only (--config.exclude_classes=7 or --config.train_classes=...), which h
 EGBAD test part. A class-conditional run (e.g. --config digits_default: projection D) is fit
 with each normal image drawn as its own class and scored by the lowest f-AnoGAN score over the
 normal classes (jaxgan.anomaly.encoder.encode_score_classes); AnoGAN searches z for every normal
-class and scores the lowest (jaxgan.anomaly.anogan.anogan_search_classes: one search per class,
-so a query costs K times more). Bad input ends with one line on stderr and exit status 2; a missing file or a full disk 1.
+class and scores the lowest (jaxgan.anomaly.anogan.anogan_search_classes); by default only each
+query's best class goes on after 50 of the Γ steps (--anogan_keep_classes 0: every class, K times
+the cost of an unconditional search). Bad input ends with one line on stderr and exit status 2; a missing file or a full disk 1.
 """
 from __future__ import annotations
 
@@ -34,11 +35,15 @@ def _anogan_options(parser: argparse.ArgumentParser) -> None:
                        help=f"weight of the feature term (default {scores.ANOGAN_LAMBDA})")
     group.add_argument("--seed", metavar="S", type=int, default=0,
                        help="seed of the starting points z0 ~ N(0, I) (default 0)")
-    group.add_argument("--anogan_keep_classes", metavar="K", type=int, default=0,
+    group.add_argument("--anogan_keep_classes", metavar="K", type=int,
+                       default=anogan.ANOGAN_KEEP_CLASSES,
                        help="a class-conditional run: after --anogan_prune_after steps go on "
-                            "with each query's K best classes only (default 0: every class)")
-    group.add_argument("--anogan_prune_after", metavar="S", type=int, default=50,
-                       help="steps before the classes are pruned (default 50)")
+                            f"with each query's K best classes only (default "
+                            f"{anogan.ANOGAN_KEEP_CLASSES}; 0: every class for all Γ steps)")
+    group.add_argument("--anogan_prune_after", metavar="S", type=int,
+                       default=anogan.ANOGAN_PRUNE_AFTER,
+                       help=f"steps before the classes are pruned (default "
+                            f"{anogan.ANOGAN_PRUNE_AFTER}; >= Γ: never)")
     parser.add_argument("--batch_size", metavar="B", type=int, default=256,
                         help="queries scored per compiled call (default 256)")
 
@@ -121,10 +126,9 @@ def _anogan_settings(args):
 
     if args.anogan_steps < 0 or args.batch_size < 1 or not args.anogan_lr > 0:
         raise ValueError("--anogan_steps must be >= 0, --anogan_lr > 0 and --batch_size >= 1")
-    if args.anogan_keep_classes < 0 or args.anogan_keep_classes and \
-            not 0 <= args.anogan_prune_after <= args.anogan_steps:
-        raise ValueError(f"--anogan_keep_classes must be >= 0, and with it --anogan_prune_after "
-                         f"in [0, --anogan_steps={args.anogan_steps}]")
+    if args.anogan_keep_classes < 0 or args.anogan_prune_after < 0:
+        raise ValueError(f"--anogan_keep_classes and --anogan_prune_after must be >= 0, got "
+                         f"{args.anogan_keep_classes} and {args.anogan_prune_after}")
     return workflow.AnoGANSettings(steps=args.anogan_steps, lr=args.anogan_lr, lam=args.lam,
                                    seed=args.seed, keep_classes=args.anogan_keep_classes,
                                    prune_after=args.anogan_prune_after)
