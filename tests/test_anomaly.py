@@ -192,6 +192,23 @@ def test_encoder_with_labels_recovers_z_of_a_conditional_linear_generator():
                               labels=y_test[:5])
 
 
+def test_ranking_picture_of_colour_images_equals_that_of_their_grey_copies():
+    """An RGB run's picture (x, G(z*), residual rows) is drawn like a grey run's: grey images
+    repeated over three channels give the very same picture."""
+    from jaxgan.anomaly import workflow
+
+    rng = np.random.default_rng(0)
+    grey = rng.uniform(-1, 1, (8, 6, 6, 1)).astype(np.float32)
+    recon = rng.uniform(-1, 1, (8, 6, 6, 1)).astype(np.float32)
+    residual = np.abs(grey - recon)[..., 0]
+    score, labels = rng.normal(size=8), np.arange(8)
+    picture = workflow.ranking_picture(grey, recon, residual, score, labels, num=3)
+    colour = workflow.ranking_picture(np.repeat(grey, 3, -1), np.repeat(recon, 3, -1), residual,
+                                      score, labels, num=3)
+    assert picture.dtype == np.uint8 and picture.shape[-1] == 3
+    np.testing.assert_array_equal(colour, picture)
+
+
 def test_auroc_and_auprc_equal_independent_computations():
     rng = np.random.default_rng(0)
     truth = rng.random(300) < 0.3

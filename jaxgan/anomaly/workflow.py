@@ -360,8 +360,9 @@ def ranking_picture(images: np.ndarray, reconstruction: np.ndarray, residual: np
     scale = visualize.display_scale(images.shape[1], 48)
     blocks = []
     for name, rows in (("highest", order[:num]), ("lowest", order[::-1][:num])):
+        heat = np.clip(residual[rows][..., None], 0, 1) * 2 - 1  # one channel, white = large
         tiles = np.concatenate([images[rows], reconstruction[rows],
-                                np.clip(residual[rows][..., None], 0, 1) * 2 - 1])
+                                np.repeat(heat, images.shape[-1], axis=-1)])
         if tiles.shape[-1] == 1:
             tiles = np.repeat(tiles, 3, axis=-1)
         grid = visualize.image_grid(tiles, columns=num, padding=2, scale=scale)
