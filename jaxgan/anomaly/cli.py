@@ -12,7 +12,8 @@ with each normal image drawn as its own class and scored by the lowest f-AnoGAN 
 normal classes (jaxgan.anomaly.encoder.encode_score_classes); AnoGAN searches z for every normal
 class and scores the lowest (jaxgan.anomaly.anogan.anogan_search_classes); by default only each
 query's best class goes on after 50 of the Γ steps (--anogan_keep_classes 0: every class, K times
-the cost of an unconditional search). Bad input ends with one line on stderr and exit status 2; a missing file or a full disk 1.
+the cost of an unconditional search). Bad input ends with one line on stderr and exit status 2; a
+missing file or a full disk 1.
 """
 from __future__ import annotations
 
