@@ -25,8 +25,8 @@ With fanogan (unless --no_derived), scores derived from the same saved E, G, D (
 own class and scores the lowest izi_f over the nine normal classes (encoder.encode_score_classes);
 AnoGAN searches z for each of the nine classes from the same z₀ and scores the lowest
 (anogan.anogan_search_classes; with --anogan_keep_classes 1, the default, only each query's
-best class goes on after --anogan_prune_after steps; 0: nine full searches per query) and −D(x) becomes −max over the
-normal classes.
+best class goes on after --anogan_prune_after steps; 0: nine full searches per query) and −D(x)
+becomes −max over the normal classes.
 --dataset digits_photo runs the same protocol on the digits blended over photo crops (RGB).
 Queries/s: scoring wall time after compilation (jit-ed methods compile once, ahead of time; the
 sklearn baselines' fit time excluded), on whatever the machine gives (see benchmarks/README.md).

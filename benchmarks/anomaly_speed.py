@@ -53,8 +53,8 @@ def main(argv=None) -> int:
             before = load1()
             timing = workflow.score_images(run, method, images, batch_size=256,
                                            anogan_settings=settings)["timing"]
-            row = {"method": method, "repeat": repeat,
-                   "anogan_keep_classes": settings.keep_classes if method == "anogan" else None, "queries": num,
+            row = {"method": method, "repeat": repeat, "queries": num,
+                   "anogan_keep_classes": settings.keep_classes if method == "anogan" else None,
                    "queries_per_s": num / timing["wall_s"], "cpu_s": timing["cpu_s"],
                    "wall_s": timing["wall_s"], "queries_per_cpu_s": num / timing["cpu_s"],
                    "compile_s": timing["compile_s"], "load1_before": before,
