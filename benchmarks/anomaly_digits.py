@@ -183,7 +183,8 @@ def one_run(digit: int, seed: int, args) -> dict:
         test = test.astype(np.float32)
     truth = workflow.is_anomalous(run, labels)
     result = {"digit": digit, "seed": seed, "gan_seconds": gan_seconds,
-              "encoder_seconds": encoder_seconds, "encoder_final_loss": fit["loss_curve_every_100"][-1],
+              "encoder_seconds": encoder_seconds,
+              "encoder_final_loss": fit["loss_curve_every_100"][-1],
               "num_test": len(test), "num_anomalous": int(truth.sum()), "methods": {}}
     settings = workflow.AnoGANSettings(steps=args.anogan_steps, lr=args.anogan_lr, seed=seed,
                                        keep_classes=args.anogan_keep_classes,
