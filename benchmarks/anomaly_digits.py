@@ -27,7 +27,8 @@ AnoGAN searches z for each of the nine classes from the same z₀ and scores the
 (anogan.anogan_search_classes; with --anogan_keep_classes 1, the default, only each query's
 best class goes on after --anogan_prune_after steps; 0: nine full searches per query) and −D(x)
 becomes −max over the normal classes.
---dataset digits_photo runs the same protocol on the digits blended over photo crops (RGB).
+--dataset digits_photo runs the same protocol on the digits blended over photo crops (RGB),
+--dataset digits_shifted on the 8×8 digits at random places of the 16×16 canvas.
 Queries/s: scoring wall time after compilation (jit-ed methods compile once, ahead of time; the
 sklearn baselines' fit time excluded), on whatever the machine gives (see benchmarks/README.md).
 --noise σ adds N(0, σ²) pixel noise (clipped to [-1, 1]) to the test queries only, from a fixed
@@ -225,10 +226,13 @@ def main(argv=None) -> int:
     parser.add_argument("--anogan_prune_after", type=int, default=50)
     parser.add_argument("--batch_size", type=int, default=256)
     parser.add_argument("--noise", type=float, default=0.0)
-    parser.add_argument("--dataset", default="digits", choices=("digits", "digits_photo"),
+    parser.add_argument("--dataset", default="digits",
+                        choices=("digits", "digits_photo", "digits_shifted"),
                         help="digits_photo: the digits blended over photo crops (MNIST-M style, "
                              "RGB; jaxgan.data.digits_photo), a variant where pixel distances "
-                             "see the background more than the digit")
+                             "see the background more than the digit; digits_shifted: the 8×8 "
+                             "digits at random places of a 16×16 canvas (jaxgan.data."
+                             "digits_shifted), where pixel distances see the place")
     parser.add_argument("--gan", default="unconditional",
                         choices=("unconditional", "conditional", "default_uncond"),
                         help="conditional: G and D conditioned on the normal digits' labels "

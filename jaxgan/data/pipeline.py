@@ -3,19 +3,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from jaxgan.data import convert, photo_digits, toy
+from jaxgan.data import convert, toy
 from jaxgan.data.classes import ClassSplit
 from jaxgan.data.errors import DataError
 from jaxgan.data.iterators import (STREAM_SAMPLE_REAL, BatchIterator, ImageBatches, ToyBatches,
                                    stream_rng)
 from jaxgan.data.spec import DatasetSpec
-from jaxgan.data.tfds_source import open_image_source
+from jaxgan.data.tfds_source import IN_MEMORY_SETS, open_image_source
 
 # Names with built-in meaning -> kind. 'toy': infinite 2-D mixtures (toy.py); 'embedded': the
 # scikit-learn digits, prepared offline by the project's own TFDS builder. Any other name is looked
 # up in the TFDS catalog (kind 'catalog').
 DATASETS: dict[str, str] = {"ring8": "toy", "grid25": "toy", "digits": "embedded",
-                            **{name: "embedded" for name in photo_digits.LOADERS}}  # over photos
+                            **{name: "embedded" for name in IN_MEMORY_SETS}}  # photos, shifts
 
 
 def dataset_kind(name: str) -> str:

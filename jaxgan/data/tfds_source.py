@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow_datasets as tfds
 
-from jaxgan.data import convert, digits_builder, digits_raw, photo_digits
+from jaxgan.data import convert, digits_builder, digits_raw, digits_shifted, photo_digits
 from jaxgan.data.classes import PARTS, ClassSplit, split_indices
 from jaxgan.data.errors import DataError
 from jaxgan.data.spec import DatasetSpec
@@ -152,8 +152,8 @@ def open_image_source(name: str, *, data_dir: str | None, resolution: int | None
     With `class_split`, only its `part` ('train' or 'test', jaxgan.data.classes) of the split is
     exposed, in ascending order of the split's rows; labels keep their original class indices.
     """
-    if name in photo_digits.LOADERS:  # built in memory (jaxgan.data.photo_digits)
-        return _digits_photo_source(name, resolution, channels, class_split, part)
+    if name in IN_MEMORY_SETS:  # built in memory from the scikit-learn digits
+        return _in_memory_source(name, resolution, channels, class_split, part)
     data_dir = resolve_data_dir(data_dir)
     if name == "digits":
         resolution = DIGITS_DEFAULT_RESOLUTION if resolution is None else resolution
@@ -206,17 +206,25 @@ def open_image_source(name: str, *, data_dir: str | None, resolution: int | None
     return source
 
 
-def _digits_photo_source(name: str, resolution: int | None, channels: int | None,
-                         class_split: ClassSplit | None, part: str) -> ImageSource:
-    """An in-memory digits-over-photos set (`digits_photo`, `digits_photo_bright`; RGB;
-    channels=1 takes the luminance)."""
+# sets built in memory from the scikit-learn digits: name -> loader(resolution) -> (uint8
+# [1797, R, R, C], labels), C its native channels (3 over photos, 1 for the shifted digits)
+IN_MEMORY_SETS = {**photo_digits.LOADERS,
+                  digits_shifted.NAME: digits_shifted.load_digits_shifted_uint8}
+
+
+def _in_memory_source(name: str, resolution: int | None, channels: int | None,
+                      class_split: ClassSplit | None, part: str) -> ImageSource:
+    """An in-memory digits set (`digits_photo`, `digits_photo_bright`: RGB; `digits_shifted`:
+    grey); channels=1 takes an RGB set's luminance, channels=3 tiles a grey set."""
     resolution = DIGITS_DEFAULT_RESOLUTION if resolution is None else resolution
-    channels = 3 if channels is None else channels
+    images, labels = IN_MEMORY_SETS[name](resolution)
+    channels = images.shape[-1] if channels is None else channels
     if channels not in (1, 3):
         raise DataError(f"channels must be 1 (grey) or 3 (RGB), got {channels}")
-    images, labels = photo_digits.LOADERS[name](resolution)
-    if channels == 1:
+    if channels == 1 and images.shape[-1] == 3:
         images = np.stack([convert.to_luminance(img) for img in images])
+    elif channels == 3 and images.shape[-1] == 1:
+        images = np.repeat(images, 3, axis=-1)
     spec = DatasetSpec(name=name, kind="image",
                        shape=(resolution, resolution, channels), num_classes=10,
                        num_examples=len(images), class_names=tuple(str(d) for d in range(10)))
