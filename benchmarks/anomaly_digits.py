@@ -42,6 +42,7 @@ import pathlib
 import sys
 import time
 
+import jax
 import numpy as np
 
 from jaxgan.anomaly import encoder, scores, workflow
@@ -101,10 +102,12 @@ def derived_scores(run, train: np.ndarray, test: np.ndarray, truth: np.ndarray) 
     the Mahalanobis distance of f(x) under a Gaussian fit on the training features ('feat_gauss',
     Ledoit-Wolf; no G or E; per-query cost independent of the training-set size)."""
     import anomaly_variants
-    from sklearn.neighbors import NearestNeighbors
 
-    if run.conditional:  # only the detectors on D's features (no G): see feature_scores
-        return feature_scores(run, train, test, truth)
+    if run.conditional:  # only the detectors on D's features (no G or E)
+        fn = jax.jit(run.features)
+        features = [np.concatenate([np.asarray(fn(x[i:i + 256])) for i in range(0, len(x), 256)])
+                    for x in (train, test)]
+        return feature_scores(*features, truth)
     module, params, _ = encoder.load_encoder(run.workdir, run.trained.gan.latent_dim,
                                              tuple(run.trained.spec.shape))
     apply_e = lambda v: module.apply({"params": params}, v)
@@ -120,38 +123,25 @@ def derived_scores(run, train: np.ndarray, test: np.ndarray, truth: np.ndarray) 
         out[name] = {**scores.detection_metrics(variants[key], truth),
                      "queries_per_s": len(test) / wall, "queries_per_cpu_s": len(test) / cpu,
                      "calibration_cpu_s": fit_cpu, "note": "includes compilation"}
-    t = time.perf_counter()
-    gauss = anomaly_variants.feature_gaussian(tr["fx"], te["fx"])  # includes the fit
-    out["feat_gauss"] = {**scores.detection_metrics(gauss, truth),
-                         "queries_per_s": len(test) / (time.perf_counter() - t),
-                         "note": "Ledoit-Wolf fit + Mahalanobis (features from the pass above)"}
-    knn = NearestNeighbors(n_neighbors=5).fit(tr["fx"])
-    t = time.perf_counter()
-    distances = knn.kneighbors(te["fx"])[0].mean(1)
-    out["feat_knn5"] = {**scores.detection_metrics(distances, truth),
-                        "queries_per_s": len(test) / (time.perf_counter() - t),
-                        "note": "k-NN time only (features from the pass above)"}
-    return out
+    return {**out, **feature_scores(tr["fx"], te["fx"], truth)}
 
 
-def feature_scores(run, train: np.ndarray, test: np.ndarray, truth: np.ndarray) -> dict:
-    """'feat_gauss' (scores.feature_gaussian_scores) and 'feat_knn5' on D's features f(x)."""
-    import jax
+def feature_scores(train_features: np.ndarray, test_features: np.ndarray,
+                   truth: np.ndarray) -> dict:
+    """'feat_gauss' (scores.feature_gaussian_scores, the fit timed with it) and 'feat_knn5' (the
+    search timed alone) on D's features f(x) of the training and test images."""
     from sklearn.neighbors import NearestNeighbors
 
-    fn = jax.jit(run.features)
-    tr = np.concatenate([np.asarray(fn(train[i:i + 256])) for i in range(0, len(train), 256)])
-    te = np.concatenate([np.asarray(fn(test[i:i + 256])) for i in range(0, len(test), 256)])
     t = time.perf_counter()
-    gauss = scores.feature_gaussian_scores(tr, te)
+    gauss = scores.feature_gaussian_scores(train_features, test_features)
     out = {"feat_gauss": {**scores.detection_metrics(gauss, truth),
-                          "queries_per_s": len(test) / (time.perf_counter() - t),
+                          "queries_per_s": len(test_features) / (time.perf_counter() - t),
                           "note": "Ledoit-Wolf fit + Mahalanobis (features from the pass above)"}}
-    knn = NearestNeighbors(n_neighbors=5).fit(tr)
+    knn = NearestNeighbors(n_neighbors=5).fit(train_features)
     t = time.perf_counter()
-    distances = knn.kneighbors(te)[0].mean(1)
+    distances = knn.kneighbors(test_features)[0].mean(1)
     out["feat_knn5"] = {**scores.detection_metrics(distances, truth),
-                        "queries_per_s": len(test) / (time.perf_counter() - t),
+                        "queries_per_s": len(test_features) / (time.perf_counter() - t),
                         "note": "k-NN time only (features from the pass above)"}
     return out
 
